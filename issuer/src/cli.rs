@@ -1,0 +1,123 @@
+//! Command-line interface: `issuer serve` (default), `issuer keygen`, `issuer user add`.
+//!
+//! Every setting is a flag and an environment variable of the same name (`--port` / `PORT`).
+//! Values arrive here as raw strings and are parsed by [`crate::config`], so that a bad value is
+//! reported in one line that names the variable, whichever way it was given.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The issuer's command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "issuer",
+    version,
+    about = "Logs users in and signs short-lived access tokens."
+)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings shared by every subcommand.
+    #[command(flatten)]
+    pub settings: RawSettings,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Write a new RSA-2048 key pair (`private.pem`, `public.pem`) into KEYS_DIR.
+    Keygen {
+        /// Overwrite existing key files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `issuer user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account with any role (the only way to grant roles outside SELF_SERVICE_ROLES).
+    Add(UserAddArgs),
+}
+
+/// Arguments of `issuer user add`.
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// The account's e-mail address.
+    #[arg(long)]
+    pub email: String,
+    /// The account's password (at least 8 characters). Prefer `--password-stdin` on shared hosts,
+    /// where the process list is visible to others.
+    #[arg(
+        long,
+        required_unless_present = "password_stdin",
+        conflicts_with = "password_stdin"
+    )]
+    pub password: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The account's role.
+    #[arg(long)]
+    pub role: String,
+}
+
+/// Raw settings as given by flags or environment; see [`crate::config::Config::from_raw`].
+#[derive(Debug, Clone, Args)]
+pub struct RawSettings {
+    /// Interface to listen on.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1", global = true)]
+    pub host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "PORT", default_value = "3000", global = true)]
+    pub port: String,
+    /// `sqlite://PATH` (created if missing) or `postgres://...`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://issuer.db",
+        global = true
+    )]
+    pub database_url: String,
+    /// Directory holding the RSA private key (`private.pem`, PKCS#1 or PKCS#8).
+    #[arg(long, env = "KEYS_DIR", default_value = "keys", global = true)]
+    pub keys_dir: PathBuf,
+    /// `RS256` or `HS256`.
+    #[arg(long, env = "JWT_ALGORITHM", default_value = "RS256", global = true)]
+    pub jwt_algorithm: String,
+    /// HS256 shared secret, at least 32 bytes.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+    /// The `iss` claim; also the public base URL used in discovery.
+    #[arg(
+        long,
+        env = "JWT_ISSUER",
+        default_value = "http://localhost:3000",
+        global = true
+    )]
+    pub jwt_issuer: String,
+    /// The `aud` claim.
+    #[arg(long, env = "JWT_AUDIENCE", default_value = "api", global = true)]
+    pub jwt_audience: String,
+    /// Access-token lifetime, e.g. `900s`, `15m`.
+    #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "15m", global = true)]
+    pub access_token_ttl: String,
+    /// Refresh-token (session) lifetime, e.g. `14d`.
+    #[arg(long, env = "REFRESH_TOKEN_TTL", default_value = "14d", global = true)]
+    pub refresh_token_ttl: String,
+    /// Comma-separated roles that `POST /register` may grant; the first is the default.
+    #[arg(
+        long,
+        env = "SELF_SERVICE_ROLES",
+        default_value = "user,raider",
+        global = true
+    )]
+    pub self_service_roles: String,
+}

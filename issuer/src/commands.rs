@@ -1,0 +1,108 @@
+//! What each subcommand does. `main` only parses the command line and prints the error.
+
+use std::io::{self, BufRead};
+
+use crate::accounts::create_account;
+use crate::cli::{Cli, Command, UserAddArgs, UserCommand};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ConfigError};
+use crate::domain::{Email, Password, Role};
+use crate::error::ApiError;
+use crate::keys::{self, KeyError, RsaSigningKey};
+use crate::passwords::{HashError, PasswordHashing};
+use crate::startup::{Application, StartupError};
+use crate::storage::{OpenError, Store};
+
+/// A command failed. `Display` is the one line printed before exiting.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The server could not start.
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// The server stopped with an I/O error.
+    #[error("server error: {0}")]
+    Serve(#[source] io::Error),
+    /// Key generation failed.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// The database could not be opened.
+    #[error(transparent)]
+    Database(#[from] OpenError),
+    /// The password hasher could not be set up.
+    #[error(transparent)]
+    Hashing(#[from] HashError),
+    /// A command-line value is not acceptable.
+    #[error("invalid {flag}: {reason}")]
+    InvalidArgument {
+        /// The flag.
+        flag: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The account could not be created.
+    #[error("cannot create user: {0}")]
+    UserAdd(#[source] ApiError),
+}
+
+/// Runs the command the user asked for.
+pub async fn run(cli: Cli) -> Result<(), CommandError> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(Config::from_raw(&cli.settings)?).await,
+        Command::Keygen { force } => keygen(&cli.settings.keys_dir, force),
+        Command::User(UserCommand::Add(args)) => {
+            add_user(Config::from_raw(&cli.settings)?, args).await
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), CommandError> {
+    let app = Application::build(config).await?;
+    tracing::info!(address = %app.local_addr(), "issuer listening");
+    app.run_until_stopped().await.map_err(CommandError::Serve)
+}
+
+fn keygen(keys_dir: &std::path::Path, force: bool) -> Result<(), CommandError> {
+    let written = keys::generate(keys_dir, force)?;
+    // Loading what was written proves the server will accept it, and yields the kid.
+    let key = RsaSigningKey::load(keys_dir)?;
+    println!(
+        "wrote {} (mode 0600) and {}; kid {}",
+        written.private_path.display(),
+        written.public_path.display(),
+        key.kid()
+    );
+    Ok(())
+}
+
+async fn add_user(config: Config, args: UserAddArgs) -> Result<(), CommandError> {
+    let invalid = |flag, reason: String| CommandError::InvalidArgument { flag, reason };
+    let email = Email::parse(&args.email).map_err(|e| invalid("--email", e.to_string()))?;
+    let raw_password = match args.password {
+        Some(password) => password,
+        None => read_password_line().map_err(|e| invalid("--password-stdin", e.to_string()))?,
+    };
+    let password =
+        Password::parse(raw_password).map_err(|e| invalid("--password", e.to_string()))?;
+    let role = Role::parse(&args.role).map_err(|e| invalid("--role", e.to_string()))?;
+
+    let store = Store::open(&config.database).await?;
+    let hashing = PasswordHashing::new(1)?;
+    let account = create_account(&store, &hashing, email, password, role, SystemClock.now())
+        .await
+        .map_err(CommandError::UserAdd)?;
+    store.close().await;
+    println!(
+        "created user {} <{}> with role {}",
+        account.id, account.email, account.role
+    );
+    Ok(())
+}
+
+fn read_password_line() -> io::Result<String> {
+    let mut line = String::new();
+    io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}

@@ -1,0 +1,374 @@
+//! Parsed, validated configuration.
+//!
+//! [`Config::from_raw`] turns the raw strings of [`RawSettings`] into typed values. Each failure
+//! is a [`ConfigError`] whose message is one line naming the variable and what to do, because the
+//! operator reading it is in the middle of a deploy.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::RawSettings;
+use crate::domain::Role;
+use crate::throttle::ThrottlePolicy;
+
+/// Shortest HS256 secret accepted, in bytes (RFC 7518 3.2: at least the hash output size).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Everything the issuer needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where users and sessions live.
+    pub database: DatabaseConfig,
+    /// How tokens are signed.
+    pub signing: SigningConfig,
+    /// The `iss` claim and public base URL.
+    pub issuer: String,
+    /// The `aud` claim.
+    pub audience: String,
+    /// Lifetime of access tokens.
+    pub access_token_ttl: Duration,
+    /// Lifetime of a session and its refresh tokens.
+    pub refresh_token_ttl: Duration,
+    /// Roles that `POST /register` may grant; the first one is the default.
+    pub self_service_roles: Vec<Role>,
+    /// Largest request body accepted, in bytes (413 beyond).
+    pub body_limit_bytes: usize,
+    /// Password hashes computed at once; further logins wait their turn.
+    pub max_concurrent_hashes: usize,
+    /// Back-off applied to repeated failed logins.
+    pub login_throttle: ThrottlePolicy,
+}
+
+/// Database location and connection behaviour.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `sqlite://...` URL.
+    pub url: String,
+    /// Connections in the pool.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before answering 503.
+    pub acquire_timeout: Duration,
+    /// How long SQLite waits on a locked database before giving up (answered with 503).
+    pub busy_timeout: Duration,
+}
+
+/// The signing algorithm and its key material.
+#[derive(Debug, Clone)]
+pub enum SigningConfig {
+    /// RS256 with the private key found in a directory.
+    Rs256 {
+        /// Directory holding `private.pem`.
+        keys_dir: PathBuf,
+    },
+    /// HS256 with a shared secret.
+    Hs256 {
+        /// The secret, at least [`MIN_SECRET_BYTES`] long.
+        secret: Secret,
+    },
+}
+
+/// A secret string whose `Debug` output is redacted.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// A configuration value that cannot be used. `Display` is the one line shown to the operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable holds a value of the wrong form.
+    #[error("invalid {var}: {reason}")]
+    Invalid {
+        /// The environment variable (the flag has the same name).
+        var: &'static str,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+    /// A variable that the chosen mode needs is unset.
+    #[error("{var} is required: {reason}")]
+    Missing {
+        /// The environment variable.
+        var: &'static str,
+        /// Why it is needed.
+        reason: &'static str,
+    },
+}
+
+fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Parses raw settings.
+    pub fn from_raw(raw: &RawSettings) -> Result<Self, ConfigError> {
+        let access_token_ttl = parse_ttl("ACCESS_TOKEN_TTL", &raw.access_token_ttl)?;
+        let refresh_token_ttl = parse_ttl("REFRESH_TOKEN_TTL", &raw.refresh_token_ttl)?;
+        if access_token_ttl > refresh_token_ttl {
+            return Err(invalid(
+                "ACCESS_TOKEN_TTL",
+                "must not be longer than REFRESH_TOKEN_TTL",
+            ));
+        }
+        Ok(Self {
+            listen: SocketAddr::new(parse_host(&raw.host)?, parse_port(&raw.port)?),
+            database: DatabaseConfig {
+                url: parse_database_url(&raw.database_url)?,
+                max_connections: 8,
+                acquire_timeout: Duration::from_secs(5),
+                busy_timeout: Duration::from_secs(5),
+            },
+            signing: parse_signing(raw)?,
+            issuer: parse_issuer(&raw.jwt_issuer)?,
+            audience: parse_audience(&raw.jwt_audience)?,
+            access_token_ttl,
+            refresh_token_ttl,
+            self_service_roles: parse_roles(&raw.self_service_roles)?,
+            body_limit_bytes: 64 * 1024,
+            max_concurrent_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            login_throttle: ThrottlePolicy::default(),
+        })
+    }
+}
+
+fn parse_host(raw: &str) -> Result<IpAddr, ConfigError> {
+    if raw == "localhost" {
+        return Ok(IpAddr::from([127, 0, 0, 1]));
+    }
+    raw.parse().map_err(|_| {
+        invalid(
+            "HOST",
+            format!("'{raw}' is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)"),
+        )
+    })
+}
+
+fn parse_port(raw: &str) -> Result<u16, ConfigError> {
+    raw.parse()
+        .map_err(|_| invalid("PORT", format!("'{raw}' is not a port number (0-65535)")))
+}
+
+/// Parses a database URL, accepting only the schemes this build supports.
+pub fn parse_database_url(raw: &str) -> Result<String, ConfigError> {
+    if raw.starts_with("sqlite:") {
+        Ok(raw.to_owned())
+    } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        Err(invalid(
+            "DATABASE_URL",
+            "PostgreSQL is not supported by this build yet; use sqlite://PATH",
+        ))
+    } else {
+        Err(invalid(
+            "DATABASE_URL",
+            "expected sqlite://PATH (e.g. sqlite://issuer.db)",
+        ))
+    }
+}
+
+fn parse_signing(raw: &RawSettings) -> Result<SigningConfig, ConfigError> {
+    match raw.jwt_algorithm.as_str() {
+        "RS256" => {
+            if raw.jwt_secret.is_some() {
+                return Err(invalid(
+                    "JWT_SECRET",
+                    "set, but JWT_ALGORITHM is RS256; unset JWT_SECRET or set JWT_ALGORITHM=HS256",
+                ));
+            }
+            Ok(SigningConfig::Rs256 {
+                keys_dir: raw.keys_dir.clone(),
+            })
+        }
+        "HS256" => {
+            let secret = raw.jwt_secret.clone().ok_or(ConfigError::Missing {
+                var: "JWT_SECRET",
+                reason: "JWT_ALGORITHM=HS256 signs with a shared secret of at least 32 bytes",
+            })?;
+            if secret.len() < MIN_SECRET_BYTES {
+                return Err(invalid(
+                    "JWT_SECRET",
+                    format!(
+                        "{} bytes is too short; use at least {MIN_SECRET_BYTES} random bytes (e.g. `openssl rand -base64 48`)",
+                        secret.len()
+                    ),
+                ));
+            }
+            Ok(SigningConfig::Hs256 {
+                secret: Secret::new(secret),
+            })
+        }
+        other => Err(invalid(
+            "JWT_ALGORITHM",
+            format!("'{other}' is not supported; use RS256 or HS256"),
+        )),
+    }
+}
+
+fn parse_issuer(raw: &str) -> Result<String, ConfigError> {
+    let is_url = raw.starts_with("http://") || raw.starts_with("https://");
+    if is_url && raw.len() > "https://".len() && !raw.contains(char::is_whitespace) {
+        Ok(raw.to_owned())
+    } else {
+        Err(invalid(
+            "JWT_ISSUER",
+            format!("'{raw}' is not an http(s) URL (e.g. https://auth.example.com)"),
+        ))
+    }
+}
+
+fn parse_audience(raw: &str) -> Result<String, ConfigError> {
+    if raw.trim().is_empty() {
+        Err(invalid("JWT_AUDIENCE", "must not be empty"))
+    } else {
+        Ok(raw.to_owned())
+    }
+}
+
+fn parse_ttl(var: &'static str, raw: &str) -> Result<Duration, ConfigError> {
+    let ttl = humantime::parse_duration(raw).map_err(|_| {
+        invalid(
+            var,
+            format!("'{raw}' is not a duration (e.g. 900s, 15m, 14d)"),
+        )
+    })?;
+    if ttl < Duration::from_secs(1) {
+        return Err(invalid(var, "must be at least 1s"));
+    }
+    Ok(ttl)
+}
+
+fn parse_roles(raw: &str) -> Result<Vec<Role>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|role| !role.is_empty())
+        .map(|role| {
+            Role::parse(role).map_err(|e| invalid("SELF_SERVICE_ROLES", format!("'{role}': {e}")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
+        let cli =
+            Cli::try_parse_from(std::iter::once("issuer").chain(args.iter().copied())).unwrap();
+        Config::from_raw(&cli.settings)
+    }
+
+    fn error_for(args: &[&str]) -> String {
+        parse(args).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_parse() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(config.refresh_token_ttl, Duration::from_secs(14 * 86_400));
+        assert_eq!(config.audience, "api");
+        assert_eq!(config.self_service_roles.len(), 2);
+    }
+
+    #[test]
+    fn a_non_numeric_port_names_the_variable() {
+        assert_eq!(
+            error_for(&["--port", "http"]),
+            "invalid PORT: 'http' is not a port number (0-65535)"
+        );
+    }
+
+    #[test]
+    fn a_bad_duration_names_the_variable() {
+        assert!(
+            error_for(&["--access-token-ttl", "soon"]).starts_with("invalid ACCESS_TOKEN_TTL:")
+        );
+    }
+
+    #[test]
+    fn an_access_ttl_longer_than_the_refresh_ttl_is_refused() {
+        assert!(error_for(&["--access-token-ttl", "30d"]).starts_with("invalid ACCESS_TOKEN_TTL:"));
+    }
+
+    #[test]
+    fn an_unknown_algorithm_is_refused() {
+        assert_eq!(
+            error_for(&["--jwt-algorithm", "none"]),
+            "invalid JWT_ALGORITHM: 'none' is not supported; use RS256 or HS256"
+        );
+    }
+
+    #[test]
+    fn hs256_without_a_secret_is_refused() {
+        assert!(error_for(&["--jwt-algorithm", "HS256"]).starts_with("JWT_SECRET is required"));
+    }
+
+    #[test]
+    fn a_short_secret_is_refused_without_echoing_it() {
+        let message = error_for(&[
+            "--jwt-algorithm",
+            "HS256",
+            "--jwt-secret",
+            "tooshort-secret",
+        ]);
+        assert!(
+            message.starts_with("invalid JWT_SECRET: 15 bytes is too short"),
+            "{message}"
+        );
+        assert!(!message.contains("tooshort-secret"));
+    }
+
+    #[test]
+    fn a_32_byte_secret_is_accepted() {
+        let config = parse(&["--jwt-algorithm", "HS256", "--jwt-secret", &"s".repeat(32)]).unwrap();
+        assert!(matches!(config.signing, SigningConfig::Hs256 { .. }));
+        assert!(!format!("{config:?}").contains(&"s".repeat(32)));
+    }
+
+    #[test]
+    fn a_secret_in_rs256_mode_is_refused() {
+        assert!(error_for(&["--jwt-secret", &"s".repeat(32)]).starts_with("invalid JWT_SECRET:"));
+    }
+
+    #[test]
+    fn an_unknown_database_scheme_is_refused() {
+        assert!(error_for(&["--database-url", "mysql://x"]).starts_with("invalid DATABASE_URL:"));
+    }
+
+    #[test]
+    fn an_issuer_that_is_not_a_url_is_refused() {
+        assert!(error_for(&["--jwt-issuer", "issuer"]).starts_with("invalid JWT_ISSUER:"));
+    }
+
+    #[test]
+    fn a_malformed_self_service_role_is_refused() {
+        assert!(
+            error_for(&["--self-service-roles", "user,Admin"])
+                .starts_with("invalid SELF_SERVICE_ROLES: 'Admin'")
+        );
+    }
+}

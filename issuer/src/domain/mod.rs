@@ -1,0 +1,14 @@
+//! Domain types that parse untrusted input once, at the edge ("parse, don't validate").
+//!
+//! A value of one of these types is valid by construction, so the code that receives it never
+//! checks it again.
+
+mod email;
+mod password;
+mod role;
+
+pub use email::{Email, EmailError};
+pub use password::{
+    MAX_BYTES as PASSWORD_MAX_BYTES, MIN_CHARS as PASSWORD_MIN_CHARS, Password, PasswordError,
+};
+pub use role::{Role, RoleError};

@@ -1,0 +1,226 @@
+//! The one error type handlers return, and its JSON form.
+//!
+//! Every error answers `{"error": "<code>", "error_description": "<sentence>"}`. Descriptions
+//! are fixed sentences written for clients; the internal cause of a 5xx travels in a response
+//! extension ([`InternalCause`]) to the logging layer and never into the body.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::passwords::HashError;
+use crate::storage::StoreError;
+use crate::tokens::SignError;
+
+/// An error answered to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body is not JSON, or has missing fields or wrong types.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 422: well-formed, but a value is not acceptable.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// 409: the e-mail is already registered.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// 401: wrong e-mail or password (one answer for both).
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// 429: too many failed attempts.
+    #[error("too many failed attempts; retry later")]
+    RateLimited {
+        /// How long until the next attempt is allowed.
+        retry_after: Duration,
+    },
+    /// 413: body over the limit.
+    #[error("request body is too large")]
+    PayloadTooLarge,
+    /// 404: no such resource.
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// 405: the path exists, the method does not.
+    #[error("method not allowed on this path")]
+    MethodNotAllowed,
+    /// 503: the database is unreachable; the client may retry.
+    #[error("the service is temporarily unavailable; retry shortly")]
+    Unavailable(#[source] StoreError),
+    /// 500: a bug. The cause is logged, never sent.
+    #[error("internal server error")]
+    Internal(String),
+}
+
+/// The internal cause of a 5xx answer, left in the response extensions for the logging layer.
+#[derive(Debug, Clone)]
+pub struct InternalCause(pub String);
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: String,
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `error` code of the body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_)
+            | Self::Unprocessable(_)
+            | Self::PayloadTooLarge
+            | Self::MethodNotAllowed => "invalid_request",
+            Self::EmailTaken => "conflict",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::NotFound(_) => "not_found",
+            Self::Unavailable(_) => "temporarily_unavailable",
+            Self::Internal(_) => "server_error",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.code(),
+            error_description: self.to_string(),
+        };
+        let mut response = (self.status(), Json(body)).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Self::RateLimited { retry_after } => {
+                headers.insert(header::RETRY_AFTER, retry_after_seconds(*retry_after));
+            }
+            Self::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        match self {
+            Self::Unavailable(cause) => {
+                response
+                    .extensions_mut()
+                    .insert(InternalCause(cause.to_string()));
+            }
+            Self::Internal(cause) => {
+                response.extensions_mut().insert(InternalCause(cause));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// `Retry-After` in whole seconds, rounded up, at least 1.
+fn retry_after_seconds(wait: Duration) -> HeaderValue {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    HeaderValue::from(seconds.max(1))
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict => Self::EmailTaken,
+            StoreError::Unavailable(_) => Self::Unavailable(error),
+            StoreError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<HashError> for ApiError {
+    fn from(error: HashError) -> Self {
+        Self::Internal(error.to_string())
+    }
+}
+
+impl From<SignError> for ApiError {
+    fn from(error: SignError) -> Self {
+        Self::Internal(error.to_string())
+    }
+}
+
+/// A JSON body extractor whose rejections use the error shape above (axum's own `Json`
+/// answers in plain text, and 422 for missing fields where we promise 400).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::BadRequest("expected a JSON body with Content-Type: application/json".into())
+        }
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::BadRequest("request body is not valid JSON".into())
+        }
+        JsonRejection::JsonDataError(e) => {
+            ApiError::BadRequest(data_error_description(&e.body_text()))
+        }
+        _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => ApiError::BadRequest("request body could not be read".into()),
+    }
+}
+
+/// serde's message names the field and the problem ("missing field `email`"), which is useful
+/// and reveals nothing internal; axum prefixes it with its own words, which we drop.
+fn data_error_description(body_text: &str) -> String {
+    let detail = body_text.rsplit(": ").next().unwrap_or(body_text);
+    let detail = detail.split(" at line ").next().unwrap_or(detail);
+    format!("invalid request body: {detail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_seconds(Duration::from_millis(1500)), "2");
+        assert_eq!(retry_after_seconds(Duration::from_secs(3)), "3");
+        assert_eq!(retry_after_seconds(Duration::ZERO), "1");
+    }
+
+    #[test]
+    fn a_data_error_keeps_serdes_detail_without_axums_prefix() {
+        let text = "Failed to deserialize the JSON body into the target type: missing field `email` at line 1 column 2";
+        assert_eq!(
+            data_error_description(text),
+            "invalid request body: missing field `email`"
+        );
+    }
+}

@@ -1,0 +1,229 @@
+//! RSA signing keys: loading them from `KEYS_DIR`, publishing them as JWK and PEM, and
+//! generating new pairs (`issuer keygen`).
+//!
+//! The `rsa` crate only parses, converts and generates keys here; signing is done by
+//! `jsonwebtoken` on the `aws_lc_rs` backend, whose RSA is constant-time.
+
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::EncodingKey;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, Jwk, KeyAlgorithm, PublicKeyUse, RSAKeyParameters,
+    RSAKeyType, ThumbprintHash,
+};
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use rsa::traits::PublicKeyParts;
+use rsa::{RsaPrivateKey, RsaPublicKey};
+
+/// File name of the private key inside `KEYS_DIR`.
+pub const PRIVATE_KEY_FILE: &str = "private.pem";
+/// File name of the public key inside `KEYS_DIR`.
+pub const PUBLIC_KEY_FILE: &str = "public.pem";
+/// Smallest modulus accepted, in bits.
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// An RSA signing key with everything derived from it that the issuer publishes.
+pub struct RsaSigningKey {
+    kid: String,
+    encoding: EncodingKey,
+    jwk: Jwk,
+    public_pem: String,
+}
+
+impl std::fmt::Debug for RsaSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RsaSigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A key that cannot be loaded or written. `Display` is one line for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// No private key where one is expected.
+    #[error(
+        "KEYS_DIR: no private key at {}; run scripts/gen-keys.sh or `issuer keygen` to create one",
+        .0.display()
+    )]
+    Missing(PathBuf),
+    /// The file exists but cannot be read.
+    #[error("KEYS_DIR: cannot read {}: {source}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The file is not an RSA private key in PEM.
+    #[error("KEYS_DIR: {} is not an RSA private key in PEM (PKCS#1 or PKCS#8)", .0.display())]
+    NotAnRsaKey(PathBuf),
+    /// The key is too small to be safe.
+    #[error("KEYS_DIR: {} is a {bits}-bit key; use at least 2048 bits", path.display())]
+    TooSmall {
+        /// The file.
+        path: PathBuf,
+        /// Its modulus size.
+        bits: usize,
+    },
+    /// `keygen` would overwrite existing files.
+    #[error("KEYS_DIR: {} already exists; pass --force to replace it", .0.display())]
+    WouldOverwrite(PathBuf),
+    /// Writing a generated key failed.
+    #[error("KEYS_DIR: cannot write {}: {source}", path.display())]
+    Unwritable {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// Key generation or encoding failed inside the crypto library.
+    #[error("cannot generate an RSA key: {0}")]
+    Generation(String),
+}
+
+impl RsaSigningKey {
+    /// Loads `private.pem` from `keys_dir`.
+    pub fn load(keys_dir: &Path) -> Result<Self, KeyError> {
+        let path = keys_dir.join(PRIVATE_KEY_FILE);
+        let pem = match fs::read_to_string(&path) {
+            Ok(pem) => pem,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(KeyError::Missing(path)),
+            Err(source) => return Err(KeyError::Unreadable { path, source }),
+        };
+        let private = RsaPrivateKey::from_pkcs8_pem(&pem)
+            .or_else(|_| RsaPrivateKey::from_pkcs1_pem(&pem))
+            .map_err(|_| KeyError::NotAnRsaKey(path.clone()))?;
+        let bits = private.size() * 8;
+        if bits < MIN_RSA_BITS {
+            return Err(KeyError::TooSmall { path, bits });
+        }
+        let encoding = EncodingKey::from_rsa_pem(pem.as_bytes())
+            .map_err(|_| KeyError::NotAnRsaKey(path.clone()))?;
+        let public = private.to_public_key();
+        let public_pem = public
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|e| KeyError::Generation(e.to_string()))?;
+        let jwk = public_jwk(&public);
+        let kid = jwk.common.key_id.clone().unwrap_or_default();
+        Ok(Self {
+            kid,
+            encoding,
+            jwk,
+            public_pem,
+        })
+    }
+
+    /// The key id: the RFC 7638 JWK thumbprint (SHA-256) of the public key.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The key used to sign.
+    pub fn encoding_key(&self) -> &EncodingKey {
+        &self.encoding
+    }
+
+    /// The public key as a JWK (`kty n e kid use alg`), nothing private.
+    pub fn jwk(&self) -> &Jwk {
+        &self.jwk
+    }
+
+    /// The public key as SubjectPublicKeyInfo PEM.
+    pub fn public_pem(&self) -> &str {
+        &self.public_pem
+    }
+}
+
+/// The public JWK of `public`, with its thumbprint as `kid`.
+fn public_jwk(public: &RsaPublicKey) -> Jwk {
+    let mut jwk = Jwk {
+        common: CommonParameters {
+            public_key_use: Some(PublicKeyUse::Signature),
+            key_algorithm: Some(KeyAlgorithm::RS256),
+            ..CommonParameters::default()
+        },
+        algorithm: AlgorithmParameters::RSA(RSAKeyParameters {
+            key_type: RSAKeyType::RSA,
+            n: URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
+            e: URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
+        }),
+    };
+    // An RSA JWK always has a thumbprint; only EC/OKP variants can fail.
+    jwk.common.key_id = jwk.thumbprint(ThumbprintHash::SHA256).ok();
+    jwk
+}
+
+/// What `issuer keygen` wrote.
+#[derive(Debug)]
+pub struct GeneratedKeys {
+    /// The private key file (mode 0600).
+    pub private_path: PathBuf,
+    /// The public key file.
+    pub public_path: PathBuf,
+}
+
+/// Generates an RSA-2048 pair into `keys_dir` as `private.pem` (PKCS#8, mode 0600) and
+/// `public.pem` (SubjectPublicKeyInfo), the same files `scripts/gen-keys.sh` writes.
+pub fn generate(keys_dir: &Path, force: bool) -> Result<GeneratedKeys, KeyError> {
+    let private_path = keys_dir.join(PRIVATE_KEY_FILE);
+    let public_path = keys_dir.join(PUBLIC_KEY_FILE);
+    let existing = [&private_path, &public_path]
+        .into_iter()
+        .find(|p| p.exists());
+    if let (false, Some(existing)) = (force, existing) {
+        return Err(KeyError::WouldOverwrite(existing.clone()));
+    }
+    let private = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, MIN_RSA_BITS)
+        .map_err(|e| KeyError::Generation(e.to_string()))?;
+    let private_pem = private
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| KeyError::Generation(e.to_string()))?;
+    let public_pem = private
+        .to_public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|e| KeyError::Generation(e.to_string()))?;
+
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(keys_dir)
+        .map_err(|source| KeyError::Unwritable {
+            path: keys_dir.to_owned(),
+            source,
+        })?;
+    write_file(&private_path, private_pem.as_bytes(), 0o600)?;
+    write_file(&public_path, public_pem.as_bytes(), 0o644)?;
+    Ok(GeneratedKeys {
+        private_path,
+        public_path,
+    })
+}
+
+fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), KeyError> {
+    let unwritable = |source| KeyError::Unwritable {
+        path: path.to_owned(),
+        source,
+    };
+    // Remove first so that the mode applies to a fresh file, never to an old one's permissions.
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(unwritable(e)),
+    }
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(unwritable)?;
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(unwritable)
+}

@@ -1,0 +1,34 @@
+//! The token issuer: registers users, logs them in, signs short-lived RS256 (or HS256) access
+//! tokens and publishes its public keys as a JWKS and as PEM.
+//!
+//! The binary (`issuer`) is a thin wrapper: [`cli`] parses flags and environment, [`config`]
+//! validates them, and [`startup::Application`] builds and serves the app. Tests build the same
+//! `Application` on port 0.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use clap::Parser;
+//! use issuer::{cli::Cli, config::Config, startup::Application};
+//!
+//! let cli = Cli::parse_from(["issuer", "--port", "0", "--database-url", "sqlite://issuer.db"]);
+//! let app = Application::build(Config::from_raw(&cli.settings)?).await?;
+//! println!("listening on port {}", app.port());
+//! app.run_until_stopped().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod accounts;
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod keys;
+pub mod passwords;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod storage;
+pub mod throttle;
+pub mod tokens;

@@ -1,0 +1,41 @@
+//! `GET /.well-known/openid-configuration`: where the keys and endpoints are.
+//!
+//! Only the fields this issuer can honour are listed: `issuer` and `jwks_uri` as in OpenID
+//! Connect Discovery (which JWKS clients read), plus this issuer's own endpoint names. URLs are
+//! built from `JWT_ISSUER`, which must therefore be the issuer's public base URL.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use crate::state::AppState;
+
+/// Routes of this feature.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/.well-known/openid-configuration", get(discovery))
+}
+
+#[derive(Serialize)]
+struct Discovery {
+    issuer: String,
+    jwks_uri: String,
+    registration_endpoint: String,
+    login_endpoint: String,
+    public_key_endpoint: String,
+    token_signing_alg_values_supported: Vec<String>,
+}
+
+async fn discovery(State(state): State<AppState>) -> Json<Discovery> {
+    let issuer = state.tokens.issuer.clone();
+    let base = issuer.trim_end_matches('/');
+    let url = |path: &str| format!("{base}{path}");
+    Json(Discovery {
+        jwks_uri: url("/.well-known/jwks.json"),
+        registration_endpoint: url("/register"),
+        login_endpoint: url("/login"),
+        public_key_endpoint: url("/public-key"),
+        token_signing_alg_values_supported: vec![format!("{:?}", state.signer.algorithm())],
+        issuer,
+    })
+}

@@ -1,0 +1,130 @@
+//! `POST /login {email, password}` -> 200 token response (RFC 6749 5.1).
+//!
+//! Unknown e-mails and wrong passwords get the same answer after the same work (a dummy
+//! argon2 verification), and repeated failures are slowed by [`crate::throttle`].
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::clock::unix_seconds;
+use crate::domain::Email;
+use crate::error::{ApiError, ApiJson};
+use crate::state::AppState;
+use crate::storage::{NewSession, UserRecord};
+use crate::throttle::ThrottleKey;
+use crate::tokens::{AccessClaims, Subject, new_refresh_token, refresh_token_hash};
+
+/// Routes of this feature.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/login", post(login))
+}
+
+#[derive(Deserialize)]
+struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+/// The token response of RFC 6749 section 5.1.
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    /// The signed access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Access-token lifetime in seconds.
+    pub expires_in: u64,
+    /// The opaque refresh token.
+    pub refresh_token: String,
+}
+
+impl IntoResponse for TokenResponse {
+    fn into_response(self) -> Response {
+        // RFC 6749 5.1: responses carrying tokens must not be cached.
+        let mut response = Json(self).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        response
+    }
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> Result<TokenResponse, ApiError> {
+    let email = Email::parse(&request.email).ok();
+    let client = ThrottleKey::Client(peer.ip());
+    let account = email
+        .as_ref()
+        .map(|e| ThrottleKey::Account(e.as_str().to_owned()));
+    let keys: Vec<ThrottleKey> = std::iter::once(client).chain(account.clone()).collect();
+    state
+        .throttle
+        .check(&keys)
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+
+    let user = match &email {
+        Some(email) => state.store.find_user_by_email(email).await?,
+        None => None,
+    };
+    let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = state
+        .passwords
+        .verify(request.password, stored_hash)
+        .await?;
+    let Some(user) = user.filter(|_| verified) else {
+        tracing::debug!("login refused: unknown email or wrong password");
+        state.throttle.record_failure(&keys);
+        return Err(ApiError::InvalidCredentials);
+    };
+    // Only the account's count is cleared: clearing the address's would let one valid account
+    // reset the back-off of an address that is guessing other accounts' passwords.
+    state.throttle.record_success(account.as_slice());
+    start_session(&state, &user).await
+}
+
+/// Creates a session for `user` and issues its first token pair.
+async fn start_session(state: &AppState, user: &UserRecord) -> Result<TokenResponse, ApiError> {
+    let now = state.clock.now();
+    let settings = &state.tokens;
+    let session_id = Uuid::now_v7();
+    let refresh_token = new_refresh_token();
+    state
+        .store
+        .insert_session(&NewSession {
+            id: session_id,
+            user_id: user.id,
+            refresh_token_hash: &refresh_token_hash(&refresh_token),
+            created_at: unix_seconds(now),
+            expires_at: unix_seconds(now + settings.refresh_token_ttl),
+        })
+        .await?;
+    let subject = Subject {
+        user_id: user.id,
+        session_id,
+        email: &user.email,
+        role: &user.role,
+    };
+    let claims = AccessClaims::new(
+        &subject,
+        &settings.issuer,
+        &settings.audience,
+        now,
+        settings.access_token_ttl,
+    );
+    Ok(TokenResponse {
+        access_token: state.signer.sign(&claims)?,
+        token_type: "Bearer",
+        expires_in: settings.access_token_ttl.as_secs(),
+        refresh_token,
+    })
+}

@@ -1,0 +1,79 @@
+//! `POST /register {email, password, role?}` -> 201 `{id, email, role}`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::create_account;
+use crate::domain::{Email, Password, Role};
+use crate::error::{ApiError, ApiJson};
+use crate::state::AppState;
+
+/// Routes of this feature.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/register", post(register))
+}
+
+#[derive(Deserialize)]
+struct RegisterRequest {
+    email: String,
+    password: String,
+    role: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RegisteredUser {
+    id: String,
+    email: String,
+    role: String,
+}
+
+async fn register(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<RegisterRequest>,
+) -> Result<(StatusCode, Json<RegisteredUser>), ApiError> {
+    let unprocessable = |e: &dyn std::fmt::Display| ApiError::Unprocessable(e.to_string());
+    let email = Email::parse(&request.email).map_err(|e| unprocessable(&e))?;
+    let password = Password::parse(request.password).map_err(|e| unprocessable(&e))?;
+    let role = self_service_role(request.role.as_deref(), &state.tokens.self_service_roles)?;
+
+    let account = create_account(
+        &state.store,
+        &state.passwords,
+        email,
+        password,
+        role,
+        state.clock.now(),
+    )
+    .await?;
+    let body = RegisteredUser {
+        id: account.id.to_string(),
+        email: account.email.to_string(),
+        role: account.role.to_string(),
+    };
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// The requested role if self-service may grant it; the first allowed role when none is asked.
+fn self_service_role(requested: Option<&str>, allowed: &[Role]) -> Result<Role, ApiError> {
+    let not_allowed = || {
+        let names: Vec<&str> = allowed.iter().map(Role::as_str).collect();
+        ApiError::Unprocessable(format!(
+            "role is not allowed; choose one of: {}",
+            names.join(", ")
+        ))
+    };
+    match requested {
+        None => allowed.first().cloned().ok_or_else(not_allowed),
+        Some(raw) => {
+            let role = Role::parse(raw).map_err(|_| not_allowed())?;
+            if allowed.contains(&role) {
+                Ok(role)
+            } else {
+                Err(not_allowed())
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Building and running the application: [`Application::build`] binds the socket (port 0 in
+//! tests) and wires state, routes and middleware; [`Application::run_until_stopped`] serves
+//! until SIGTERM or Ctrl-C, then finishes in-flight requests.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::error::{ApiError, InternalCause};
+use crate::keys::KeyError;
+use crate::passwords::{HashError, PasswordHashing};
+use crate::routes;
+use crate::state::{AppState, TokenSettings};
+use crate::storage::{OpenError, Store};
+use crate::throttle::LoginThrottle;
+use crate::tokens::Signer;
+
+/// Start-up failed. `Display` is one line for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Signing keys could not be loaded.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// The database could not be opened.
+    #[error(transparent)]
+    Database(#[from] OpenError),
+    /// The password hasher could not be set up.
+    #[error(transparent)]
+    Hashing(#[from] HashError),
+    /// The address could not be bound.
+    #[error("HOST/PORT: cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// A built, bound, not yet serving issuer.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    store: Store,
+}
+
+impl Application {
+    /// Builds the application with the system clock.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Builds the application with the given clock (tests set the time this way).
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
+        let signer = Signer::from_config(&config.signing)?;
+        let store = Store::open(&config.database).await?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let state = AppState {
+            store: store.clone(),
+            signer: Arc::new(signer),
+            passwords: PasswordHashing::new(config.max_concurrent_hashes)?,
+            throttle: LoginThrottle::new(config.login_throttle, Arc::clone(&clock)),
+            clock,
+            tokens: Arc::new(TokenSettings {
+                issuer: config.issuer,
+                audience: config.audience,
+                access_token_ttl: config.access_token_ttl,
+                refresh_token_ttl: config.refresh_token_ttl,
+                self_service_roles: config.self_service_roles,
+            }),
+        };
+        let router = routes::router()
+            .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+            .layer(middleware::from_fn(log_internal_causes))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
+            .layer(CatchPanicLayer::custom(|_| {
+                ApiError::Internal("handler panicked".into()).into_response()
+            }))
+            .with_state(state);
+        Ok(Self {
+            listener,
+            router,
+            store,
+        })
+    }
+
+    /// The bound port (useful when the configuration asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// The database handle, for operations outside HTTP (and for tests that take it away).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `signal` completes, then drains in-flight requests.
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(signal)
+            .await?;
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+/// Logs the cause of 5xx answers (the body only says that something failed).
+async fn log_internal_causes(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
+        tracing::error!(status = response.status().as_u16(), cause = %cause, "request failed");
+    }
+    response
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

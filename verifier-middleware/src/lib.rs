@@ -1,0 +1,1 @@
+//! Tower layer that verifies bearer tokens issued by `issuer` (work in progress: see issue 3).
