@@ -196,10 +196,12 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
     }
 }
 
-/// serde's message names the field and the problem ("missing field `email`"), which is useful
-/// and reveals nothing internal; axum prefixes it with its own words, which we drop.
+/// serde's message names the field and the problem ("email: invalid type: sequence, expected a
+/// string"), which is useful and reveals nothing internal; axum prefixes it with its own words and
+/// serde appends a line/column, both of which we drop.
 fn data_error_description(body_text: &str) -> String {
-    let detail = body_text.rsplit(": ").next().unwrap_or(body_text);
+    const AXUM_PREFIX: &str = "Failed to deserialize the JSON body into the target type: ";
+    let detail = body_text.strip_prefix(AXUM_PREFIX).unwrap_or(body_text);
     let detail = detail.split(" at line ").next().unwrap_or(detail);
     format!("invalid request body: {detail}")
 }

@@ -6,6 +6,7 @@
 //! of exhausting memory or the blocking thread pool, and the async runtime never runs a hash.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -34,6 +35,22 @@ pub struct PasswordHashing {
     /// A real hash of nothing anyone knows, verified when the e-mail is unknown so that the
     /// answer takes as long as for a wrong password.
     dummy_hash: Arc<str>,
+    stats: Arc<Counters>,
+}
+
+#[derive(Default)]
+struct Counters {
+    running: AtomicUsize,
+    completed: AtomicU64,
+}
+
+/// A snapshot of the hasher's work, for monitoring and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashingStats {
+    /// Hashes or verifications running right now on blocking threads.
+    pub running: usize,
+    /// Hashes or verifications finished since start.
+    pub completed: u64,
 }
 
 impl PasswordHashing {
@@ -48,6 +65,7 @@ impl PasswordHashing {
             argon2,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             dummy_hash,
+            stats: Arc::default(),
         })
     }
 
@@ -77,6 +95,14 @@ impl PasswordHashing {
         .await?
     }
 
+    /// What the hasher is doing.
+    pub fn stats(&self) -> HashingStats {
+        HashingStats {
+            running: self.stats.running.load(Ordering::SeqCst),
+            completed: self.stats.completed.load(Ordering::SeqCst),
+        }
+    }
+
     async fn run_blocking<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
@@ -85,9 +111,14 @@ impl PasswordHashing {
             .acquire_owned()
             .await
             .map_err(|e| HashError(e.to_string()))?;
+        let stats = Arc::clone(&self.stats);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            job()
+            stats.running.fetch_add(1, Ordering::SeqCst);
+            let result = job();
+            stats.running.fetch_sub(1, Ordering::SeqCst);
+            stats.completed.fetch_add(1, Ordering::SeqCst);
+            result
         })
         .await
         .map_err(|e| HashError(e.to_string()))

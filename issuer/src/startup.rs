@@ -54,6 +54,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     store: Store,
+    passwords: PasswordHashing,
 }
 
 impl Application {
@@ -76,10 +77,11 @@ impl Application {
                     addr: config.listen,
                     source,
                 })?;
+        let passwords = PasswordHashing::new(config.max_concurrent_hashes)?;
         let state = AppState {
             store: store.clone(),
             signer: Arc::new(signer),
-            passwords: PasswordHashing::new(config.max_concurrent_hashes)?,
+            passwords: passwords.clone(),
             throttle: LoginThrottle::new(config.login_throttle, Arc::clone(&clock)),
             clock,
             tokens: Arc::new(TokenSettings {
@@ -106,6 +108,7 @@ impl Application {
             listener,
             router,
             store,
+            passwords,
         })
     }
 
@@ -124,6 +127,11 @@ impl Application {
     /// The database handle, for operations outside HTTP (and for tests that take it away).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The password hasher, whose [`PasswordHashing::stats`] show hashing work in progress.
+    pub fn passwords(&self) -> &PasswordHashing {
+        &self.passwords
     }
 
     /// Serves until SIGTERM or Ctrl-C, then drains in-flight requests.

@@ -1,0 +1,134 @@
+//! `POST /register`.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, assert_error, spawn_app};
+
+#[tokio::test]
+async fn registering_returns_201_with_id_normalised_email_and_default_role() {
+    let app = spawn_app().await;
+
+    let response = app
+        .post_json(
+            "/register",
+            &json!({ "email": " Alice@Example.COM ", "password": PASSWORD }),
+        )
+        .await;
+
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    assert!(uuid::Uuid::parse_str(body["id"].as_str().unwrap()).is_ok());
+    assert_eq!(body["email"], "alice@example.com");
+    assert_eq!(
+        body["role"], "user",
+        "the first self-service role is the default"
+    );
+    assert_eq!(
+        body.as_object().unwrap().len(),
+        3,
+        "nothing else, no hash: {body}"
+    );
+}
+
+#[tokio::test]
+async fn a_self_service_role_can_be_chosen() {
+    let app = spawn_app().await;
+
+    let body = app.register("rider@example.com", Some("raider")).await;
+
+    assert_eq!(body["role"], "raider");
+}
+
+#[tokio::test]
+async fn a_role_outside_self_service_roles_is_422_naming_the_allowed_roles() {
+    let app = spawn_app().await;
+    let body = json!({ "email": "eve@example.com", "password": PASSWORD, "role": "admin" });
+
+    let response = app.post_json("/register", &body).await;
+
+    let description = assert_error(response, 422, "invalid_request").await;
+    assert_eq!(
+        description,
+        "role is not allowed; choose one of: user, raider"
+    );
+}
+
+#[tokio::test]
+async fn self_service_roles_come_from_configuration() {
+    let app = crate::helpers::spawn_app_with(&["--self-service-roles", "customer"], |_| {}).await;
+
+    let default = app.register("a@example.com", None).await;
+    let refused = app
+        .post_json(
+            "/register",
+            &json!({ "email": "b@example.com", "password": PASSWORD, "role": "user" }),
+        )
+        .await;
+
+    assert_eq!(default["role"], "customer");
+    assert_error(refused, 422, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn a_malformed_email_is_422_saying_so() {
+    let app = spawn_app().await;
+
+    let response = app
+        .post_json(
+            "/register",
+            &json!({ "email": "alice.example.com", "password": PASSWORD }),
+        )
+        .await;
+
+    let description = assert_error(response, 422, "invalid_request").await;
+    assert!(description.contains("email"), "{description}");
+}
+
+#[tokio::test]
+async fn a_password_under_8_characters_is_422_saying_so() {
+    let app = spawn_app().await;
+
+    let response = app
+        .post_json(
+            "/register",
+            &json!({ "email": "alice@example.com", "password": "1234567" }),
+        )
+        .await;
+
+    let description = assert_error(response, 422, "invalid_request").await;
+    assert_eq!(description, "password must be at least 8 characters");
+}
+
+#[tokio::test]
+async fn an_email_registered_twice_is_409_even_in_another_case() {
+    let app = spawn_app().await;
+    app.register("alice@example.com", None).await;
+
+    let response = app
+        .post_json(
+            "/register",
+            &json!({ "email": "ALICE@example.com", "password": PASSWORD }),
+        )
+        .await;
+
+    let description = assert_error(response, 409, "conflict").await;
+    assert_eq!(description, "an account with this email already exists");
+}
+
+#[tokio::test]
+async fn the_password_is_stored_only_as_an_argon2id_hash() {
+    let app = spawn_app().await;
+    app.register("alice@example.com", None).await;
+
+    let issuer::storage::Store::Sqlite(pool) = &app.store;
+    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+
+    assert!(
+        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{stored}"
+    );
+    assert!(!stored.contains(PASSWORD));
+}
