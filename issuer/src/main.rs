@@ -1,5 +1,6 @@
 //! `issuer`: see `issuer --help`.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -27,5 +28,10 @@ fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        // The default reports a failed log write with `eprintln!`, which panics when stderr is
+        // gone (a log collector that died): every request would then answer 500. A lost log
+        // line must not cost a request.
+        .log_internal_errors(false)
         .init();
 }

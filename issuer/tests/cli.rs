@@ -1,0 +1,580 @@
+//! The `issuer` binary as an operator meets it: configuration errors, `keygen`, `user add`, and
+//! `serve` with graceful shutdown. Every test runs the real binary built by cargo, with a cleared
+//! environment and a temporary working directory.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// How long a child process may take to reach a state we wait for. Only a bound on a
+/// condition wait: a healthy run never waits this long.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A scratch directory that is the working directory of the commands run in it.
+struct Workspace {
+    dir: TempDir,
+}
+
+impl Workspace {
+    fn new() -> Self {
+        Self {
+            dir: TempDir::new().expect("temporary directory"),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn keys_dir(&self) -> PathBuf {
+        self.path().join("keys")
+    }
+
+    /// `issuer ARGS` with only the given environment.
+    fn issuer(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_issuer"));
+        command
+            .args(args)
+            .env_clear()
+            .envs(env.iter().copied())
+            .current_dir(self.path());
+        command
+    }
+
+    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.issuer(args, env).output().expect("run issuer")
+    }
+
+    /// Generates a key pair in `keys/` with `issuer keygen`; returns its kid.
+    fn keygen(&self) -> String {
+        let output = self.run(&["keygen"], &[]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        kid_from_keygen(&stdout(&output))
+    }
+
+    /// Starts `issuer serve` on a free port and waits until it listens.
+    fn serve(&self, env: &[(&str, &str)]) -> RunningIssuer {
+        let mut env = env.to_vec();
+        env.push(("PORT", "0"));
+        let mut child = self
+            .issuer(&["serve"], &env)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start issuer serve");
+        let log = log_lines(&mut child);
+        let address = loop {
+            let line = log
+                .recv_timeout(PATIENCE)
+                .expect("issuer serve exited or never said it was listening");
+            if let Some(address) = listening_address(&line) {
+                break address;
+            }
+        };
+        RunningIssuer {
+            child,
+            log: Some(log),
+            base_url: format!("http://{address}"),
+            client: reqwest::Client::new(),
+        }
+    }
+}
+
+/// A running `issuer serve`; killed if the test ends without stopping it.
+struct RunningIssuer {
+    child: Child,
+    /// The rest of its stderr; dropping it closes the pipe at the next line.
+    log: Option<mpsc::Receiver<String>>,
+    base_url: String,
+    client: reqwest::Client,
+}
+
+impl RunningIssuer {
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base_url))
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base_url))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    async fn jwks_kid(&self) -> String {
+        let jwks: Value = self
+            .get("/.well-known/jwks.json")
+            .await
+            .json()
+            .await
+            .unwrap();
+        jwks["keys"][0]["kid"].as_str().unwrap().to_owned()
+    }
+
+    /// Stops reading the server's stderr: its next log line closes the pipe, as when a log
+    /// collector dies.
+    fn close_log(&mut self) {
+        self.log = None;
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    fn terminate(mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        self.child.wait().expect("wait for issuer")
+    }
+}
+
+impl Drop for RunningIssuer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Forwards the child's stderr line by line; the channel closes when the child exits, and the
+/// pipe closes once the receiver is gone.
+fn log_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+/// The address in the `issuer listening address=HOST:PORT` log line.
+fn listening_address(line: &str) -> Option<String> {
+    if !line.contains("issuer listening") {
+        return None;
+    }
+    let (_, rest) = line.split_once("address=")?;
+    Some(rest.split_whitespace().next()?.to_owned())
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 stdout")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("UTF-8 stderr")
+}
+
+/// Asserts the command failed with exactly one line on stderr, and returns that line.
+fn single_error_line(output: &Output) -> String {
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(output));
+    let text = stderr(output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {text}");
+    lines[0].to_owned()
+}
+
+fn kid_from_keygen(stdout: &str) -> String {
+    stdout
+        .trim_end()
+        .rsplit_once("; kid ")
+        .expect("keygen prints the kid")
+        .1
+        .to_owned()
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn token_claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWS has a payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+#[test]
+fn a_missing_key_stops_start_up_with_one_line_saying_what_to_run() {
+    let workspace = Workspace::new();
+
+    let line = single_error_line(&workspace.run(&["serve"], &[]));
+
+    assert!(
+        line.starts_with("issuer: error: KEYS_DIR: no private key at keys/private.pem"),
+        "{line}"
+    );
+    assert!(
+        line.contains("run scripts/gen-keys.sh or `issuer keygen`"),
+        "{line}"
+    );
+    assert!(
+        !workspace.path().join("issuer.db").exists(),
+        "no database is created when start-up fails"
+    );
+}
+
+#[test]
+fn a_key_file_that_is_not_a_key_stops_start_up() {
+    let workspace = Workspace::new();
+    fs::create_dir(workspace.keys_dir()).unwrap();
+    fs::write(workspace.keys_dir().join("private.pem"), "not a key").unwrap();
+
+    let line = single_error_line(&workspace.run(&["serve"], &[]));
+
+    assert_eq!(
+        line,
+        "issuer: error: KEYS_DIR: keys/private.pem is not an RSA private key in PEM (PKCS#1 or PKCS#8)"
+    );
+}
+
+#[test]
+fn an_unreadable_key_stops_start_up() {
+    let workspace = Workspace::new();
+    // A directory where the file should be cannot be read as one, even by root.
+    fs::create_dir_all(workspace.keys_dir().join("private.pem")).unwrap();
+
+    let line = single_error_line(&workspace.run(&["serve"], &[]));
+
+    assert!(
+        line.starts_with("issuer: error: KEYS_DIR: cannot read keys/private.pem"),
+        "{line}"
+    );
+}
+
+#[test]
+fn each_bad_setting_stops_start_up_with_one_line_naming_the_variable() {
+    let workspace = Workspace::new();
+    workspace.keygen();
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("PORT", "http")],
+            "invalid PORT: 'http' is not a port number",
+        ),
+        (&[("HOST", "example")], "invalid HOST:"),
+        (&[("ACCESS_TOKEN_TTL", "soon")], "invalid ACCESS_TOKEN_TTL:"),
+        (&[("REFRESH_TOKEN_TTL", "0s")], "invalid REFRESH_TOKEN_TTL:"),
+        (
+            &[("JWT_ALGORITHM", "ES256")],
+            "invalid JWT_ALGORITHM: 'ES256' is not supported; use RS256 or HS256",
+        ),
+        (
+            &[("JWT_ALGORITHM", "none")],
+            "invalid JWT_ALGORITHM: 'none' is not supported",
+        ),
+        (&[("JWT_ALGORITHM", "HS256")], "JWT_SECRET is required"),
+        (
+            &[("DATABASE_URL", "mysql://db/issuer")],
+            "invalid DATABASE_URL:",
+        ),
+        (&[("JWT_ISSUER", "issuer")], "invalid JWT_ISSUER:"),
+        (
+            &[("SELF_SERVICE_ROLES", "Admin")],
+            "invalid SELF_SERVICE_ROLES:",
+        ),
+    ];
+
+    for (env, expected) in cases {
+        let line = single_error_line(&workspace.run(&["serve"], env));
+        assert!(
+            line.starts_with(&format!("issuer: error: {expected}")),
+            "{env:?}: {line}"
+        );
+    }
+}
+
+#[test]
+fn a_short_jwt_secret_is_refused_without_echoing_it() {
+    let workspace = Workspace::new();
+    let secret = "fifteen-bytes!!";
+
+    let line = single_error_line(&workspace.run(
+        &["serve"],
+        &[("JWT_ALGORITHM", "HS256"), ("JWT_SECRET", secret)],
+    ));
+
+    assert!(
+        line.starts_with("issuer: error: invalid JWT_SECRET: 15 bytes is too short"),
+        "{line}"
+    );
+    assert!(!line.contains(secret), "the secret leaked: {line}");
+}
+
+#[test]
+fn keygen_writes_a_private_key_only_its_owner_can_read_and_refuses_to_overwrite_it() {
+    let workspace = Workspace::new();
+
+    let output = workspace.run(&["keygen"], &[]);
+
+    assert!(output.status.success(), "{}", stderr(&output));
+    let private = workspace.keys_dir().join("private.pem");
+    let public = workspace.keys_dir().join("public.pem");
+    assert_eq!(mode(&private), 0o600);
+    assert_eq!(mode(&public), 0o644);
+    assert!(
+        fs::read_to_string(&private)
+            .unwrap()
+            .starts_with("-----BEGIN PRIVATE KEY-----")
+    );
+    assert!(
+        fs::read_to_string(&public)
+            .unwrap()
+            .starts_with("-----BEGIN PUBLIC KEY-----")
+    );
+    let first_kid = kid_from_keygen(&stdout(&output));
+    assert_eq!(first_kid.len(), 43, "a base64url SHA-256 thumbprint");
+    let first_key = fs::read(&private).unwrap();
+
+    let line = single_error_line(&workspace.run(&["keygen"], &[]));
+    assert_eq!(
+        line,
+        "issuer: error: KEYS_DIR: keys/private.pem already exists; pass --force to replace it"
+    );
+    assert_eq!(
+        fs::read(&private).unwrap(),
+        first_key,
+        "the key is untouched"
+    );
+
+    let forced = workspace.run(&["keygen", "--force"], &[]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert_ne!(kid_from_keygen(&stdout(&forced)), first_kid);
+    assert_eq!(mode(&private), 0o600);
+}
+
+#[tokio::test]
+async fn the_server_signs_with_the_key_keygen_wrote() {
+    let workspace = Workspace::new();
+    let kid = workspace.keygen();
+
+    let issuer = workspace.serve(&[]);
+
+    assert_eq!(issuer.jwks_kid().await, kid);
+    let pem = issuer.get("/public-key").await.text().await.unwrap();
+    assert_eq!(
+        pem,
+        fs::read_to_string(workspace.keys_dir().join("public.pem")).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn the_server_loads_the_keys_gen_keys_sh_writes() {
+    let workspace = Workspace::new();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/gen-keys.sh");
+    let output = Command::new("bash")
+        .arg(&script)
+        .arg(workspace.keys_dir())
+        .output()
+        .expect("run gen-keys.sh");
+    assert!(
+        output.status.success(),
+        "gen-keys.sh failed (it needs openssl): {}",
+        stderr(&output)
+    );
+    assert_eq!(mode(&workspace.keys_dir().join("private.pem")), 0o600);
+
+    let refused = Command::new("bash")
+        .arg(&script)
+        .arg(workspace.keys_dir())
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("--force"), "{}", stderr(&refused));
+
+    let issuer = workspace.serve(&[]);
+    let jwks: Value = issuer
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"][0]["alg"], "RS256");
+    let pem = issuer.get("/public-key").await.text().await.unwrap();
+    let script_public = fs::read_to_string(workspace.keys_dir().join("public.pem")).unwrap();
+    assert_eq!(pem.trim(), script_public.trim());
+}
+
+#[tokio::test]
+async fn user_add_creates_a_role_self_service_refuses_and_that_user_can_log_in() {
+    let workspace = Workspace::new();
+    workspace.keygen();
+
+    let output = workspace.run(
+        &[
+            "user",
+            "add",
+            "--email",
+            "Admin@Example.com",
+            "--password",
+            "correct horse battery",
+            "--role",
+            "admin",
+        ],
+        &[],
+    );
+
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = stdout(&output);
+    assert!(
+        printed.starts_with("created user ")
+            && printed
+                .trim_end()
+                .ends_with("<admin@example.com> with role admin"),
+        "{printed}"
+    );
+    let issuer = workspace.serve(&[]);
+    let login = issuer
+        .post(
+            "/login",
+            &json!({ "email": "admin@example.com", "password": "correct horse battery" }),
+        )
+        .await;
+    assert_eq!(login.status(), 200);
+    let body: Value = login.json().await.unwrap();
+    let claims = token_claims(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["role"], "admin");
+    assert_eq!(claims["email"], "admin@example.com");
+}
+
+#[test]
+fn user_add_refuses_an_email_already_taken() {
+    let workspace = Workspace::new();
+    let args = [
+        "user",
+        "add",
+        "--email",
+        "ops@example.com",
+        "--password",
+        "correct horse battery",
+        "--role",
+        "admin",
+    ];
+    assert!(workspace.run(&args, &[]).status.success());
+
+    let line = single_error_line(&workspace.run(&args, &[]));
+
+    assert!(
+        line.starts_with("issuer: error: cannot create user:"),
+        "{line}"
+    );
+    assert_eq!(
+        line,
+        "issuer: error: cannot create user: an account with this email already exists"
+    );
+}
+
+#[test]
+fn user_add_reads_the_password_from_stdin_and_validates_it() {
+    let workspace = Workspace::new();
+    let add = |password: &str| {
+        let mut child = workspace
+            .issuer(
+                &[
+                    "user",
+                    "add",
+                    "--email",
+                    "ops@example.com",
+                    "--password-stdin",
+                    "--role",
+                    "admin",
+                ],
+                &[],
+            )
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+
+    let line = single_error_line(&add("short"));
+    assert!(
+        line.starts_with("issuer: error: invalid --password:"),
+        "{line}"
+    );
+    assert!(!line.contains("short"), "the password leaked: {line}");
+
+    let output = add("correct horse battery");
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn user_add_refuses_a_bad_role_or_email_naming_the_flag() {
+    let workspace = Workspace::new();
+    let add = |email: &str, role: &str| {
+        workspace.run(
+            &[
+                "user",
+                "add",
+                "--email",
+                email,
+                "--password",
+                "correct horse battery",
+                "--role",
+                role,
+            ],
+            &[],
+        )
+    };
+
+    let line = single_error_line(&add("ops@example.com", "Not A Role"));
+    assert!(line.starts_with("issuer: error: invalid --role:"), "{line}");
+    let line = single_error_line(&add("not-an-email", "admin"));
+    assert!(
+        line.starts_with("issuer: error: invalid --email:"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn serve_answers_and_exits_cleanly_on_sigterm() {
+    let workspace = Workspace::new();
+    workspace.keygen();
+    let issuer = workspace.serve(&[]);
+    let health = issuer.get("/healthz").await;
+    assert_eq!(health.status(), 200);
+    assert_eq!(
+        health.json::<Value>().await.unwrap(),
+        json!({ "status": "ok" })
+    );
+
+    let status = issuer.terminate();
+
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[tokio::test]
+async fn serve_keeps_answering_when_its_stderr_is_closed() {
+    let workspace = Workspace::new();
+    workspace.keygen();
+    let mut issuer = workspace.serve(&[]);
+
+    issuer.close_log();
+
+    for _ in 0..3 {
+        let health = issuer.get("/healthz").await;
+        assert_eq!(
+            health.status(),
+            200,
+            "a lost log line must not cost a request"
+        );
+    }
+    assert!(issuer.terminate().success());
+}
