@@ -19,7 +19,6 @@
 
 pub mod accounts;
 pub mod cli;
-pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod domain;
@@ -32,3 +31,6 @@ pub mod state;
 pub mod storage;
 pub mod throttle;
 pub mod tokens;
+
+/// Time, injected; shared with the verifier layer so both read the same kind of clock.
+pub use verifier_middleware::clock;

@@ -1,1 +1,114 @@
-//! Tower layer that verifies bearer tokens issued by `issuer` (work in progress: see issue 3).
+//! A tower layer that verifies bearer JWTs, caches the issuer's keys and checks roles per route.
+//!
+//! Build a [`Verifier`] once with its key source and the claims tokens must carry, wrap routes
+//! in its [`JwtAuthLayer`], and read the [`VerifiedClaims`] in handlers. The core depends on
+//! `tower` and `http` only; the axum extractors ([`Claims<T>`](Claims), `Option<Claims<T>>`,
+//! [`VerifiedClaims`]) come with the `axum` feature.
+//!
+//! # With axum
+//!
+//! ```
+//! use axum::{Json, Router, routing::post};
+//! use serde::Deserialize;
+//! use verifier_middleware::{Claims, RequireRoleLayer, Verifier};
+//!
+//! /// The claims this service reads; anything else in the token is ignored.
+//! #[derive(Deserialize)]
+//! struct User {
+//!     email: String,
+//! }
+//!
+//! async fn book(Claims(user): Claims<User>) -> Json<serde_json::Value> {
+//!     Json(serde_json::json!({ "success": true, "user": user.email }))
+//! }
+//!
+//! # fn main() -> Result<(), verifier_middleware::BuildError> {
+//! let verifier = Verifier::builder()
+//!     .jwks_url("http://localhost:3000/.well-known/jwks.json")
+//!     .issuer("http://localhost:3000")
+//!     .audience("api")
+//!     .build()?;
+//!
+//! let app: Router = Router::new()
+//!     // Per route: only tokens with role `user` reach `book`.
+//!     .route("/book", post(book).layer(RequireRoleLayer::any_of(["user"])))
+//!     // For every route: a valid token, or 401/503 before the handler runs.
+//!     .layer(verifier.layer());
+//! # let _ = app;
+//! # Ok(()) }
+//! ```
+//!
+//! `verifier.layer().require_any_role(["user"])` does both in one layer when a router has a
+//! single role. Call [`Verifier::prefetch`] at start-up to load the keys before the first
+//! request, and [`Verifier::has_keys`] from a readiness probe.
+//!
+//! # With a plain tower service
+//!
+//! See the [`layer`] module: any `Service<http::Request<B>>` whose response body can be built
+//! from bytes works, and the inner error type is unchanged.
+//!
+//! # What is checked
+//!
+//! In this order, each failure answered 401 `invalid_token` with an `error_description`:
+//! 1. the `Authorization: Bearer` header (missing: 401 with a bare `WWW-Authenticate: Bearer`);
+//! 2. the token's length, before anything is parsed (8 KiB by default);
+//! 3. its form: a compact JWS of three canonical base64url segments, a header without
+//!    duplicate keys, no `crit`, not a refresh `typ`; `jku`, `x5u`, `jwk` and `x5c` are ignored
+//!    (keys only ever come from the configured source);
+//! 4. its `alg` against the source it is pinned to: RSA keys verify RS256 (or the
+//!    [configured list](VerifierBuilder::rsa_algorithms)), a JWK's own `alg` narrows that, the
+//!    HS256 secret verifies HS256 only, and `none` is never accepted;
+//! 5. its signature (jsonwebtoken's `aws_lc_rs` backend);
+//! 6. its claims: `exp` required, `nbf` and `iat` checked, all as JSON numbers, with a leeway
+//!    (60 s by default); `iss` and `aud` (string or array) against the configured values; a
+//!    `type` of `refresh` refused; `role` (string) and `roles` (array of strings) well typed.
+//!
+//! Then the route's role requirement (any of a list): 403 `insufficient_scope` when unmet.
+//! Reasons are logged at `debug` without token text.
+//!
+//! # The JWKS cache
+//!
+//! Designed to keep serving through key rotation, issuer outages and hostile traffic (details
+//! on each bound in the builder's `jwks_*` methods):
+//! - the hot path is lock-free: a token whose `kid` is cached is verified without waiting;
+//! - one download at a time, shared by every request that needs it (cold start, refresh,
+//!   unknown `kid`);
+//! - lifetime from the server's `Cache-Control: max-age` within bounds (10 min without one),
+//!   refreshed in the background ahead of expiry;
+//! - a new `kid` is fetched on first sight, but at most once per 30 s cooldown: a flood of
+//!   made-up `kid`s costs one request to the issuer per cooldown and each gets 401 at once;
+//! - when the issuer is down, cached keys keep working (up to 24 h past expiry by default)
+//!   while retries back off; with no keys at all, requests get 503 with `Retry-After`;
+//! - one shared HTTP client, 5 s timeout, 256 KiB response cap; a JWKS entry that is not a
+//!   usable RSA signing key of at least 2048 bits is skipped (and logged), the rest kept.
+//!
+//! Times come from a [`Clock`](clock::Clock), so tests can move time instead of sleeping.
+//!
+//! # Response bodies
+//!
+//! Rejections carry a JSON body (`{"error", "error_description"}`), so the response body type
+//! must be buildable from bytes (`ResBody: From<Bytes>`), rather than only `Default` as in
+//! tower-http's layers, which can only produce empty bodies. `axum::body::Body` and
+//! `http_body_util::Full<Bytes>` qualify.
+
+mod builder;
+mod claims;
+pub mod clock;
+#[cfg(feature = "axum")]
+mod extract;
+mod keys;
+pub mod layer;
+mod rejection;
+mod token;
+mod verifier;
+
+pub use crate::builder::{
+    BuildError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, MAX_LEEWAY, MIN_SECRET_BYTES,
+    RsaAlgorithm, VerifierBuilder,
+};
+pub use crate::claims::VerifiedClaims;
+#[cfg(feature = "axum")]
+pub use crate::extract::{Claims, ClaimsRejection};
+pub use crate::layer::{JwtAuth, JwtAuthLayer, RequireRole, RequireRoleLayer, ResponseFuture};
+pub use crate::rejection::{InvalidToken, Rejection, RoleList};
+pub use crate::verifier::Verifier;

@@ -1,0 +1,193 @@
+//! JWK and JWKS documents (RFC 7517), read key by key so one bad key costs only itself.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use serde_json::Value;
+
+use super::{KeyRejected, KeySet, VerifyingKey};
+
+/// A JWKS document that is not `{"keys": [...]}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a JWKS document (expected a JSON object with a \"keys\" array)")]
+pub(crate) struct NotAJwks;
+
+/// A key that was left out of a set, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SkippedKey {
+    pub(crate) kid: Option<String>,
+    pub(crate) reason: KeyRejected,
+}
+
+/// Reads every usable key of a JWKS; unusable ones (another `kty`, another `use`, an `alg`
+/// outside `algorithms`, too small, malformed, a repeated `kid`) are skipped and reported.
+pub(crate) fn parse_jwks(
+    document: &[u8],
+    algorithms: &Arc<[Algorithm]>,
+) -> Result<(KeySet, Vec<SkippedKey>), NotAJwks> {
+    let document: Value = serde_json::from_slice(document).map_err(|_| NotAJwks)?;
+    let Some(Value::Array(entries)) = document.get("keys") else {
+        return Err(NotAJwks);
+    };
+    let mut set = KeySet::default();
+    let mut skipped = Vec::new();
+    for entry in entries {
+        let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
+        if let Err(reason) = parse_jwk(entry, algorithms).and_then(|key| set.insert(key)) {
+            skipped.push(SkippedKey { kid, reason });
+        }
+    }
+    Ok((set, skipped))
+}
+
+/// Reads one RSA public JWK. Its `use` must be `sig` and its `key_ops` include `verify` when
+/// present; its `alg`, when present, narrows the key to that one algorithm, which must be in
+/// `algorithms`.
+pub(crate) fn parse_jwk(
+    jwk: &Value,
+    algorithms: &Arc<[Algorithm]>,
+) -> Result<VerifyingKey, KeyRejected> {
+    let Value::Object(fields) = jwk else {
+        return Err(KeyRejected::Malformed("a JWK is a JSON object"));
+    };
+    let text = |name: &'static str| match fields.get(name) {
+        None => Ok(None),
+        Some(Value::String(value)) => Ok(Some(value.as_str())),
+        Some(_) => Err(KeyRejected::Malformed(name)),
+    };
+    match text("kty")? {
+        Some("RSA") => {}
+        Some(other) => return Err(KeyRejected::UnsupportedType(other.to_owned())),
+        None => return Err(KeyRejected::Malformed("kty")),
+    }
+    if text("use")?.is_some_and(|usage| usage != "sig") {
+        return Err(KeyRejected::NotForVerification);
+    }
+    if let Some(ops) = fields.get("key_ops") {
+        let Value::Array(ops) = ops else {
+            return Err(KeyRejected::Malformed("key_ops"));
+        };
+        if !ops.iter().any(|op| op == "verify") {
+            return Err(KeyRejected::NotForVerification);
+        }
+    }
+    let algorithms = match text("alg")? {
+        None => Arc::clone(algorithms),
+        Some(name) => match Algorithm::from_str(name) {
+            Ok(alg) if algorithms.contains(&alg) => Arc::from([alg]),
+            _ => return Err(KeyRejected::AlgorithmNotAccepted(name.to_owned())),
+        },
+    };
+    let number = |name: &'static str| {
+        let value = text(name)?.ok_or(KeyRejected::Malformed(name))?;
+        URL_SAFE_NO_PAD
+            .decode(value)
+            .map_err(|_| KeyRejected::Malformed(name))
+    };
+    let modulus = number("n")?;
+    let exponent = number("e")?;
+    let kid = text("kid")?.map(str::to_owned);
+    VerifyingKey::rsa(kid, &modulus, &exponent, algorithms)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn rs256() -> Arc<[Algorithm]> {
+        Arc::from([Algorithm::RS256])
+    }
+
+    fn modulus() -> String {
+        let mut n = vec![0xC5; 256];
+        n[255] |= 1;
+        URL_SAFE_NO_PAD.encode(n)
+    }
+
+    fn rsa_jwk(kid: &str) -> Value {
+        json!({ "kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": modulus(), "e": "AQAB" })
+    }
+
+    #[test]
+    fn a_jwks_keeps_its_good_keys_and_reports_the_rest() {
+        let mut small = rsa_jwk("small");
+        small["n"] = json!(URL_SAFE_NO_PAD.encode([0xC5; 128]));
+        let mut encryption = rsa_jwk("enc");
+        encryption["use"] = json!("enc");
+        let mut hs = rsa_jwk("hs");
+        hs["alg"] = json!("HS256");
+        let document = json!({ "keys": [
+            rsa_jwk("good-1"),
+            { "kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA" },
+            small,
+            encryption,
+            hs,
+            { "kty": "RSA", "kid": "no-n", "e": "AQAB" },
+            "not an object",
+            rsa_jwk("good-1"),
+            rsa_jwk("good-2"),
+        ]});
+
+        let (set, skipped) = parse_jwks(document.to_string().as_bytes(), &rs256()).unwrap();
+
+        let mut kids = set.kids();
+        kids.sort_unstable();
+        assert_eq!(kids, ["good-1", "good-2"]);
+        let reasons: Vec<_> = skipped.iter().map(|s| s.reason.clone()).collect();
+        assert_eq!(
+            reasons,
+            [
+                KeyRejected::UnsupportedType("EC".into()),
+                KeyRejected::TooSmall { bits: 1024 },
+                KeyRejected::NotForVerification,
+                KeyRejected::AlgorithmNotAccepted("HS256".into()),
+                KeyRejected::Malformed("n"),
+                KeyRejected::Malformed("a JWK is a JSON object"),
+                KeyRejected::DuplicateKid,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_document_without_a_keys_array_is_not_a_jwks() {
+        for document in [&b"[]"[..], b"{}", b"{\"keys\":{}}", b"<html>"] {
+            assert!(parse_jwks(document, &rs256()).is_err());
+        }
+    }
+
+    #[test]
+    fn a_key_alg_narrows_what_it_verifies() {
+        let algorithms: Arc<[Algorithm]> = Arc::from([Algorithm::RS256, Algorithm::PS256]);
+        let mut jwk = rsa_jwk("a");
+        jwk["alg"] = json!("PS256");
+
+        let key = parse_jwk(&jwk, &algorithms).unwrap();
+
+        assert!(key.verifies(Algorithm::PS256));
+        assert!(!key.verifies(Algorithm::RS256));
+    }
+
+    #[test]
+    fn key_ops_without_verify_is_refused() {
+        let mut jwk = rsa_jwk("a");
+        jwk["key_ops"] = json!(["encrypt"]);
+
+        assert_eq!(
+            parse_jwk(&jwk, &rs256()).unwrap_err(),
+            KeyRejected::NotForVerification
+        );
+    }
+
+    #[test]
+    fn a_private_jwk_is_read_as_its_public_part() {
+        let mut jwk = rsa_jwk("a");
+        jwk["d"] = json!("AQAB");
+
+        assert!(parse_jwk(&jwk, &rs256()).is_ok());
+    }
+}

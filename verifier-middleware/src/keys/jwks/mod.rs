@@ -1,0 +1,362 @@
+//! The remote JWKS cache.
+//!
+//! - **Reads are lock-free**: the current key set sits behind an [`ArcSwap`]; a request that
+//!   finds its `kid` there touches no lock and waits for nothing.
+//! - **One fetch at a time** (single flight): a cold start, a refresh and an unknown-`kid`
+//!   refetch all start or join the same in-flight download, which runs in its own task so a
+//!   cancelled request does not cancel it.
+//! - **Freshness**: the server's `Cache-Control: max-age` (default 10 min when absent) clamped
+//!   to [`JwksSettings::min_ttl`]..[`JwksSettings::max_ttl`]. At 80 % of that lifetime the next
+//!   request starts a background refresh and carries on with the cached keys.
+//! - **Unknown `kid`**: at most one refetch per cooldown (30 s); other requests fail fast
+//!   instead of queueing behind the limiter, and a `kid` still unknown after a refetch is
+//!   remembered (negative cache) for the cooldown.
+//! - **Outages**: after a failed fetch the last good keys keep serving for up to
+//!   [`JwksSettings::max_stale`] past their expiry, while retries back off exponentially
+//!   (1 s doubling to 5 min). Retries are driven by traffic: the first request after the
+//!   backoff starts the next attempt. With no keys at all the layer answers 503 with
+//!   `Retry-After` until one succeeds.
+
+mod fetch;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use jsonwebtoken::Algorithm;
+use reqwest::{Client, Url};
+use tokio::sync::watch;
+
+use self::fetch::{FetchError, Fetched, fetch};
+use super::KeySet;
+use crate::clock::Clock;
+use crate::rejection::Rejection;
+
+/// Tuning for the remote JWKS cache; set through the builder's `jwks_*` methods.
+#[derive(Debug, Clone)]
+pub(crate) struct JwksSettings {
+    /// Lifetime when the server sends no `max-age`.
+    pub(crate) ttl: Duration,
+    /// Lower bound on the lifetime, whatever the server says (also bounds refetch rate).
+    pub(crate) min_ttl: Duration,
+    /// Upper bound on the lifetime.
+    pub(crate) max_ttl: Duration,
+    /// How long past expiry the last good keys keep serving while fetches fail.
+    pub(crate) max_stale: Duration,
+    /// Minimum time between two refetches caused by unknown `kid`s.
+    pub(crate) unknown_kid_cooldown: Duration,
+    /// Per-download timeout.
+    pub(crate) fetch_timeout: Duration,
+    /// Largest JWKS response read.
+    pub(crate) max_response_bytes: usize,
+    /// First retry delay after a failure; doubles per consecutive failure.
+    pub(crate) retry_base: Duration,
+    /// Longest retry delay.
+    pub(crate) retry_max: Duration,
+}
+
+impl Default for JwksSettings {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(10 * 60),
+            min_ttl: Duration::from_secs(60),
+            max_ttl: Duration::from_secs(24 * 60 * 60),
+            max_stale: Duration::from_secs(24 * 60 * 60),
+            unknown_kid_cooldown: Duration::from_secs(30),
+            fetch_timeout: Duration::from_secs(5),
+            max_response_bytes: 256 * 1024,
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// How many unknown `kid`s are remembered at most.
+const NEGATIVE_CACHE_CAPACITY: u64 = 10_000;
+
+/// The keys of one JWKS URL, kept fresh.
+pub(crate) struct JwksCache {
+    url: Url,
+    /// The URL without credentials or query, for logs.
+    display_url: String,
+    client: Client,
+    clock: Arc<dyn Clock>,
+    settings: JwksSettings,
+    algorithms: Arc<[Algorithm]>,
+    state: ArcSwap<CacheState>,
+    /// The in-flight download, if any. Locked only to start or join one, never across I/O.
+    flight: Mutex<Option<watch::Receiver<bool>>>,
+    fetching: AtomicBool,
+    /// When the last unknown-`kid` refetch started, in ms since the epoch (0: never).
+    last_kid_refetch_ms: AtomicU64,
+    /// `kid`s a refetch did not find, with when that was.
+    absent_kids: moka::sync::Cache<String, SystemTime>,
+}
+
+#[derive(Debug)]
+struct CacheState {
+    keys: Option<Arc<KeySet>>,
+    refresh_at: SystemTime,
+    discard_at: SystemTime,
+    retry_at: Option<SystemTime>,
+    failures: u32,
+}
+
+impl CacheState {
+    fn usable_keys(&self, now: SystemTime) -> Option<&Arc<KeySet>> {
+        self.keys.as_ref().filter(|_| now < self.discard_at)
+    }
+
+    fn may_fetch(&self, now: SystemTime) -> bool {
+        self.retry_at.is_none_or(|retry_at| now >= retry_at)
+    }
+}
+
+impl JwksCache {
+    pub(crate) fn new(
+        url: Url,
+        client: Client,
+        clock: Arc<dyn Clock>,
+        settings: JwksSettings,
+        algorithms: Arc<[Algorithm]>,
+    ) -> Self {
+        let display_url = format!(
+            "{}://{}{}",
+            url.scheme(),
+            url.host_str().unwrap_or_default(),
+            url.port().map(|p| format!(":{p}")).unwrap_or_default()
+        ) + url.path();
+        let now = clock.now();
+        Self {
+            url,
+            display_url,
+            client,
+            clock,
+            absent_kids: moka::sync::Cache::builder()
+                .max_capacity(NEGATIVE_CACHE_CAPACITY)
+                .time_to_live(settings.unknown_kid_cooldown)
+                .build(),
+            settings,
+            algorithms,
+            state: ArcSwap::from_pointee(CacheState {
+                keys: None,
+                refresh_at: now,
+                discard_at: now,
+                retry_at: None,
+                failures: 0,
+            }),
+            flight: Mutex::new(None),
+            fetching: AtomicBool::new(false),
+            last_kid_refetch_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// The keys to verify with now, without waiting. Starts a background refresh when the
+    /// keys are due for one. `None` when no usable keys are held.
+    pub(crate) fn current(self: &Arc<Self>) -> Option<Arc<KeySet>> {
+        let now = self.clock.now();
+        let state = self.state.load();
+        let keys = state.usable_keys(now)?;
+        if now >= state.refresh_at
+            && state.may_fetch(now)
+            && !self.fetching.load(Ordering::Acquire)
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            drop(self.start_flight());
+        }
+        Some(Arc::clone(keys))
+    }
+
+    /// Whether usable keys are held.
+    pub(crate) fn has_keys(&self) -> bool {
+        self.state.load().usable_keys(self.clock.now()).is_some()
+    }
+
+    /// Keys when none are held: joins or starts a download unless retries are backing off.
+    pub(crate) async fn load(self: &Arc<Self>) -> Result<Arc<KeySet>, Rejection> {
+        let now = self.clock.now();
+        let state = self.state.load_full();
+        if let Some(keys) = state.usable_keys(now) {
+            return Ok(Arc::clone(keys));
+        }
+        if !state.may_fetch(now) && !self.fetching.load(Ordering::Acquire) {
+            return Err(self.unavailable(&state, now));
+        }
+        wait(self.start_flight()).await;
+        let now = self.clock.now();
+        let state = self.state.load_full();
+        match state.usable_keys(now) {
+            Some(keys) => Ok(Arc::clone(keys)),
+            None => Err(self.unavailable(&state, now)),
+        }
+    }
+
+    /// A refetch for a `kid` the held keys lack, if one is permitted now; `None` means fail
+    /// fast. Joins a download already in flight; otherwise starts one only outside the
+    /// cooldown, outside a retry backoff, and for a `kid` not already found absent.
+    pub(crate) async fn refetch_for_kid(self: &Arc<Self>, kid: &str) -> Option<Arc<KeySet>> {
+        let now = self.clock.now();
+        if self
+            .absent_kids
+            .get(kid)
+            .is_some_and(|seen| now < seen + self.settings.unknown_kid_cooldown)
+        {
+            return None;
+        }
+        let flight = if self.fetching.load(Ordering::Acquire) {
+            self.start_flight()
+        } else if self.state.load().may_fetch(now) && self.claim_kid_refetch(now) {
+            tracing::debug!(url = %self.display_url, "unknown kid: refetching the JWKS");
+            self.start_flight()
+        } else {
+            return None;
+        };
+        wait(flight).await;
+        let now = self.clock.now();
+        let keys = Arc::clone(self.state.load().usable_keys(now)?);
+        if keys.kids().iter().all(|known| *known != kid) {
+            self.absent_kids.insert(kid.to_owned(), now);
+        }
+        Some(keys)
+    }
+
+    /// Takes the unknown-`kid` refetch slot if the cooldown has passed.
+    fn claim_kid_refetch(&self, now: SystemTime) -> bool {
+        let now_ms = millis_since_epoch(now);
+        let cooldown_ms =
+            u64::try_from(self.settings.unknown_kid_cooldown.as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_kid_refetch_ms.load(Ordering::Acquire);
+        if last != 0 && now_ms < last.saturating_add(cooldown_ms) {
+            return false;
+        }
+        self.last_kid_refetch_ms
+            .compare_exchange(last, now_ms.max(1), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    fn unavailable(&self, state: &CacheState, now: SystemTime) -> Rejection {
+        let retry_after = state
+            .retry_at
+            .and_then(|at| at.duration_since(now).ok())
+            .unwrap_or(self.settings.retry_base);
+        Rejection::KeysUnavailable { retry_after }
+    }
+
+    /// Joins the download in flight or starts one in its own task.
+    fn start_flight(self: &Arc<Self>) -> watch::Receiver<bool> {
+        let mut slot = self.flight.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(flight) = slot.as_ref().filter(|flight| !*flight.borrow()) {
+            return flight.clone();
+        }
+        let (done, flight) = watch::channel(false);
+        *slot = Some(flight.clone());
+        self.fetching.store(true, Ordering::Release);
+        drop(slot);
+        let guard = FlightGuard {
+            cache: Arc::clone(self),
+            done,
+        };
+        tokio::spawn(async move {
+            let cache = &guard.cache;
+            let outcome = fetch(
+                &cache.client,
+                &cache.url,
+                cache.settings.fetch_timeout,
+                cache.settings.max_response_bytes,
+                &cache.algorithms,
+            )
+            .await;
+            cache.apply(outcome);
+            drop(guard);
+        });
+        flight
+    }
+
+    /// Records a download's outcome: new keys and lifetimes, or a failure and its backoff.
+    fn apply(&self, outcome: Result<Fetched, FetchError>) {
+        let now = self.clock.now();
+        let previous = self.state.load_full();
+        let next = match outcome {
+            Ok(fetched) => {
+                for skipped in &fetched.skipped {
+                    tracing::warn!(
+                        url = %self.display_url,
+                        kid = skipped.kid.as_deref().unwrap_or("-"),
+                        reason = %skipped.reason,
+                        "JWKS key skipped"
+                    );
+                }
+                let ttl = fetched
+                    .max_age
+                    .unwrap_or(self.settings.ttl)
+                    .clamp(self.settings.min_ttl, self.settings.max_ttl);
+                tracing::debug!(
+                    url = %self.display_url,
+                    keys = fetched.keys.len(),
+                    ttl_seconds = ttl.as_secs(),
+                    "JWKS loaded"
+                );
+                self.absent_kids.invalidate_all();
+                CacheState {
+                    keys: Some(Arc::new(fetched.keys)),
+                    refresh_at: now + ttl.mul_f64(0.8),
+                    discard_at: now + ttl + self.settings.max_stale,
+                    retry_at: None,
+                    failures: 0,
+                }
+            }
+            Err(error) => {
+                let failures = previous.failures.saturating_add(1);
+                let backoff = self
+                    .settings
+                    .retry_base
+                    .saturating_mul(1 << failures.saturating_sub(1).min(20))
+                    .min(self.settings.retry_max);
+                let serving = previous.usable_keys(now).is_some();
+                tracing::warn!(
+                    url = %self.display_url,
+                    %error,
+                    failures,
+                    retry_in_seconds = backoff.as_secs(),
+                    serving_cached_keys = serving,
+                    "JWKS fetch failed"
+                );
+                CacheState {
+                    keys: previous.keys.clone(),
+                    refresh_at: previous.refresh_at,
+                    discard_at: previous.discard_at,
+                    retry_at: Some(now + backoff),
+                    failures,
+                }
+            }
+        };
+        self.state.store(Arc::new(next));
+    }
+}
+
+/// Marks the flight done however the download task ends, even by panic, so waiters wake and
+/// later requests can start a new one.
+struct FlightGuard {
+    cache: Arc<JwksCache>,
+    done: watch::Sender<bool>,
+}
+
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
+        self.cache.fetching.store(false, Ordering::Release);
+        self.done.send_replace(true);
+    }
+}
+
+async fn wait(mut flight: watch::Receiver<bool>) {
+    // An error means the sender is gone, which also means the flight is over.
+    let _ = flight.wait_for(|done| *done).await;
+}
+
+fn millis_since_epoch(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}

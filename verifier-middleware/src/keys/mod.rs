@@ -1,0 +1,295 @@
+//! Verification keys: what each may verify, and the sets they are looked up in.
+
+mod jwk;
+pub(crate) mod jwks;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use jsonwebtoken::{Algorithm, DecodingKey};
+
+pub(crate) use jwk::{parse_jwk, parse_jwks};
+
+/// The smallest RSA modulus accepted, in bits (NIST SP 800-57: 2048 through 2030).
+pub(crate) const MIN_RSA_BITS: usize = 2048;
+
+/// One key and the algorithms it may verify.
+pub(crate) struct VerifyingKey {
+    kid: Option<String>,
+    decoding: DecodingKey,
+    /// Fixed by the key source (the configured RSA list, or HS256 for the secret), narrowed to
+    /// the key's own `alg` when it names one.
+    algorithms: Arc<[Algorithm]>,
+}
+
+impl VerifyingKey {
+    pub(crate) fn hmac(secret: &[u8]) -> Self {
+        Self {
+            kid: None,
+            decoding: DecodingKey::from_secret(secret),
+            algorithms: Arc::from([Algorithm::HS256]),
+        }
+    }
+
+    /// An RSA public key from its big-endian modulus and exponent.
+    pub(crate) fn rsa(
+        kid: Option<String>,
+        modulus: &[u8],
+        exponent: &[u8],
+        algorithms: Arc<[Algorithm]>,
+    ) -> Result<Self, KeyRejected> {
+        let modulus = strip_leading_zeros(modulus);
+        let exponent = strip_leading_zeros(exponent);
+        let bits = bit_length(modulus);
+        if bits < MIN_RSA_BITS {
+            return Err(KeyRejected::TooSmall { bits });
+        }
+        // aws-lc accepts exponents up to 2^33 - 1; a real key uses 65537.
+        if exponent.is_empty() || exponent.len() > 4 || exponent[exponent.len() - 1] & 1 == 0 {
+            return Err(KeyRejected::BadExponent);
+        }
+        Ok(Self {
+            kid,
+            decoding: DecodingKey::from_rsa_raw_components(modulus, exponent),
+            algorithms,
+        })
+    }
+
+    pub(crate) fn decoding_key(&self) -> &DecodingKey {
+        &self.decoding
+    }
+
+    pub(crate) fn verifies(&self, alg: Algorithm) -> bool {
+        self.algorithms.contains(&alg)
+    }
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("kid", &self.kid)
+            .field("algorithms", &self.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a key was not taken into a key set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum KeyRejected {
+    /// Not an RSA key (`kty` other than `RSA`).
+    #[error("unsupported key type {0}")]
+    UnsupportedType(String),
+    /// Marked for another use than signatures (`use`, `key_ops`).
+    #[error("not a signature verification key")]
+    NotForVerification,
+    /// Its `alg` is not one the source accepts.
+    #[error("its alg {0} is not accepted here")]
+    AlgorithmNotAccepted(String),
+    /// Shorter than 2048 bits.
+    #[error("a {bits}-bit RSA key is too small; at least 2048 bits are required")]
+    TooSmall {
+        /// The modulus length.
+        bits: usize,
+    },
+    /// The public exponent is even, zero or implausibly large.
+    #[error("the RSA exponent is not acceptable")]
+    BadExponent,
+    /// Missing or malformed fields.
+    #[error("malformed key: {0}")]
+    Malformed(&'static str),
+    /// A second key with a `kid` already in the set.
+    #[error("duplicate kid")]
+    DuplicateKid,
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+fn bit_length(big_endian: &[u8]) -> usize {
+    match big_endian.first() {
+        None => 0,
+        Some(&first) => (big_endian.len() - 1) * 8 + (8 - first.leading_zeros() as usize),
+    }
+}
+
+fn only(keys: &[VerifyingKey]) -> Option<&VerifyingKey> {
+    only_of(keys.iter())
+}
+
+/// The single item of `keys`, if there is exactly one.
+fn only_of<'a>(mut keys: impl Iterator<Item = &'a VerifyingKey>) -> Option<&'a VerifyingKey> {
+    match (keys.next(), keys.next()) {
+        (Some(key), None) => Some(key),
+        _ => None,
+    }
+}
+
+/// The result of looking a token's key up in a [`KeySet`].
+pub(crate) enum Lookup<'a> {
+    Found(&'a VerifyingKey),
+    /// No key with this `kid`: a refetch might find it.
+    UnknownKid,
+    /// No `kid` in the token, and not exactly one key that could verify it.
+    Ambiguous,
+    /// The key exists but may not verify this algorithm.
+    AlgorithmMismatch,
+}
+
+/// Keys by `kid`, plus keys without one (a PEM has no `kid`).
+#[derive(Debug, Default)]
+pub(crate) struct KeySet {
+    by_kid: HashMap<String, VerifyingKey>,
+    without_kid: Vec<VerifyingKey>,
+}
+
+impl KeySet {
+    pub(crate) fn insert(&mut self, key: VerifyingKey) -> Result<(), KeyRejected> {
+        match key.kid.clone() {
+            Some(kid) if self.by_kid.contains_key(&kid) => Err(KeyRejected::DuplicateKid),
+            Some(kid) => {
+                self.by_kid.insert(kid, key);
+                Ok(())
+            }
+            None => {
+                self.without_kid.push(key);
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.by_kid.len() + self.without_kid.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The key for a token: by `kid` when the token names one; otherwise the only key that
+    /// verifies `alg`. A token naming a `kid` may also use the single key without one (a PEM
+    /// source), since a PEM carries no `kid` to compare with.
+    pub(crate) fn find(&self, kid: Option<&str>, alg: Algorithm) -> Lookup<'_> {
+        let key = match kid {
+            Some(kid) => match self.by_kid.get(kid).or_else(|| only(&self.without_kid)) {
+                Some(key) => key,
+                None => return Lookup::UnknownKid,
+            },
+            None => match only_of(self.by_kid.values().chain(&self.without_kid)) {
+                Some(key) => key,
+                None => return Lookup::Ambiguous,
+            },
+        };
+        if key.verifies(alg) {
+            Lookup::Found(key)
+        } else {
+            Lookup::AlgorithmMismatch
+        }
+    }
+
+    /// The `kid`s in the set, for logs.
+    pub(crate) fn kids(&self) -> Vec<&str> {
+        self.by_kid.keys().map(String::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rs256() -> Arc<[Algorithm]> {
+        Arc::from([Algorithm::RS256])
+    }
+
+    fn key(kid: Option<&str>) -> VerifyingKey {
+        let mut modulus = vec![0xC5; 256];
+        modulus[255] |= 1;
+        VerifyingKey::rsa(kid.map(str::to_owned), &modulus, &[1, 0, 1], rs256()).unwrap()
+    }
+
+    #[test]
+    fn a_key_under_2048_bits_is_refused() {
+        let modulus = [0xFF; 255];
+
+        let error = VerifyingKey::rsa(None, &modulus, &[1, 0, 1], rs256()).unwrap_err();
+
+        assert_eq!(error, KeyRejected::TooSmall { bits: 2040 });
+    }
+
+    #[test]
+    fn leading_zero_bytes_do_not_count_as_bits() {
+        let mut modulus = vec![0; 2];
+        modulus.extend([0x01; 255]);
+
+        let error = VerifyingKey::rsa(None, &modulus, &[1, 0, 1], rs256()).unwrap_err();
+
+        assert_eq!(error, KeyRejected::TooSmall { bits: 2033 });
+    }
+
+    #[test]
+    fn an_even_or_empty_exponent_is_refused() {
+        let modulus = [0xC5; 256];
+        for exponent in [&[][..], &[2][..], &[0, 0][..], &[1, 0, 0, 0, 1][..]] {
+            assert_eq!(
+                VerifyingKey::rsa(None, &modulus, exponent, rs256()).unwrap_err(),
+                KeyRejected::BadExponent
+            );
+        }
+    }
+
+    #[test]
+    fn a_kid_finds_its_key_only_for_an_allowed_algorithm() {
+        let mut set = KeySet::default();
+        set.insert(key(Some("a"))).unwrap();
+        set.insert(key(Some("b"))).unwrap();
+
+        assert!(
+            matches!(set.find(Some("b"), Algorithm::RS256), Lookup::Found(k) if k.kid.as_deref() == Some("b"))
+        );
+        assert!(matches!(
+            set.find(Some("b"), Algorithm::PS256),
+            Lookup::AlgorithmMismatch
+        ));
+        assert!(matches!(
+            set.find(Some("c"), Algorithm::RS256),
+            Lookup::UnknownKid
+        ));
+        assert!(matches!(
+            set.find(None, Algorithm::RS256),
+            Lookup::Ambiguous
+        ));
+    }
+
+    #[test]
+    fn a_single_key_serves_tokens_without_a_kid() {
+        let mut set = KeySet::default();
+        set.insert(key(Some("a"))).unwrap();
+
+        assert!(matches!(set.find(None, Algorithm::RS256), Lookup::Found(_)));
+    }
+
+    #[test]
+    fn a_key_without_kid_serves_any_kid() {
+        let mut set = KeySet::default();
+        set.insert(key(None)).unwrap();
+
+        assert!(matches!(
+            set.find(Some("whatever"), Algorithm::RS256),
+            Lookup::Found(_)
+        ));
+    }
+
+    #[test]
+    fn a_duplicate_kid_is_refused() {
+        let mut set = KeySet::default();
+        set.insert(key(Some("a"))).unwrap();
+
+        assert_eq!(
+            set.insert(key(Some("a"))).unwrap_err(),
+            KeyRejected::DuplicateKid
+        );
+        assert_eq!(set.len(), 1);
+    }
+}

@@ -1,0 +1,228 @@
+//! [`Verifier`]: a token in, verified claims or a [`Rejection`] out.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use jsonwebtoken::Algorithm;
+use jsonwebtoken::crypto;
+use jsonwebtoken::errors::ErrorKind;
+
+use crate::builder::VerifierBuilder;
+use crate::claims::{self, ClaimRules, VerifiedClaims};
+use crate::clock::{Clock, unix_seconds};
+use crate::keys::jwks::JwksCache;
+use crate::keys::{KeySet, Lookup, VerifyingKey};
+use crate::rejection::{InvalidToken, Rejection};
+use crate::token::{self, ParsedToken};
+
+/// Verifies bearer tokens against the configured key sources and claim rules.
+///
+/// Build one with [`Verifier::builder`]; clone it freely (clones share the key cache). The
+/// layer ([`JwtAuthLayer`](crate::JwtAuthLayer)) uses it per request; call
+/// [`verify`](Self::verify) directly to check a token elsewhere (a WebSocket upgrade, a
+/// message queue).
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) rsa: Option<RsaSource>,
+    pub(crate) hmac: Option<VerifyingKey>,
+    pub(crate) rules: ClaimRules,
+    pub(crate) max_token_bytes: usize,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// Where RSA keys come from. The algorithms are pinned per key in the key set.
+pub(crate) enum RsaSource {
+    Static(Arc<KeySet>),
+    Jwks(Arc<JwksCache>),
+}
+
+/// A verification that either finished without waiting (the common case: the key is cached)
+/// or must wait for keys to be downloaded.
+pub(crate) enum Attempt {
+    Done(Result<VerifiedClaims, Rejection>),
+    Pending(Pin<Box<dyn Future<Output = Result<VerifiedClaims, Rejection>> + Send>>),
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("rsa", &self.inner.rsa.as_ref().map(RsaSource::kind))
+            .field("hs256", &self.inner.hmac.is_some())
+            .field("rules", &self.inner.rules)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RsaSource {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Static(_) => "static key",
+            Self::Jwks(_) => "JWKS",
+        }
+    }
+}
+
+impl Verifier {
+    /// Starts configuring a verifier.
+    pub fn builder() -> VerifierBuilder {
+        VerifierBuilder::default()
+    }
+
+    pub(crate) fn from_inner(inner: Inner) -> Self {
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Verifies a token (the text after `Bearer `): its form, its signature with a key from the
+    /// source its algorithm is pinned to, and its claims. Waits only when the keys must be
+    /// downloaded first.
+    ///
+    /// # Errors
+    /// A [`Rejection`] saying why the token is not accepted, or that no keys are available.
+    pub async fn verify(&self, token: &str) -> Result<VerifiedClaims, Rejection> {
+        match self.try_verify(token) {
+            Attempt::Done(result) => result,
+            Attempt::Pending(future) => future.await,
+        }
+    }
+
+    /// Loads the JWKS now, if there is one and it is not loaded yet, so the first requests do
+    /// not wait for it. Call it at start-up; failing is not fatal (requests retry later).
+    ///
+    /// # Errors
+    /// [`Rejection::KeysUnavailable`] when the download fails.
+    pub async fn prefetch(&self) -> Result<(), Rejection> {
+        match &self.inner.rsa {
+            Some(RsaSource::Jwks(cache)) => cache.load().await.map(drop),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the verifier holds keys, e.g. for a readiness probe: always true for a static
+    /// key or a secret alone; with a JWKS, true once it is loaded (and not discarded as too
+    /// stale).
+    pub fn has_keys(&self) -> bool {
+        match &self.inner.rsa {
+            Some(RsaSource::Jwks(cache)) => cache.has_keys(),
+            _ => true,
+        }
+    }
+
+    /// Verification without waiting when possible.
+    pub(crate) fn try_verify(&self, token: &str) -> Attempt {
+        let parsed = match token::parse(token, self.inner.max_token_bytes) {
+            Ok(parsed) => parsed,
+            Err(error) => return Attempt::Done(Err(error.into())),
+        };
+        if parsed.alg == Algorithm::HS256 {
+            return Attempt::Done(match &self.inner.hmac {
+                Some(key) => self.check(&parsed, key),
+                None => Err(InvalidToken::AlgorithmNotAllowed.into()),
+            });
+        }
+        match &self.inner.rsa {
+            Some(RsaSource::Static(keys)) => Attempt::Done(self.check_in(&parsed, keys)),
+            Some(RsaSource::Jwks(cache)) => {
+                let lookup = cache.current().map(|keys| {
+                    match keys.find(parsed.kid.as_deref(), parsed.alg) {
+                        Lookup::UnknownKid => None,
+                        lookup => Some(self.check_found(&parsed, lookup)),
+                    }
+                });
+                match lookup.flatten() {
+                    Some(result) => Attempt::Done(result),
+                    None => Attempt::Pending(Box::pin(
+                        self.clone()
+                            .verify_after_fetch(Arc::clone(cache), token.to_owned()),
+                    )),
+                }
+            }
+            None => Attempt::Done(Err(InvalidToken::AlgorithmNotAllowed.into())),
+        }
+    }
+
+    /// The slow path: the keys are missing, or lack the token's `kid`.
+    async fn verify_after_fetch(
+        self,
+        cache: Arc<JwksCache>,
+        token: String,
+    ) -> Result<VerifiedClaims, Rejection> {
+        let parsed = token::parse(&token, self.inner.max_token_bytes)?;
+        let keys = match cache.current() {
+            None => cache.load().await?,
+            Some(keys) => match parsed.kid.as_deref() {
+                Some(kid) if is_unknown_kid(&keys, &parsed) => {
+                    cache.refetch_for_kid(kid).await.unwrap_or(keys)
+                }
+                _ => keys,
+            },
+        };
+        self.check_in(&parsed, &keys)
+    }
+
+    fn check_in(
+        &self,
+        parsed: &ParsedToken<'_>,
+        keys: &KeySet,
+    ) -> Result<VerifiedClaims, Rejection> {
+        self.check_found(parsed, keys.find(parsed.kid.as_deref(), parsed.alg))
+    }
+
+    fn check_found(
+        &self,
+        parsed: &ParsedToken<'_>,
+        lookup: Lookup<'_>,
+    ) -> Result<VerifiedClaims, Rejection> {
+        match lookup {
+            Lookup::Found(key) => self.check(parsed, key),
+            Lookup::UnknownKid => Err(InvalidToken::UnknownKey.into()),
+            Lookup::Ambiguous => Err(InvalidToken::MissingKeyId.into()),
+            Lookup::AlgorithmMismatch => Err(InvalidToken::AlgorithmNotAllowed.into()),
+        }
+    }
+
+    /// Signature, then claims: nothing in the payload is read before the signature holds.
+    fn check(
+        &self,
+        parsed: &ParsedToken<'_>,
+        key: &VerifyingKey,
+    ) -> Result<VerifiedClaims, Rejection> {
+        if !key.verifies(parsed.alg) {
+            return Err(InvalidToken::AlgorithmNotAllowed.into());
+        }
+        match crypto::verify(
+            parsed.signature,
+            parsed.signing_input.as_bytes(),
+            key.decoding_key(),
+            parsed.alg,
+        ) {
+            Ok(true) => {}
+            Ok(false) => return Err(InvalidToken::BadSignature.into()),
+            Err(error) => {
+                if !matches!(
+                    error.kind(),
+                    ErrorKind::Base64(_) | ErrorKind::InvalidSignature
+                ) {
+                    tracing::debug!(%error, "signature check failed");
+                }
+                return Err(InvalidToken::BadSignature.into());
+            }
+        }
+        let payload = token::decode_payload(parsed.payload)?;
+        let now = unix_seconds(self.inner.clock.now());
+        Ok(claims::validate(payload, &self.inner.rules, now)?)
+    }
+}
+
+fn is_unknown_kid(keys: &KeySet, parsed: &ParsedToken<'_>) -> bool {
+    matches!(
+        keys.find(parsed.kid.as_deref(), parsed.alg),
+        Lookup::UnknownKid
+    )
+}
