@@ -1,0 +1,8 @@
+//! verifier-middleware against real servers on port 0: a JWKS server it fetches from and apps
+//! it protects.
+
+mod builder;
+mod cache;
+mod embedding;
+mod support;
+mod validation;
