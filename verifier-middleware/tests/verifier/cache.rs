@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::json;
-use verifier_middleware::clock::Clock;
+use verifier_middleware::clock::{Clock, ManualClock};
 use verifier_middleware::{Rejection, Verifier};
 
 use crate::support::{
@@ -12,6 +12,12 @@ use crate::support::{
 };
 
 const DEFAULT_TTL: Duration = Duration::from_secs(600);
+
+/// The status of `/any` for a fresh token from key 0.
+async fn fresh_token_status(app: &TestApp, clock: &ManualClock) -> u16 {
+    let response = app.get("/any", Some(&token(key(0), clock.now()))).await;
+    response.status().as_u16()
+}
 
 async fn jwks_verifier(
     server: &JwksServer,
@@ -70,12 +76,7 @@ async fn keys_are_refreshed_in_the_background_ahead_of_expiry() {
     let server = JwksServer::start(&[key(0)]).await;
     let clock = clock();
     let app = TestApp::start(&jwks_verifier(&server, &clock).await).await;
-    assert_eq!(
-        app.get("/any", Some(&token(key(0), clock.now())))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(fresh_token_status(&app, &clock).await, 200);
 
     clock.advance(DEFAULT_TTL.mul_f64(0.8));
     let response = app.get("/any", Some(&token(key(0), clock.now()))).await;
@@ -90,29 +91,14 @@ async fn the_servers_max_age_sets_the_lifetime() {
     server.set_cache_control("public, max-age=120");
     let clock = clock();
     let app = TestApp::start(&jwks_verifier(&server, &clock).await).await;
-    assert_eq!(
-        app.get("/any", Some(&token(key(0), clock.now())))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(fresh_token_status(&app, &clock).await, 200);
 
     // 80 % of 120 s is 96 s.
     clock.advance(Duration::from_secs(95));
-    assert_eq!(
-        app.get("/any", Some(&token(key(0), clock.now())))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(fresh_token_status(&app, &clock).await, 200);
     assert_eq!(server.hits(), 1);
     clock.advance(Duration::from_secs(1));
-    assert_eq!(
-        app.get("/any", Some(&token(key(0), clock.now())))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(fresh_token_status(&app, &clock).await, 200);
     server.wait_for_hits(2).await;
 }
 
@@ -122,22 +108,12 @@ async fn a_max_age_below_the_lower_bound_is_raised_to_it() {
     server.set_cache_control("no-store");
     let clock = clock();
     let app = TestApp::start(&jwks_verifier(&server, &clock).await).await;
-    assert_eq!(
-        app.get("/any", Some(&token(key(0), clock.now())))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(fresh_token_status(&app, &clock).await, 200);
 
     // The lower bound is 1 min: no refetch before 48 s (80 %).
     clock.advance(Duration::from_secs(47));
     for _ in 0..5 {
-        assert_eq!(
-            app.get("/any", Some(&token(key(0), clock.now())))
-                .await
-                .status(),
-            200
-        );
+        assert_eq!(fresh_token_status(&app, &clock).await, 200);
     }
 
     assert_eq!(server.hits(), 1);
@@ -148,24 +124,14 @@ async fn a_rotated_key_is_used_on_first_sight() {
     let server = JwksServer::start(&[key(0)]).await;
     let clock = clock();
     let app = TestApp::start(&jwks_verifier(&server, &clock).await).await;
-    assert_eq!(
-        app.get("/any", Some(&token(key(0), clock.now())))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(fresh_token_status(&app, &clock).await, 200);
 
     server.set_keys(&[key(0), key(1)]);
     let response = app.get("/any", Some(&token(key(1), clock.now()))).await;
 
     assert_eq!(response.status(), 200);
     assert_eq!(server.hits(), 2);
-    assert_eq!(
-        app.get("/any", Some(&token(key(0), clock.now())))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(fresh_token_status(&app, &clock).await, 200);
     assert_eq!(server.hits(), 2);
 }
 
@@ -207,12 +173,7 @@ async fn a_storm_of_unknown_kids_costs_one_fetch_per_cooldown_and_each_gets_401(
     let server = JwksServer::start(&[key(0)]).await;
     let clock = clock();
     let app = TestApp::start(&jwks_verifier(&server, &clock).await).await;
-    assert_eq!(
-        app.get("/any", Some(&token(key(0), clock.now())))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(fresh_token_status(&app, &clock).await, 200);
 
     let forged = |kid: String| {
         crate::support::sign(
@@ -234,12 +195,7 @@ async fn a_storm_of_unknown_kids_costs_one_fetch_per_cooldown_and_each_gets_401(
         .await;
     assert_invalid_token(response, "the token was signed by an unknown key").await;
     assert_eq!(server.hits(), 3, "one more once the cooldown has passed");
-    assert_eq!(
-        app.get("/any", Some(&token(key(0), clock.now())))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(fresh_token_status(&app, &clock).await, 200);
 }
 
 #[tokio::test]
@@ -269,51 +225,26 @@ async fn cached_keys_keep_verifying_while_the_issuer_is_down_and_retries_back_of
     let server = JwksServer::start(&[key(0)]).await;
     let clock = clock();
     let app = TestApp::start(&jwks_verifier(&server, &clock).await).await;
-    assert_eq!(
-        app.get("/any", Some(&token(key(0), clock.now())))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(fresh_token_status(&app, &clock).await, 200);
     server.set_mode(Mode::Fail(StatusCode::INTERNAL_SERVER_ERROR));
 
     clock.advance(DEFAULT_TTL * 2);
-    assert_eq!(
-        app.get("/any", Some(&token(key(0), clock.now())))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(fresh_token_status(&app, &clock).await, 200);
     server.wait_for_hits(2).await;
     // The failed refresh is recorded before the next request can start another.
     for _ in 0..3 {
-        assert_eq!(
-            app.get("/any", Some(&token(key(0), clock.now())))
-                .await
-                .status(),
-            200
-        );
+        assert_eq!(fresh_token_status(&app, &clock).await, 200);
     }
     let hits_during_backoff = server.hits();
 
     clock.advance(Duration::from_secs(1));
-    assert_eq!(
-        app.get("/any", Some(&token(key(0), clock.now())))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(fresh_token_status(&app, &clock).await, 200);
     server.wait_for_hits(hits_during_backoff + 1).await;
 
     assert_eq!(hits_during_backoff, 2, "no retry inside the backoff");
     server.set_mode(Mode::Serve);
     clock.advance(Duration::from_secs(2));
-    assert_eq!(
-        app.get("/any", Some(&token(key(0), clock.now())))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(fresh_token_status(&app, &clock).await, 200);
 }
 
 #[tokio::test]
@@ -329,12 +260,7 @@ async fn with_no_keys_requests_get_503_with_retry_after_and_recover_by_themselve
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], "temporarily_unavailable");
     // Inside the backoff: answered at once, without another download.
-    assert_eq!(
-        app.get("/any", Some(&token(key(0), clock.now())))
-            .await
-            .status(),
-        503
-    );
+    assert_eq!(fresh_token_status(&app, &clock).await, 503);
     assert_eq!(server.hits(), 1);
 
     server.set_mode(Mode::Serve);
@@ -377,31 +303,16 @@ async fn a_slow_issuer_does_not_delay_requests_whose_key_is_cached() {
     let server = JwksServer::start(&[key(0)]).await;
     let clock = clock();
     let app = TestApp::start(&jwks_verifier(&server, &clock).await).await;
-    assert_eq!(
-        app.get("/any", Some(&token(key(0), clock.now())))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(fresh_token_status(&app, &clock).await, 200);
     server.set_mode(Mode::Hang);
 
     clock.advance(DEFAULT_TTL);
-    assert_eq!(
-        app.get("/any", Some(&token(key(0), clock.now())))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(fresh_token_status(&app, &clock).await, 200);
     server.wait_for_hits(2).await;
 
     // The refresh is hanging at the server; requests with cached keys still get through.
     for _ in 0..5 {
-        assert_eq!(
-            app.get("/any", Some(&token(key(0), clock.now())))
-                .await
-                .status(),
-            200
-        );
+        assert_eq!(fresh_token_status(&app, &clock).await, 200);
     }
     assert_eq!(server.hits(), 2);
     server.release();
@@ -421,12 +332,7 @@ async fn one_bad_key_in_the_jwks_does_not_spoil_the_others() {
     let clock = clock();
     let app = TestApp::start(&jwks_verifier(&server, &clock).await).await;
 
-    assert_eq!(
-        app.get("/any", Some(&token(key(0), clock.now())))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(fresh_token_status(&app, &clock).await, 200);
 }
 
 #[tokio::test]
