@@ -1,4 +1,5 @@
-//! Command-line interface: `issuer serve` (default), `issuer keygen`, `issuer user add`.
+//! Command-line interface: `issuer serve` (default), `issuer keygen`, `issuer user add`,
+//! `issuer session list|revoke`.
 //!
 //! Every setting is a flag and an environment variable of the same name (`--port` / `PORT`).
 //! Values arrive here as raw strings and are parsed by [`crate::config`], so that a bad value is
@@ -38,6 +39,35 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Inspect and end sessions.
+    #[command(subcommand)]
+    Session(SessionCommand),
+}
+
+/// `issuer session ...`
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List a user's sessions, newest first.
+    List {
+        /// The account's e-mail address.
+        #[arg(long)]
+        user: String,
+    },
+    /// End sessions now: their refresh tokens stop working at once, and their access tokens are
+    /// refused by verifiers that poll `/revoked-sessions` within their poll interval.
+    Revoke(SessionRevokeArgs),
+}
+
+/// Arguments of `issuer session revoke`: exactly one of `--user` or `--sid`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct SessionRevokeArgs {
+    /// End every session of this account (e-mail address).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// End this session (the `sid` claim).
+    #[arg(long)]
+    pub sid: Option<String>,
 }
 
 /// `issuer user ...`
@@ -112,6 +142,26 @@ pub struct RawSettings {
     /// Refresh-token (session) lifetime, e.g. `14d`.
     #[arg(long, env = "REFRESH_TOKEN_TTL", default_value = "14d", global = true)]
     pub refresh_token_ttl: String,
+    /// How long a used refresh token, presented again, still gets the same successor instead of
+    /// ending the session (concurrent refreshes by one client); `0s` turns the grace off.
+    #[arg(
+        long,
+        env = "REFRESH_GRACE_PERIOD",
+        default_value = "5s",
+        global = true
+    )]
+    pub refresh_grace_period: String,
+    /// A session not refreshed for this long can no longer refresh (`off`: no idle expiry).
+    #[arg(long, env = "SESSION_IDLE_TTL", default_value = "off", global = true)]
+    pub session_idle_ttl: String,
+    /// How often ended and expired sessions are deleted.
+    #[arg(
+        long,
+        env = "SESSION_PRUNE_INTERVAL",
+        default_value = "10m",
+        global = true
+    )]
+    pub session_prune_interval: String,
     /// Comma-separated roles that `POST /register` may grant; the first is the default.
     #[arg(
         long,

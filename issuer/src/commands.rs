@@ -3,7 +3,8 @@
 use std::io::{self, BufRead};
 
 use crate::accounts::create_account;
-use crate::cli::{Cli, Command, UserAddArgs, UserCommand};
+use crate::cli::{Cli, Command, SessionCommand, SessionRevokeArgs, UserAddArgs, UserCommand};
+use crate::clock::unix_seconds;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError};
 use crate::domain::{Email, Password, Role};
@@ -11,7 +12,7 @@ use crate::error::ApiError;
 use crate::keys::{self, KeyError, RsaSigningKey};
 use crate::passwords::{HashError, PasswordHashing};
 use crate::startup::{Application, StartupError};
-use crate::storage::{OpenError, Store};
+use crate::storage::{EndReason, OpenError, Store, StoreError, UserRecord};
 
 /// A command failed. `Display` is the one line printed before exiting.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,12 @@ pub enum CommandError {
     /// The account could not be created.
     #[error("cannot create user: {0}")]
     UserAdd(#[source] ApiError),
+    /// A database operation failed.
+    #[error("database error: {0}")]
+    Store(#[from] StoreError),
+    /// The named account does not exist.
+    #[error("no account with email {0}")]
+    NoSuchUser(String),
 }
 
 /// Runs the command the user asked for.
@@ -55,6 +62,7 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         Command::User(UserCommand::Add(args)) => {
             add_user(Config::from_raw(&cli.settings)?, args).await
         }
+        Command::Session(command) => session(Config::from_raw(&cli.settings)?, command).await,
     }
 }
 
@@ -99,6 +107,78 @@ async fn add_user(config: Config, args: UserAddArgs) -> Result<(), CommandError>
         account.id, account.email, account.role
     );
     Ok(())
+}
+
+async fn session(config: Config, command: SessionCommand) -> Result<(), CommandError> {
+    let store = Store::open(&config.database).await?;
+    let result = match command {
+        SessionCommand::List { user } => list_sessions(&store, &user).await,
+        SessionCommand::Revoke(args) => revoke_sessions(&store, args).await,
+    };
+    store.close().await;
+    result
+}
+
+async fn find_user(store: &Store, email: &str) -> Result<UserRecord, CommandError> {
+    let parsed = Email::parse(email).map_err(|e| CommandError::InvalidArgument {
+        flag: "--user",
+        reason: e.to_string(),
+    })?;
+    store
+        .find_user_by_email(&parsed)
+        .await?
+        .ok_or_else(|| CommandError::NoSuchUser(parsed.as_str().to_owned()))
+}
+
+async fn list_sessions(store: &Store, email: &str) -> Result<(), CommandError> {
+    let user = find_user(store, email).await?;
+    let sessions = store.list_user_sessions(user.id).await?;
+    println!("sid\tcreated\tlast_used\texpires\tstate\tclient_ip\tuser_agent");
+    for session in sessions {
+        let state = match &session.ended {
+            Some((at, reason)) => format!("ended:{reason}@{}", timestamp(*at)),
+            None => "active".to_owned(),
+        };
+        println!(
+            "{}\t{}\t{}\t{}\t{state}\t{}\t{}",
+            session.id,
+            timestamp(session.created_at),
+            timestamp(session.last_used_at),
+            timestamp(session.expires_at),
+            session.client_ip.as_deref().unwrap_or("-"),
+            session.user_agent.as_deref().unwrap_or("-"),
+        );
+    }
+    Ok(())
+}
+
+async fn revoke_sessions(store: &Store, args: SessionRevokeArgs) -> Result<(), CommandError> {
+    let now = unix_seconds(SystemClock.now());
+    let ended = match (args.user, args.sid) {
+        (Some(email), _) => {
+            let user = find_user(store, &email).await?;
+            store
+                .end_user_sessions(user.id, EndReason::Admin, now)
+                .await?
+        }
+        (None, Some(sid)) => {
+            let sid = uuid::Uuid::parse_str(&sid).map_err(|e| CommandError::InvalidArgument {
+                flag: "--sid",
+                reason: e.to_string(),
+            })?;
+            u64::from(store.end_session(sid, EndReason::Admin, now).await?)
+        }
+        (None, None) => 0,
+    };
+    println!("ended {ended} session(s)");
+    Ok(())
+}
+
+/// RFC 3339 UTC time of a Unix-seconds value.
+fn timestamp(unix: i64) -> String {
+    let at =
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(unix).unwrap_or(0));
+    humantime::format_rfc3339_seconds(at).to_string()
 }
 
 fn read_password_line() -> io::Result<String> {

@@ -33,6 +33,8 @@ pub struct Config {
     pub access_token_ttl: Duration,
     /// Lifetime of a session and its refresh tokens.
     pub refresh_token_ttl: Duration,
+    /// Rules for refreshing and ending sessions.
+    pub sessions: SessionPolicy,
     /// Roles that `POST /register` may grant; the first one is the default.
     pub self_service_roles: Vec<Role>,
     /// Largest request body accepted, in bytes (413 beyond).
@@ -42,6 +44,20 @@ pub struct Config {
     /// Back-off applied to repeated failed logins.
     pub login_throttle: ThrottlePolicy,
 }
+
+/// Refresh and clean-up rules of sessions.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// A used refresh token presented again within this window gets the same successor.
+    pub reuse_grace: Duration,
+    /// A session not refreshed for this long cannot refresh any more.
+    pub idle_ttl: Option<Duration>,
+    /// How often dead sessions are deleted.
+    pub prune_interval: Duration,
+}
+
+/// Longest refresh grace window accepted: beyond a minute it stops being "concurrent".
+pub const MAX_REFRESH_GRACE: Duration = Duration::from_secs(60);
 
 /// Database location and connection behaviour.
 #[derive(Debug, Clone)]
@@ -132,6 +148,23 @@ impl Config {
                 "must not be longer than REFRESH_TOKEN_TTL",
             ));
         }
+        let sessions = SessionPolicy {
+            reuse_grace: parse_grace(&raw.refresh_grace_period)?,
+            idle_ttl: match raw.session_idle_ttl.as_str() {
+                "off" | "" => None,
+                idle => Some(parse_ttl("SESSION_IDLE_TTL", idle)?),
+            },
+            prune_interval: parse_ttl("SESSION_PRUNE_INTERVAL", &raw.session_prune_interval)?,
+        };
+        if sessions
+            .idle_ttl
+            .is_some_and(|idle| idle < access_token_ttl)
+        {
+            return Err(invalid(
+                "SESSION_IDLE_TTL",
+                "must not be shorter than ACCESS_TOKEN_TTL (a client refreshes at most once per access token)",
+            ));
+        }
         Ok(Self {
             listen: SocketAddr::new(parse_host(&raw.host)?, parse_port(&raw.port)?),
             database: DatabaseConfig {
@@ -145,6 +178,7 @@ impl Config {
             audience: parse_audience(&raw.jwt_audience)?,
             access_token_ttl,
             refresh_token_ttl,
+            sessions,
             self_service_roles: parse_roles(&raw.self_service_roles)?,
             body_limit_bytes: 64 * 1024,
             max_concurrent_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -258,6 +292,23 @@ fn parse_ttl(var: &'static str, raw: &str) -> Result<Duration, ConfigError> {
     Ok(ttl)
 }
 
+fn parse_grace(raw: &str) -> Result<Duration, ConfigError> {
+    const VAR: &str = "REFRESH_GRACE_PERIOD";
+    let grace = humantime::parse_duration(raw).map_err(|_| {
+        invalid(
+            VAR,
+            format!("'{raw}' is not a duration (e.g. 5s, or 0s for none)"),
+        )
+    })?;
+    if grace > MAX_REFRESH_GRACE {
+        return Err(invalid(
+            VAR,
+            "must be at most 60s; it only covers concurrent duplicates",
+        ));
+    }
+    Ok(grace)
+}
+
 fn parse_roles(raw: &str) -> Result<Vec<Role>, ConfigError> {
     raw.split(',')
         .map(str::trim)
@@ -312,6 +363,25 @@ mod tests {
     #[test]
     fn an_access_ttl_longer_than_the_refresh_ttl_is_refused() {
         assert!(error_for(&["--access-token-ttl", "30d"]).starts_with("invalid ACCESS_TOKEN_TTL:"));
+    }
+
+    #[test]
+    fn session_settings_parse_with_defaults_and_refuse_nonsense() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.sessions.reuse_grace, Duration::from_secs(5));
+        assert_eq!(config.sessions.idle_ttl, None);
+        let config = parse(&["--session-idle-ttl", "1d", "--refresh-grace-period", "0s"]).unwrap();
+        assert_eq!(config.sessions.idle_ttl, Some(Duration::from_secs(86_400)));
+        assert_eq!(config.sessions.reuse_grace, Duration::ZERO);
+        assert!(
+            error_for(&["--refresh-grace-period", "5m"])
+                .starts_with("invalid REFRESH_GRACE_PERIOD:")
+        );
+        assert!(error_for(&["--session-idle-ttl", "1m"]).starts_with("invalid SESSION_IDLE_TTL:"));
+        assert!(
+            error_for(&["--session-prune-interval", "often"])
+                .starts_with("invalid SESSION_PRUNE_INTERVAL:")
+        );
     }
 
     #[test]

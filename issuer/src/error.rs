@@ -33,6 +33,9 @@ pub enum ApiError {
     /// 401: wrong e-mail or password (one answer for both).
     #[error("invalid email or password")]
     InvalidCredentials,
+    /// 401: the refresh token is unknown, expired, reused or revoked (one answer for all).
+    #[error("the refresh token is invalid, expired or revoked; log in again")]
+    InvalidGrant,
     /// 429: too many failed attempts.
     #[error("too many failed attempts; retry later")]
     RateLimited {
@@ -73,7 +76,7 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::EmailTaken => StatusCode::CONFLICT,
-            Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::InvalidCredentials | Self::InvalidGrant => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -92,6 +95,7 @@ impl ApiError {
             | Self::MethodNotAllowed => "invalid_request",
             Self::EmailTaken => "conflict",
             Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidGrant => "invalid_grant",
             Self::RateLimited { .. } => "rate_limited",
             Self::NotFound(_) => "not_found",
             Self::Unavailable(_) => "temporarily_unavailable",

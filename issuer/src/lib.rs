@@ -26,6 +26,7 @@ pub mod error;
 pub mod keys;
 pub mod passwords;
 pub mod routes;
+pub mod sessions;
 pub mod startup;
 pub mod state;
 pub mod storage;

@@ -17,11 +17,12 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, SessionPolicy};
 use crate::error::{ApiError, InternalCause};
 use crate::keys::KeyError;
 use crate::passwords::{HashError, PasswordHashing};
 use crate::routes;
+use crate::sessions;
 use crate::state::{AppState, TokenSettings};
 use crate::storage::{OpenError, Store};
 use crate::throttle::LoginThrottle;
@@ -55,6 +56,8 @@ pub struct Application {
     router: Router,
     store: Store,
     passwords: PasswordHashing,
+    clock: Arc<dyn Clock>,
+    sessions: SessionPolicy,
 }
 
 impl Application {
@@ -83,12 +86,13 @@ impl Application {
             signer: Arc::new(signer),
             passwords: passwords.clone(),
             throttle: LoginThrottle::new(config.login_throttle, Arc::clone(&clock)),
-            clock,
+            clock: Arc::clone(&clock),
             tokens: Arc::new(TokenSettings {
                 issuer: config.issuer,
                 audience: config.audience,
                 access_token_ttl: config.access_token_ttl,
                 refresh_token_ttl: config.refresh_token_ttl,
+                sessions: config.sessions,
                 self_service_roles: config.self_service_roles,
             }),
         };
@@ -109,6 +113,8 @@ impl Application {
             router,
             store,
             passwords,
+            clock,
+            sessions: config.sessions,
         })
     }
 
@@ -139,19 +145,22 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `signal` completes, then drains in-flight requests.
+    /// Serves until `signal` completes, then drains in-flight requests. Dead sessions are
+    /// pruned in the background meanwhile.
     pub async fn run_until(
         self,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
+        let pruner = sessions::spawn_pruner(self.store.clone(), self.clock, self.sessions);
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
+        let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(signal)
-            .await?;
+            .await;
+        pruner.abort();
         self.store.close().await;
-        Ok(())
+        served
     }
 }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Clock;
+use crate::config::SessionPolicy;
 use crate::domain::Role;
 use crate::passwords::PasswordHashing;
 use crate::storage::Store;
@@ -38,6 +39,8 @@ pub struct TokenSettings {
     pub access_token_ttl: Duration,
     /// Session lifetime.
     pub refresh_token_ttl: Duration,
+    /// Refresh grace window and idle expiry.
+    pub sessions: SessionPolicy,
     /// Roles `/register` may grant; the first is the default.
     pub self_service_roles: Vec<Role>,
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_lc_rs::digest;
+use aws_lc_rs::{aead, digest, hkdf};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::JwkSet;
@@ -173,9 +173,83 @@ pub fn refresh_token_hash(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, token.as_bytes()))
 }
 
+/// Length of a refresh token as issued (32 bytes in unpadded base64url); anything else is
+/// refused without a database lookup.
+pub const REFRESH_TOKEN_LEN: usize = 43;
+
+/// Sealing or opening a successor failed: a bug or corrupt data, never the client's fault.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {0} the successor refresh token")]
+pub struct SealError(&'static str);
+
+const SEAL_INFO: &[u8] = b"issuer refresh-token successor v1";
+const NONCE_LEN: usize = 12;
+
+/// The key that seals a token's successor: derived from the token itself (HKDF-SHA256), so only
+/// a holder of the token can open it. The database holds a plain SHA-256 of the token, from
+/// which this key cannot be computed.
+fn sealing_key(token: &str) -> Result<aead::LessSafeKey, SealError> {
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, &[]).extract(token.as_bytes());
+    let okm = prk
+        .expand(&[SEAL_INFO], &aead::AES_256_GCM)
+        .map_err(|_| SealError("derive a key for"))?;
+    Ok(aead::LessSafeKey::new(aead::UnboundKey::from(okm)))
+}
+
+/// Encrypts `successor` (AES-256-GCM) under a key derived from `token`, bound to the session.
+/// Stored with the used token, it lets a concurrent duplicate of `token` receive the same
+/// successor during the grace window, without the database ever holding a usable token.
+pub fn seal_successor(token: &str, successor: &str, session_id: Uuid) -> Result<String, SealError> {
+    let key = sealing_key(token)?;
+    let nonce_bytes: [u8; NONCE_LEN] = rand::random();
+    let mut sealed = successor.as_bytes().to_vec();
+    key.seal_in_place_append_tag(
+        aead::Nonce::assume_unique_for_key(nonce_bytes),
+        aead::Aad::from(session_id.as_bytes()),
+        &mut sealed,
+    )
+    .map_err(|_| SealError("seal"))?;
+    let mut out = nonce_bytes.to_vec();
+    out.extend_from_slice(&sealed);
+    Ok(URL_SAFE_NO_PAD.encode(out))
+}
+
+/// Opens what [`seal_successor`] sealed, given the same token and session.
+pub fn open_successor(token: &str, sealed: &str, session_id: Uuid) -> Result<String, SealError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(sealed)
+        .map_err(|_| SealError("decode"))?;
+    let (nonce, ciphertext) = bytes
+        .split_at_checked(NONCE_LEN)
+        .ok_or(SealError("decode"))?;
+    let nonce = aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError("decode"))?;
+    let mut in_out = ciphertext.to_vec();
+    let plain = sealing_key(token)?
+        .open_in_place(nonce, aead::Aad::from(session_id.as_bytes()), &mut in_out)
+        .map_err(|_| SealError("open"))?;
+    String::from_utf8(plain.to_vec()).map_err(|_| SealError("decode"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sealed_successor_opens_only_with_its_token_and_session() {
+        let (token, successor, sid) = (new_refresh_token(), new_refresh_token(), Uuid::now_v7());
+        let sealed = seal_successor(&token, &successor, sid).unwrap();
+        assert!(!sealed.contains(&successor));
+        assert_eq!(open_successor(&token, &sealed, sid).unwrap(), successor);
+        assert!(open_successor(&new_refresh_token(), &sealed, sid).is_err());
+        assert!(open_successor(&token, &sealed, Uuid::now_v7()).is_err());
+        assert!(open_successor(&refresh_token_hash(&token), &sealed, sid).is_err());
+        assert!(open_successor(&token, "AAAA", sid).is_err());
+    }
+
+    #[test]
+    fn refresh_tokens_have_the_documented_length() {
+        assert_eq!(new_refresh_token().len(), REFRESH_TOKEN_LEN);
+    }
 
     #[test]
     fn refresh_tokens_carry_256_bits() {

@@ -578,3 +578,75 @@ async fn serve_keeps_answering_when_its_stderr_is_closed() {
     }
     assert!(issuer.terminate().success());
 }
+
+#[tokio::test]
+async fn session_list_shows_sessions_and_revoke_ends_them_for_a_running_issuer() {
+    let workspace = Workspace::new();
+    workspace.keygen();
+    let issuer = workspace.serve(&[]);
+    let credentials = json!({ "email": "a@example.com", "password": "correct horse battery" });
+    assert_eq!(issuer.post("/register", &credentials).await.status(), 201);
+    let mut sessions = Vec::new();
+    for _ in 0..2 {
+        let login: Value = issuer
+            .post("/login", &credentials)
+            .await
+            .json()
+            .await
+            .unwrap();
+        sessions.push(login);
+    }
+    let sid = |tokens: &Value| {
+        token_claims(tokens["access_token"].as_str().unwrap())["sid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    let listed = workspace.run(&["session", "list", "--user", "A@example.com"], &[]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let listed = stdout(&listed);
+    assert_eq!(listed.lines().count(), 3, "{listed}");
+    assert!(listed.contains(&sid(&sessions[0])) && listed.contains("\tactive\t127.0.0.1\t"));
+
+    let revoked = workspace.run(&["session", "revoke", "--sid", &sid(&sessions[0])], &[]);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    assert_eq!(stdout(&revoked), "ended 1 session(s)\n");
+    let refresh = |tokens: &Value| json!({ "refresh_token": tokens["refresh_token"] });
+    assert_eq!(
+        issuer
+            .post("/refresh", &refresh(&sessions[0]))
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        issuer
+            .post("/refresh", &refresh(&sessions[1]))
+            .await
+            .status(),
+        200
+    );
+
+    let revoked = workspace.run(&["session", "revoke", "--user", "a@example.com"], &[]);
+    assert_eq!(stdout(&revoked), "ended 1 session(s)\n");
+    let listed = stdout(&workspace.run(&["session", "list", "--user", "a@example.com"], &[]));
+    assert_eq!(listed.matches("\tended:admin@").count(), 2, "{listed}");
+    let revoked_list: Value = issuer.get("/revoked-sessions").await.json().await.unwrap();
+    assert_eq!(revoked_list["sids"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn session_commands_refuse_unknown_users_and_bad_ids_in_one_line() {
+    let workspace = Workspace::new();
+    let unknown = workspace.run(&["session", "revoke", "--user", "nobody@example.com"], &[]);
+    assert!(!unknown.status.success());
+    assert_eq!(
+        single_error_line(&unknown),
+        "issuer: error: no account with email nobody@example.com"
+    );
+    let bad = workspace.run(&["session", "revoke", "--sid", "42"], &[]);
+    assert!(single_error_line(&bad).starts_with("issuer: error: invalid --sid: "));
+    let neither = workspace.run(&["session", "revoke"], &[]);
+    assert!(!neither.status.success());
+}

@@ -6,20 +6,17 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::clock::unix_seconds;
 use crate::domain::Email;
 use crate::error::{ApiError, ApiJson};
+use crate::sessions::{self, ClientInfo, TokenPair};
 use crate::state::AppState;
-use crate::storage::{NewSession, UserRecord};
 use crate::throttle::ThrottleKey;
-use crate::tokens::{AccessClaims, Subject, new_refresh_token, refresh_token_hash};
 
 /// Routes of this feature.
 pub fn router() -> Router<AppState> {
@@ -45,6 +42,17 @@ pub struct TokenResponse {
     pub refresh_token: String,
 }
 
+impl From<TokenPair> for TokenResponse {
+    fn from(pair: TokenPair) -> Self {
+        Self {
+            access_token: pair.access_token,
+            token_type: "Bearer",
+            expires_in: pair.expires_in,
+            refresh_token: pair.refresh_token,
+        }
+    }
+}
+
 impl IntoResponse for TokenResponse {
     fn into_response(self) -> Response {
         // RFC 6749 5.1: responses carrying tokens must not be cached.
@@ -59,6 +67,7 @@ impl IntoResponse for TokenResponse {
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<TokenResponse, ApiError> {
     let email = Email::parse(&request.email).ok();
@@ -89,42 +98,9 @@ async fn login(
     // Only the account's count is cleared: clearing the address's would let one valid account
     // reset the back-off of an address that is guessing other accounts' passwords.
     state.throttle.record_success(account.as_slice());
-    start_session(&state, &user).await
-}
-
-/// Creates a session for `user` and issues its first token pair.
-async fn start_session(state: &AppState, user: &UserRecord) -> Result<TokenResponse, ApiError> {
-    let now = state.clock.now();
-    let settings = &state.tokens;
-    let session_id = Uuid::now_v7();
-    let refresh_token = new_refresh_token();
-    state
-        .store
-        .insert_session(&NewSession {
-            id: session_id,
-            user_id: user.id,
-            refresh_token_hash: &refresh_token_hash(&refresh_token),
-            created_at: unix_seconds(now),
-            expires_at: unix_seconds(now + settings.refresh_token_ttl),
-        })
-        .await?;
-    let subject = Subject {
-        user_id: user.id,
-        session_id,
-        email: &user.email,
-        role: &user.role,
-    };
-    let claims = AccessClaims::new(
-        &subject,
-        &settings.issuer,
-        &settings.audience,
-        now,
-        settings.access_token_ttl,
-    );
-    Ok(TokenResponse {
-        access_token: state.signer.sign(&claims)?,
-        token_type: "Bearer",
-        expires_in: settings.access_token_ttl.as_secs(),
-        refresh_token,
-    })
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok());
+    let client = ClientInfo::new(Some(peer.ip().to_string()), user_agent);
+    Ok(sessions::start(&state, &user, &client).await?.into())
 }

@@ -6,6 +6,8 @@ pub mod jwks;
 pub mod login;
 pub mod public_key;
 pub mod register;
+pub mod revoked;
+pub mod session;
 
 use axum::Router;
 
@@ -17,6 +19,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(register::router())
         .merge(login::router())
+        .merge(session::router())
+        .merge(revoked::router())
         .merge(jwks::router())
         .merge(public_key::router())
         .merge(discovery::router())

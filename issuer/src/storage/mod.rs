@@ -10,10 +10,15 @@ mod users;
 
 use std::str::FromStr;
 
-use sqlx::SqlitePool;
+use sqlx::sqlite::SqliteRow;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use uuid::Uuid;
 
-pub use sessions::NewSession;
+pub use sessions::{
+    EndReason, NewSession, PrunePolicy, RefreshTokenRecord, Rotation, RotationOutcome,
+    SessionSummary,
+};
 pub use users::{NewUser, UserRecord};
 
 use crate::config::DatabaseConfig;
@@ -62,6 +67,12 @@ impl From<sqlx::Error> for StoreError {
 fn is_transient_sqlite_code(code: Option<&str>) -> bool {
     let primary = code.and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff);
     matches!(primary, Some(5 | 6 | 8 | 10 | 13 | 14))
+}
+
+/// Reads a UUID stored as text; a malformed one is corrupt data ([`StoreError::Internal`]).
+fn parse_uuid(row: &SqliteRow, column: &str) -> Result<Uuid, StoreError> {
+    let text: String = row.try_get(column)?;
+    Uuid::parse_str(&text).map_err(|e| StoreError::Internal(format!("{column}: {e}")))
 }
 
 /// The database could not be opened or migrated at start-up.

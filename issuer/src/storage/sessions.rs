@@ -1,42 +1,446 @@
-//! The `sessions` table.
+//! The `sessions` and `refresh_tokens` tables.
+//!
+//! A session is born at login with one refresh token. Each rotation marks the presented token
+//! used (keeping the row, so a second use is recognised as reuse) and inserts its successor, in
+//! one transaction whose first statement is a compare-and-set on `used_at IS NULL`: of several
+//! concurrent rotations, on one or many issuer replicas, exactly one wins. A partial unique
+//! index keeps one unused token per session, whatever the code does.
 
+use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, parse_uuid};
 
-/// A session to insert at login.
+/// A session to insert at login, with its first refresh token.
 #[derive(Debug)]
 pub struct NewSession<'a> {
     /// Session id (the `sid` claim).
     pub id: Uuid,
     /// Owner.
     pub user_id: Uuid,
-    /// Hash of the session's refresh token.
+    /// Hash of the session's first refresh token.
     pub refresh_token_hash: &'a str,
     /// Creation time, Unix seconds.
     pub created_at: i64,
     /// Absolute expiry, Unix seconds.
     pub expires_at: i64,
+    /// `exp` of the access token issued with it.
+    pub access_expires_at: i64,
+    /// The client's address, as the issuer saw it.
+    pub client_ip: Option<&'a str>,
+    /// The client's `User-Agent`, truncated.
+    pub user_agent: Option<&'a str>,
+}
+
+/// A refresh token looked up by hash, with its session and user.
+#[derive(Debug, Clone)]
+pub struct RefreshTokenRecord {
+    /// The session.
+    pub session_id: Uuid,
+    /// When this token was rotated; `None` while it is the active one.
+    pub used_at: Option<i64>,
+    /// The successor encrypted to this token (see [`crate::tokens::seal_successor`]).
+    pub successor_sealed: Option<String>,
+    /// Session: last login or refresh.
+    pub last_used_at: i64,
+    /// Session: absolute expiry.
+    pub expires_at: i64,
+    /// Session: when it ended, if it did.
+    pub ended_at: Option<i64>,
+    /// The user.
+    pub user_id: Uuid,
+    /// The user's e-mail (current, not as at login).
+    pub email: String,
+    /// The user's role (current, not as at login).
+    pub role: String,
+}
+
+/// One rotation: the presented token is used up and `new_hash` becomes the session's token.
+#[derive(Debug)]
+pub struct Rotation<'a> {
+    /// The session.
+    pub session_id: Uuid,
+    /// Hash of the presented token.
+    pub old_hash: &'a str,
+    /// Hash of the successor.
+    pub new_hash: &'a str,
+    /// The successor sealed to the presented token, for duplicates within the grace window.
+    pub successor_sealed: &'a str,
+    /// Now, Unix seconds.
+    pub now: i64,
+    /// `exp` of the access token issued with the successor.
+    pub access_expires_at: i64,
+}
+
+/// What a rotation found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationOutcome {
+    /// Done: the successor is the session's token.
+    Rotated,
+    /// Another request used the token first; nothing was written.
+    AlreadyUsed,
+    /// The session ended meanwhile; nothing was written.
+    SessionEnded,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// `POST /logout`.
+    Logout,
+    /// A used refresh token was presented again after the grace window.
+    Reuse,
+    /// `issuer session revoke`.
+    Admin,
+}
+
+impl EndReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::Reuse => "reuse",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// A session as listed to an operator.
+#[derive(Debug, Clone)]
+pub struct SessionSummary {
+    /// Id (`sid`).
+    pub id: Uuid,
+    /// Created, Unix seconds.
+    pub created_at: i64,
+    /// Last login or refresh.
+    pub last_used_at: i64,
+    /// Absolute expiry.
+    pub expires_at: i64,
+    /// Client address at login.
+    pub client_ip: Option<String>,
+    /// `User-Agent` at login.
+    pub user_agent: Option<String>,
+    /// When it ended, and why.
+    pub ended: Option<(i64, String)>,
+}
+
+/// Which sessions [`Store::prune_sessions`] may delete.
+#[derive(Debug, Clone, Copy)]
+pub struct PrunePolicy {
+    /// Now, Unix seconds.
+    pub now: i64,
+    /// How long after an access token's `exp` its session id stays on the revocation list
+    /// (verifiers accept tokens up to their leeway past `exp`).
+    pub revocation_margin: i64,
+    /// Sessions idle this long cannot refresh any more (`None`: no idle expiry).
+    pub idle_ttl: Option<i64>,
+    /// Sealed successors are erased this long after their token was used (the grace window).
+    pub grace: i64,
+    /// Rows deleted per statement, so a large backlog never holds the write lock for long.
+    pub batch: i64,
 }
 
 impl Store {
-    /// Inserts a session.
+    /// Inserts a session and its first refresh token, atomically.
     pub async fn insert_session(&self, session: &NewSession<'_>) -> Result<(), StoreError> {
         match self {
             Self::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 sqlx::query(
-                    "INSERT INTO sessions (id, user_id, refresh_token_hash, created_at, expires_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at,
+                                           access_expires_at, client_ip, user_agent)
+                     VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .bind(session.id.to_string())
                 .bind(session.user_id.to_string())
-                .bind(session.refresh_token_hash)
                 .bind(session.created_at)
                 .bind(session.expires_at)
+                .bind(session.access_expires_at)
+                .bind(session.client_ip)
+                .bind(session.user_agent)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (token_hash, session_id, created_at)
+                     VALUES (?1, ?2, ?3)",
+                )
+                .bind(session.refresh_token_hash)
+                .bind(session.id.to_string())
+                .bind(session.created_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds a refresh token by hash, with its session and user.
+    pub async fn find_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        let row = match self {
+            Self::Sqlite(pool) => {
+                sqlx::query(
+                    "SELECT t.session_id, t.used_at, t.successor_sealed,
+                            s.last_used_at, s.expires_at, s.ended_at,
+                            u.id AS user_id, u.email, u.role
+                     FROM refresh_tokens t
+                     JOIN sessions s ON s.id = t.session_id
+                     JOIN users u ON u.id = s.user_id
+                     WHERE t.token_hash = ?1",
+                )
+                .bind(token_hash)
+                .fetch_optional(pool)
+                .await?
+            }
+        };
+        row.map(|row| {
+            Ok(RefreshTokenRecord {
+                session_id: parse_uuid(&row, "session_id")?,
+                used_at: row.try_get("used_at")?,
+                successor_sealed: row.try_get("successor_sealed")?,
+                last_used_at: row.try_get("last_used_at")?,
+                expires_at: row.try_get("expires_at")?,
+                ended_at: row.try_get("ended_at")?,
+                user_id: parse_uuid(&row, "user_id")?,
+                email: row.try_get("email")?,
+                role: row.try_get("role")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Rotates a refresh token, atomically: either everything is written or nothing is.
+    pub async fn rotate_refresh_token(
+        &self,
+        rotation: &Rotation<'_>,
+    ) -> Result<RotationOutcome, StoreError> {
+        match self {
+            Self::Sqlite(pool) => {
+                // IMMEDIATE takes the write lock first, so the compare-and-set below cannot race
+                // another replica's between its read and its write.
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let used = sqlx::query(
+                    "UPDATE refresh_tokens SET used_at = ?1, successor_sealed = ?2
+                     WHERE token_hash = ?3 AND used_at IS NULL",
+                )
+                .bind(rotation.now)
+                .bind(rotation.successor_sealed)
+                .bind(rotation.old_hash)
+                .execute(&mut *tx)
+                .await?;
+                if used.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    return Ok(RotationOutcome::AlreadyUsed);
+                }
+                let touched = sqlx::query(
+                    "UPDATE sessions
+                     SET last_used_at = ?1, access_expires_at = MAX(access_expires_at, ?2)
+                     WHERE id = ?3 AND ended_at IS NULL",
+                )
+                .bind(rotation.now)
+                .bind(rotation.access_expires_at)
+                .bind(rotation.session_id.to_string())
+                .execute(&mut *tx)
+                .await?;
+                if touched.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    return Ok(RotationOutcome::SessionEnded);
+                }
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (token_hash, session_id, created_at)
+                     VALUES (?1, ?2, ?3)",
+                )
+                .bind(rotation.new_hash)
+                .bind(rotation.session_id.to_string())
+                .bind(rotation.now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(RotationOutcome::Rotated)
+    }
+
+    /// Records that a session issued another access token (a duplicate refresh within the grace
+    /// window), so its id stays on the revocation list long enough if it ends.
+    pub async fn extend_session_access(
+        &self,
+        session_id: Uuid,
+        access_expires_at: i64,
+    ) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(pool) => {
+                sqlx::query(
+                    "UPDATE sessions SET access_expires_at = MAX(access_expires_at, ?1)
+                     WHERE id = ?2",
+                )
+                .bind(access_expires_at)
+                .bind(session_id.to_string())
                 .execute(pool)
                 .await?;
             }
         }
         Ok(())
+    }
+
+    /// Ends a session; `false` when it had ended already or does not exist.
+    pub async fn end_session(
+        &self,
+        session_id: Uuid,
+        reason: EndReason,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let ended = match self {
+            Self::Sqlite(pool) => sqlx::query(
+                "UPDATE sessions SET ended_at = ?1, end_reason = ?2
+                     WHERE id = ?3 AND ended_at IS NULL",
+            )
+            .bind(now)
+            .bind(reason.as_str())
+            .bind(session_id.to_string())
+            .execute(pool)
+            .await?
+            .rows_affected(),
+        };
+        Ok(ended > 0)
+    }
+
+    /// Ends every live session of a user; returns how many.
+    pub async fn end_user_sessions(
+        &self,
+        user_id: Uuid,
+        reason: EndReason,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        Ok(match self {
+            Self::Sqlite(pool) => sqlx::query(
+                "UPDATE sessions SET ended_at = ?1, end_reason = ?2
+                     WHERE user_id = ?3 AND ended_at IS NULL",
+            )
+            .bind(now)
+            .bind(reason.as_str())
+            .bind(user_id.to_string())
+            .execute(pool)
+            .await?
+            .rows_affected(),
+        })
+    }
+
+    /// A user's sessions, newest first.
+    pub async fn list_user_sessions(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Vec<SessionSummary>, StoreError> {
+        let rows = match self {
+            Self::Sqlite(pool) => {
+                sqlx::query(
+                    "SELECT id, created_at, last_used_at, expires_at, client_ip, user_agent,
+                            ended_at, end_reason
+                     FROM sessions WHERE user_id = ?1 ORDER BY created_at DESC, id DESC",
+                )
+                .bind(user_id.to_string())
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        rows.iter()
+            .map(|row| {
+                let ended_at: Option<i64> = row.try_get("ended_at")?;
+                let reason: Option<String> = row.try_get("end_reason")?;
+                Ok(SessionSummary {
+                    id: parse_uuid(row, "id")?,
+                    created_at: row.try_get("created_at")?,
+                    last_used_at: row.try_get("last_used_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                    client_ip: row.try_get("client_ip")?,
+                    user_agent: row.try_get("user_agent")?,
+                    ended: ended_at.map(|at| (at, reason.unwrap_or_default())),
+                })
+            })
+            .collect()
+    }
+
+    /// Ids of ended sessions whose access tokens may still be accepted somewhere: the newest
+    /// one's `exp` plus `margin` is still ahead of `now`.
+    pub async fn revoked_session_ids(
+        &self,
+        now: i64,
+        margin: i64,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let rows = match self {
+            Self::Sqlite(pool) => {
+                sqlx::query(
+                    "SELECT id FROM sessions
+                     WHERE ended_at IS NOT NULL AND access_expires_at >= ?1
+                     ORDER BY id",
+                )
+                .bind(now.saturating_sub(margin))
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        rows.iter().map(|row| parse_uuid(row, "id")).collect()
+    }
+
+    /// Deletes sessions (and their tokens) that can matter no more, and erases sealed
+    /// successors past the grace window. Returns the number of sessions deleted.
+    pub async fn prune_sessions(&self, policy: PrunePolicy) -> Result<u64, StoreError> {
+        let access_gone = policy.now.saturating_sub(policy.revocation_margin);
+        let idle_before = policy
+            .idle_ttl
+            .map_or(i64::MIN, |idle| policy.now.saturating_sub(idle));
+        let mut deleted = 0;
+        match self {
+            Self::Sqlite(pool) => {
+                // A session is dead once it cannot refresh (expired, ended or idle) and no
+                // access token of it can still be accepted (so it has left the revocation list).
+                loop {
+                    let batch = sqlx::query(
+                        "DELETE FROM sessions WHERE id IN (
+                             SELECT id FROM sessions
+                             WHERE access_expires_at < ?1
+                               AND (expires_at <= ?2 OR ended_at IS NOT NULL
+                                    OR last_used_at <= ?3)
+                             LIMIT ?4)",
+                    )
+                    .bind(access_gone)
+                    .bind(policy.now)
+                    .bind(idle_before)
+                    .bind(policy.batch)
+                    .execute(pool)
+                    .await?
+                    .rows_affected();
+                    deleted += batch;
+                    if batch < u64::try_from(policy.batch).unwrap_or(u64::MAX) {
+                        break;
+                    }
+                }
+                sqlx::query(
+                    "UPDATE refresh_tokens SET successor_sealed = NULL
+                     WHERE successor_sealed IS NOT NULL AND used_at <= ?1",
+                )
+                .bind(policy.now.saturating_sub(policy.grace))
+                .execute(pool)
+                .await?;
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Row counts of `(sessions, refresh_tokens)`, for tests and operators.
+    pub async fn session_counts(&self) -> Result<(i64, i64), StoreError> {
+        match self {
+            Self::Sqlite(pool) => {
+                let row = sqlx::query(
+                    "SELECT (SELECT COUNT(*) FROM sessions) AS sessions,
+                            (SELECT COUNT(*) FROM refresh_tokens) AS tokens",
+                )
+                .fetch_one(pool)
+                .await?;
+                Ok((row.try_get("sessions")?, row.try_get("tokens")?))
+            }
+        }
     }
 }

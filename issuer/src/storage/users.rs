@@ -3,7 +3,7 @@
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, parse_uuid};
 use crate::domain::{Email, Role};
 
 /// A user to insert.
@@ -69,10 +69,8 @@ impl Store {
             }
         };
         row.map(|row| {
-            let id: String = row.try_get("id")?;
             Ok(UserRecord {
-                id: Uuid::parse_str(&id)
-                    .map_err(|e| StoreError::Internal(format!("users.id: {e}")))?,
+                id: parse_uuid(&row, "id")?,
                 email: row.try_get("email")?,
                 password_hash: row.try_get("password_hash")?,
                 role: row.try_get("role")?,

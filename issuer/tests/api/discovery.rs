@@ -89,6 +89,12 @@ async fn discovery_points_at_the_jwks_and_the_endpoints() {
     let jwks_uri = discovery["jwks_uri"].as_str().unwrap();
     assert_eq!(jwks_uri, format!("{ISSUER}/.well-known/jwks.json"));
     assert_eq!(discovery["login_endpoint"], format!("{ISSUER}/login"));
+    assert_eq!(discovery["refresh_endpoint"], format!("{ISSUER}/refresh"));
+    assert_eq!(discovery["logout_endpoint"], format!("{ISSUER}/logout"));
+    assert_eq!(
+        discovery["revoked_sessions_endpoint"],
+        format!("{ISSUER}/revoked-sessions")
+    );
     assert_eq!(
         discovery["registration_endpoint"],
         format!("{ISSUER}/register")

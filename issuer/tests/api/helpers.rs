@@ -192,3 +192,39 @@ pub(crate) fn verify_rs256(token: &str, jwk: &Value) -> Result<(Value, Value), S
     let parse = |s: &str| serde_json::from_slice::<Value>(&b64(s)).map_err(|e| e.to_string());
     Ok((parse(header)?, parse(claims)?))
 }
+
+impl TestApp {
+    /// Registers `email` as a user and logs in, returning the token response.
+    pub(crate) async fn signed_in(&self, email: &str) -> Value {
+        self.register(email, None).await;
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), 200, "login {email}");
+        response.json().await.expect("json body")
+    }
+
+    /// `POST /refresh`.
+    pub(crate) async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.post_json("/refresh", &json!({ "refresh_token": refresh_token }))
+            .await
+    }
+
+    /// `POST /logout`.
+    pub(crate) async fn logout(&self, refresh_token: &str) -> reqwest::Response {
+        self.post_json("/logout", &json!({ "refresh_token": refresh_token }))
+            .await
+    }
+
+    /// The `sid` list served at `/revoked-sessions`.
+    pub(crate) async fn revoked_sids(&self) -> Vec<String> {
+        let response = self.get("/revoked-sessions").await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.expect("json body");
+        serde_json::from_value(body["sids"].clone()).expect("sids is an array of strings")
+    }
+}
+
+/// The claims of a JWT, unverified (for reading `sid`, `exp` in tests).
+pub(crate) fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("three segments");
+    serde_json::from_slice(&b64(payload)).expect("json claims")
+}

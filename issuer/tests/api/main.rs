@@ -7,4 +7,5 @@ mod helpers;
 mod hs256;
 mod login;
 mod register;
+mod sessions;
 mod throttle;

@@ -1,0 +1,43 @@
+//! `POST /refresh {refresh_token}` -> 200 token response; `POST /logout {refresh_token}` -> 204.
+//!
+//! The rules (rotation, grace window, reuse detection) live in [`crate::sessions`].
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use serde::Deserialize;
+
+use super::login::TokenResponse;
+use crate::error::{ApiError, ApiJson};
+use crate::sessions;
+use crate::state::AppState;
+
+/// Routes of this feature.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/refresh", post(refresh))
+        .route("/logout", post(logout))
+}
+
+#[derive(Deserialize)]
+struct RefreshTokenRequest {
+    refresh_token: String,
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<RefreshTokenRequest>,
+) -> Result<TokenResponse, ApiError> {
+    Ok(sessions::refresh(&state, &request.refresh_token)
+        .await?
+        .into())
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<RefreshTokenRequest>,
+) -> Result<StatusCode, ApiError> {
+    sessions::logout(&state, &request.refresh_token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,338 @@
+//! Sessions: started at login, refreshed by rotating refresh tokens, ended by logout, reuse
+//! detection or an operator, and pruned once nothing can depend on them.
+//!
+//! Guarantees (SQLite and PostgreSQL alike, across replicas sharing one database):
+//! - A refresh token rotates exactly once: the database's compare-and-set picks one winner among
+//!   concurrent refreshes, so a session never forks into two token chains.
+//! - A duplicate of a used token within the grace window (`REFRESH_GRACE_PERIOD`, default 5 s)
+//!   receives the same successor, recovered from the used token's row where it is stored sealed
+//!   to the used token (the database alone cannot open it). After the window, a used token ends
+//!   the whole session: its active token and every access token's `sid` are revoked.
+//! - A database error leaves the presented token as it was, so the client can retry.
+//! - Ended sessions are listed at `GET /revoked-sessions` until their newest access token has
+//!   expired (plus [`REVOCATION_MARGIN`] for verifiers' leeway), then pruned.
+
+use std::time::{Duration, SystemTime};
+
+use uuid::Uuid;
+
+use crate::clock::{Clock, unix_seconds};
+use crate::config::SessionPolicy;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::storage::{
+    EndReason, NewSession, PrunePolicy, RefreshTokenRecord, Rotation, RotationOutcome, Store,
+    StoreError, UserRecord,
+};
+use crate::tokens::{
+    AccessClaims, REFRESH_TOKEN_LEN, SealError, Subject, new_refresh_token, open_successor,
+    refresh_token_hash, seal_successor,
+};
+
+/// How long after an access token's `exp` its ended session stays on the revocation list: the
+/// largest leeway the verifier layer accepts, so no verifier can still take the token once its
+/// session leaves the list.
+pub const REVOCATION_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// Longest `User-Agent` kept with a session, in characters.
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+/// Sessions deleted per statement when pruning.
+const PRUNE_BATCH: i64 = 1_000;
+
+/// A freshly issued access token and refresh token.
+#[derive(Debug)]
+pub struct TokenPair {
+    /// The signed access token.
+    pub access_token: String,
+    /// Its lifetime in seconds.
+    pub expires_in: u64,
+    /// The opaque refresh token.
+    pub refresh_token: String,
+}
+
+/// Where a login came from, kept with the session for the user and operators.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// The client's address as the issuer saw it.
+    pub ip: Option<String>,
+    /// The `User-Agent` header, truncated.
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    /// Client info from a peer address and an optional `User-Agent` value.
+    pub fn new(ip: Option<String>, user_agent: Option<&str>) -> Self {
+        Self {
+            ip,
+            user_agent: user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
+        }
+    }
+}
+
+/// Why a refresh token was refused; logged, never told apart to the client (one `invalid_grant`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Unknown,
+    Ended,
+    Expired,
+    Idle,
+    Reused,
+}
+
+impl Refusal {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown token",
+            Self::Ended => "session ended",
+            Self::Expired => "session expired",
+            Self::Idle => "session idle too long",
+            Self::Reused => "used token presented after the grace window",
+        }
+    }
+}
+
+fn refuse(reason: Refusal) -> ApiError {
+    tracing::debug!(reason = reason.as_str(), "refresh token refused");
+    ApiError::InvalidGrant
+}
+
+impl From<SealError> for ApiError {
+    fn from(error: SealError) -> Self {
+        Self::Internal(error.to_string())
+    }
+}
+
+/// Starts a session for `user` and issues its first token pair.
+pub async fn start(
+    state: &AppState,
+    user: &UserRecord,
+    client: &ClientInfo,
+) -> Result<TokenPair, ApiError> {
+    let now = state.clock.now();
+    let session_id = Uuid::now_v7();
+    let expires_at = unix_seconds(now + state.tokens.refresh_token_ttl);
+    let subject = Subject {
+        user_id: user.id,
+        session_id,
+        email: &user.email,
+        role: &user.role,
+    };
+    let access = sign_access(state, &subject, now, expires_at)?;
+    let refresh_token = new_refresh_token();
+    state
+        .store
+        .insert_session(&NewSession {
+            id: session_id,
+            user_id: user.id,
+            refresh_token_hash: &refresh_token_hash(&refresh_token),
+            created_at: unix_seconds(now),
+            expires_at,
+            access_expires_at: access.exp,
+            client_ip: client.ip.as_deref(),
+            user_agent: client.user_agent.as_deref(),
+        })
+        .await?;
+    Ok(access.with_refresh_token(refresh_token))
+}
+
+/// Rotates `token`: the caller gets a new pair and `token` is used up.
+pub async fn refresh(state: &AppState, token: &str) -> Result<TokenPair, ApiError> {
+    if token.len() != REFRESH_TOKEN_LEN {
+        return Err(refuse(Refusal::Unknown));
+    }
+    let hash = refresh_token_hash(token);
+    let now = state.clock.now();
+    let record = find_live(state, &hash, now).await?;
+    if record.used_at.is_some() {
+        return duplicate(state, token, &record, now).await;
+    }
+    let successor = new_refresh_token();
+    let access = sign_access(state, &record.subject(), now, record.expires_at)?;
+    let outcome = state
+        .store
+        .rotate_refresh_token(&Rotation {
+            session_id: record.session_id,
+            old_hash: &hash,
+            new_hash: &refresh_token_hash(&successor),
+            successor_sealed: &seal_successor(token, &successor, record.session_id)?,
+            now: unix_seconds(now),
+            access_expires_at: access.exp,
+        })
+        .await?;
+    match outcome {
+        RotationOutcome::Rotated => Ok(access.with_refresh_token(successor)),
+        RotationOutcome::SessionEnded => Err(refuse(Refusal::Ended)),
+        // Another request rotated it between our read and our write: it is now a duplicate.
+        RotationOutcome::AlreadyUsed => {
+            let record = find_live(state, &hash, now).await?;
+            duplicate(state, token, &record, now).await
+        }
+    }
+}
+
+/// Ends the session `token` belongs to. Unknown tokens and ended sessions are not errors:
+/// logging out is idempotent and tells nothing about the token.
+pub async fn logout(state: &AppState, token: &str) -> Result<(), ApiError> {
+    if token.len() != REFRESH_TOKEN_LEN {
+        return Ok(());
+    }
+    let hash = refresh_token_hash(token);
+    if let Some(record) = state.store.find_refresh_token(&hash).await? {
+        let now = unix_seconds(state.clock.now());
+        if state
+            .store
+            .end_session(record.session_id, EndReason::Logout, now)
+            .await?
+        {
+            tracing::info!(sid = %record.session_id, "session ended by logout");
+        }
+    }
+    Ok(())
+}
+
+/// The token's record, if its session can still refresh.
+async fn find_live(
+    state: &AppState,
+    hash: &str,
+    now: SystemTime,
+) -> Result<RefreshTokenRecord, ApiError> {
+    let record = state
+        .store
+        .find_refresh_token(hash)
+        .await?
+        .ok_or_else(|| refuse(Refusal::Unknown))?;
+    let now = unix_seconds(now);
+    let idle = state.tokens.sessions.idle_ttl.map(seconds);
+    if record.ended_at.is_some() {
+        Err(refuse(Refusal::Ended))
+    } else if now >= record.expires_at {
+        Err(refuse(Refusal::Expired))
+    } else if idle.is_some_and(|idle| now >= record.last_used_at.saturating_add(idle)) {
+        Err(refuse(Refusal::Idle))
+    } else {
+        Ok(record)
+    }
+}
+
+/// A used token again: the same successor within the grace window, else the session ends.
+async fn duplicate(
+    state: &AppState,
+    token: &str,
+    record: &RefreshTokenRecord,
+    now: SystemTime,
+) -> Result<TokenPair, ApiError> {
+    let grace = state.tokens.sessions.reuse_grace;
+    let used_at = record.used_at.unwrap_or(i64::MIN);
+    let in_grace = !grace.is_zero() && unix_seconds(now).saturating_sub(used_at) <= seconds(grace);
+    if let (true, Some(sealed)) = (in_grace, &record.successor_sealed) {
+        let successor = open_successor(token, sealed, record.session_id)?;
+        let access = sign_access(state, &record.subject(), now, record.expires_at)?;
+        state
+            .store
+            .extend_session_access(record.session_id, access.exp)
+            .await?;
+        return Ok(access.with_refresh_token(successor));
+    }
+    if state
+        .store
+        .end_session(record.session_id, EndReason::Reuse, unix_seconds(now))
+        .await?
+    {
+        tracing::warn!(
+            sid = %record.session_id,
+            user_id = %record.user_id,
+            "refresh token reuse detected: session ended"
+        );
+    }
+    Err(refuse(Refusal::Reused))
+}
+
+/// A signed access token not outliving its session.
+struct SignedAccess {
+    token: String,
+    exp: i64,
+    expires_in: u64,
+}
+
+impl SignedAccess {
+    fn with_refresh_token(self, refresh_token: String) -> TokenPair {
+        TokenPair {
+            access_token: self.token,
+            expires_in: self.expires_in,
+            refresh_token,
+        }
+    }
+}
+
+fn sign_access(
+    state: &AppState,
+    subject: &Subject<'_>,
+    now: SystemTime,
+    session_expires_at: i64,
+) -> Result<SignedAccess, ApiError> {
+    let settings = &state.tokens;
+    let remaining =
+        u64::try_from(session_expires_at.saturating_sub(unix_seconds(now))).unwrap_or(0);
+    let ttl = settings
+        .access_token_ttl
+        .min(Duration::from_secs(remaining.max(1)));
+    let claims = AccessClaims::new(subject, &settings.issuer, &settings.audience, now, ttl);
+    Ok(SignedAccess {
+        token: state.signer.sign(&claims)?,
+        exp: claims.exp,
+        expires_in: ttl.as_secs(),
+    })
+}
+
+impl RefreshTokenRecord {
+    fn subject(&self) -> Subject<'_> {
+        Subject {
+            user_id: self.user_id,
+            session_id: self.session_id,
+            email: &self.email,
+            role: &self.role,
+        }
+    }
+}
+
+/// Deletes sessions nothing can depend on any more; returns how many.
+pub async fn prune(
+    store: &Store,
+    now: SystemTime,
+    policy: &SessionPolicy,
+) -> Result<u64, StoreError> {
+    store
+        .prune_sessions(PrunePolicy {
+            now: unix_seconds(now),
+            revocation_margin: seconds(REVOCATION_MARGIN),
+            idle_ttl: policy.idle_ttl.map(seconds),
+            grace: seconds(policy.reuse_grace),
+            batch: PRUNE_BATCH,
+        })
+        .await
+}
+
+/// Runs [`prune`] every `policy.prune_interval` until the returned task is aborted.
+pub fn spawn_pruner(
+    store: Store,
+    clock: std::sync::Arc<dyn Clock>,
+    policy: SessionPolicy,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(policy.prune_interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match prune(&store, clock.now(), &policy).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "pruned dead sessions"),
+                Err(error) => tracing::warn!(%error, "pruning sessions failed; will retry"),
+            }
+        }
+    })
+}
+
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
