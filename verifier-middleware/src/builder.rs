@@ -15,6 +15,7 @@ use crate::claims::ClaimRules;
 use crate::clock::{Clock, SystemClock};
 use crate::keys::jwks::{JwksCache, JwksSettings};
 use crate::keys::{KeySet, VerifyingKey, parse_jwk};
+use crate::revocation::{RevocationList, RevocationSettings};
 use crate::verifier::{Inner, RsaSource, Verifier};
 
 /// The shortest HS256 secret accepted, in bytes (RFC 7518 section 3.2: at least the hash size).
@@ -70,6 +71,9 @@ pub enum BuildError {
     /// The JWKS URL is not an absolute `http(s)` URL.
     #[error("invalid JWKS URL: {0}")]
     InvalidJwksUrl(String),
+    /// The revocation list URL is not an absolute `http(s)` URL.
+    #[error("invalid revocation list URL: {0}")]
+    InvalidRevocationUrl(String),
     /// The RSA public key could not be read or is unacceptable.
     #[error("invalid RSA public key: {0}")]
     InvalidKey(String),
@@ -150,6 +154,8 @@ pub struct VerifierBuilder {
     clock: Option<ClockBox>,
     http_client: Option<Client>,
     jwks: JwksSettings,
+    revocation_url: Option<String>,
+    revocation: RevocationSettings,
 }
 
 struct ClockBox(Arc<dyn Clock>);
@@ -297,6 +303,30 @@ impl VerifierBuilder {
         self
     }
 
+    /// Poll the issuer's revocation list at this URL (`http` or `https`; the `issuer` crate
+    /// serves it at `/revoked-sessions`) and refuse tokens whose `sid` is on it, with 401
+    /// `invalid_token` "the token's session has ended". Off by default. The bound: while the
+    /// issuer answers, a logout is enforced within [`revocation_poll_interval`](Self::revocation_poll_interval)
+    /// plus one download; during an outage the last list keeps applying. Downloads use the
+    /// `jwks_fetch_timeout` and `jwks_retry_backoff` settings.
+    pub fn revocation_list_url(mut self, url: impl Into<String>) -> Self {
+        self.revocation_url = Some(url.into());
+        self
+    }
+
+    /// How old the revocation list may be when a token is checked against it; default 30 s,
+    /// at least 1 s.
+    pub fn revocation_poll_interval(mut self, interval: Duration) -> Self {
+        self.revocation.poll_interval = interval;
+        self
+    }
+
+    /// Largest revocation list response read; default 4 MiB (about 100 000 session ids).
+    pub fn revocation_max_response_bytes(mut self, bytes: usize) -> Self {
+        self.revocation.max_response_bytes = bytes;
+        self
+    }
+
     /// Checks the configuration and builds the verifier. Does no I/O: the JWKS is fetched on
     /// first use or by [`Verifier::prefetch`].
     ///
@@ -319,22 +349,24 @@ impl VerifierBuilder {
         let clock = self
             .clock
             .map_or_else(|| Arc::new(SystemClock) as _, |c| c.0);
+        let needs_client = self.jwks_url.is_some() || self.revocation_url.is_some();
+        let client = match self.http_client {
+            Some(client) => Some(client),
+            None if needs_client => Some(default_client(self.jwks.fetch_timeout)?),
+            None => None,
+        };
         let rsa = match (self.jwks_url, self.rsa_key) {
             (Some(_), Some(_)) => return Err(BuildError::ConflictingRsaSources),
             (None, None) => None,
             (_, _) if algorithms.is_empty() => return Err(BuildError::NoAlgorithms),
             (Some(url), None) => {
-                let url = parse_jwks_url(&url)?;
+                let url = parse_http_url(&url).map_err(BuildError::InvalidJwksUrl)?;
                 check_jwks_settings(&self.jwks)?;
-                let client = match self.http_client {
-                    Some(client) => client,
-                    None => default_client(self.jwks.fetch_timeout)?,
-                };
                 Some(RsaSource::Jwks(Arc::new(JwksCache::new(
                     url,
-                    client,
+                    client.clone().unwrap_or_default(),
                     Arc::clone(&clock),
-                    self.jwks,
+                    self.jwks.clone(),
                     algorithms,
                 ))))
             }
@@ -350,6 +382,30 @@ impl VerifierBuilder {
         if leeway > MAX_LEEWAY {
             return Err(invalid("leeway", "at most 5 minutes"));
         }
+        let revocation = match self.revocation_url {
+            None => None,
+            Some(url) => {
+                let url = parse_http_url(&url).map_err(BuildError::InvalidRevocationUrl)?;
+                check_jwks_settings(&self.jwks)?;
+                if self.revocation.poll_interval < Duration::from_secs(1) {
+                    return Err(invalid("revocation_poll_interval", "at least 1 s"));
+                }
+                if self.revocation.max_response_bytes < 1024 {
+                    return Err(invalid("revocation_max_response_bytes", "at least 1 KiB"));
+                }
+                Some(Arc::new(RevocationList::new(
+                    url,
+                    client.unwrap_or_default(),
+                    Arc::clone(&clock),
+                    self.revocation,
+                    (
+                        self.jwks.fetch_timeout,
+                        self.jwks.retry_base,
+                        self.jwks.retry_max,
+                    ),
+                )))
+            }
+        };
         let max_token_bytes = self.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
         if max_token_bytes < 64 {
             return Err(invalid("max_token_bytes", "at least 64 bytes"));
@@ -364,6 +420,7 @@ impl VerifierBuilder {
             },
             max_token_bytes,
             clock,
+            revocation,
         }))
     }
 }
@@ -397,15 +454,14 @@ fn expected_audiences(
     }
 }
 
-fn parse_jwks_url(raw: &str) -> Result<Url, BuildError> {
-    let url = Url::parse(raw).map_err(|e| BuildError::InvalidJwksUrl(format!("'{raw}': {e}")))?;
+/// An absolute `http(s)` URL with a host, or why not.
+fn parse_http_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw).map_err(|e| format!("'{raw}': {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(BuildError::InvalidJwksUrl(format!(
-            "'{raw}' is not an http(s) URL"
-        )));
+        return Err(format!("'{raw}' is not an http(s) URL"));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(BuildError::InvalidJwksUrl(format!("'{raw}' has no host")));
+        return Err(format!("'{raw}' has no host"));
     }
     Ok(url)
 }

@@ -99,6 +99,8 @@ mod extract;
 mod keys;
 pub mod layer;
 mod rejection;
+mod remote;
+mod revocation;
 mod token;
 mod verifier;
 

@@ -87,6 +87,9 @@ pub enum InvalidToken {
     /// `aud` is missing or names none of the configured audiences.
     #[error("the token is meant for another audience")]
     WrongAudience,
+    /// The token's session (`sid`) is on the issuer's revocation list (logged out or revoked).
+    #[error("the token's session has ended")]
+    Revoked,
 }
 
 /// The roles a route accepts (any one of them suffices), as named in a 403.

@@ -14,6 +14,7 @@ use crate::clock::{Clock, unix_seconds};
 use crate::keys::jwks::JwksCache;
 use crate::keys::{KeySet, Lookup, VerifyingKey};
 use crate::rejection::{InvalidToken, Rejection};
+use crate::revocation::{Check, RevocationList};
 use crate::token::{self, ParsedToken};
 
 /// Verifies bearer tokens against the configured key sources and claim rules.
@@ -33,6 +34,7 @@ pub(crate) struct Inner {
     pub(crate) rules: ClaimRules,
     pub(crate) max_token_bytes: usize,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) revocation: Option<Arc<RevocationList>>,
 }
 
 /// Where RSA keys come from. The algorithms are pinned per key in the key set.
@@ -54,6 +56,7 @@ impl std::fmt::Debug for Verifier {
             .field("rsa", &self.inner.rsa.as_ref().map(RsaSource::kind))
             .field("hs256", &self.inner.hmac.is_some())
             .field("rules", &self.inner.rules)
+            .field("revocation_list", &self.inner.revocation.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -98,6 +101,11 @@ impl Verifier {
     /// # Errors
     /// [`Rejection::KeysUnavailable`] when the download fails.
     pub async fn prefetch(&self) -> Result<(), Rejection> {
+        if let Some(list) = &self.inner.revocation
+            && let Err(error) = list.prefetch().await
+        {
+            tracing::debug!(%error, "revocation list prefetch failed");
+        }
         match &self.inner.rsa {
             Some(RsaSource::Jwks(cache)) => cache.load().await.map(drop),
             _ => Ok(()),
@@ -116,6 +124,15 @@ impl Verifier {
 
     /// Verification without waiting when possible.
     pub(crate) fn try_verify(&self, token: &str) -> Attempt {
+        let attempt = self.try_verify_token(token);
+        match &self.inner.revocation {
+            Some(list) => screen(attempt, list),
+            None => attempt,
+        }
+    }
+
+    /// Form, signature and claims; no revocation check.
+    fn try_verify_token(&self, token: &str) -> Attempt {
         let parsed = match token::parse(token, self.inner.max_token_bytes) {
             Ok(parsed) => parsed,
             Err(error) => return Attempt::Done(Err(error.into())),
@@ -217,6 +234,52 @@ impl Verifier {
         let payload = token::decode_payload(parsed.payload)?;
         let now = unix_seconds(self.inner.clock.now());
         Ok(claims::validate(payload, &self.inner.rules, now)?)
+    }
+}
+
+/// Refuses verified tokens whose session is on the revocation list. Tokens without a `sid`
+/// are not affected (nothing could revoke them).
+fn screen(attempt: Attempt, list: &Arc<RevocationList>) -> Attempt {
+    match attempt {
+        Attempt::Done(Ok(claims)) => {
+            let Some(sid) = claims.session_id() else {
+                return Attempt::Done(Ok(claims));
+            };
+            match list.check(sid) {
+                Check::Known(revoked) => Attempt::Done(refuse_if(revoked, claims)),
+                Check::MustRefresh => {
+                    let list = Arc::clone(list);
+                    Attempt::Pending(Box::pin(async move {
+                        let sid = claims.session_id().unwrap_or_default();
+                        let revoked = list.check_after_refresh(sid).await;
+                        refuse_if(revoked, claims)
+                    }))
+                }
+            }
+        }
+        Attempt::Pending(future) => {
+            let list = Arc::clone(list);
+            Attempt::Pending(Box::pin(async move {
+                let claims = future.await?;
+                let revoked = match claims.session_id() {
+                    None => false,
+                    Some(sid) => match list.check(sid) {
+                        Check::Known(revoked) => revoked,
+                        Check::MustRefresh => list.check_after_refresh(sid).await,
+                    },
+                };
+                refuse_if(revoked, claims)
+            }))
+        }
+        done @ Attempt::Done(Err(_)) => done,
+    }
+}
+
+fn refuse_if(revoked: bool, claims: VerifiedClaims) -> Result<VerifiedClaims, Rejection> {
+    if revoked {
+        Err(InvalidToken::Revoked.into())
+    } else {
+        Ok(claims)
     }
 }
 

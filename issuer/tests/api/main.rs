@@ -7,5 +7,6 @@ mod helpers;
 mod hs256;
 mod login;
 mod register;
+mod revocation;
 mod sessions;
 mod throttle;

@@ -4,5 +4,6 @@
 mod builder;
 mod cache;
 mod embedding;
+mod revocation;
 mod support;
 mod validation;

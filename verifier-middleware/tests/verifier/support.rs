@@ -109,10 +109,12 @@ struct ServerState {
     cache_control: Mutex<Option<String>>,
     mode: Mutex<Mode>,
     hits: watch::Sender<usize>,
+    not_modified: watch::Sender<usize>,
     gate: Semaphore,
 }
 
-/// A real HTTP server publishing a JWKS, counting its requests.
+/// A real HTTP server publishing a JSON document (a JWKS, or a revocation list), counting its
+/// requests and honouring `If-None-Match` against the `ETag` it sends.
 pub(crate) struct JwksServer {
     pub(crate) url: String,
     state: Arc<ServerState>,
@@ -125,6 +127,7 @@ impl JwksServer {
             cache_control: Mutex::new(None),
             mode: Mutex::new(Mode::Serve),
             hits: watch::channel(0).0,
+            not_modified: watch::channel(0).0,
             gate: Semaphore::new(0),
         });
         let app = Router::new()
@@ -161,6 +164,11 @@ impl JwksServer {
         *self.state.hits.borrow()
     }
 
+    /// Requests answered `304 Not Modified` (their `If-None-Match` matched).
+    pub(crate) fn not_modified(&self) -> usize {
+        *self.state.not_modified.borrow()
+    }
+
     /// Waits until the server has received `count` requests.
     pub(crate) async fn wait_for_hits(&self, count: usize) {
         let mut hits = self.state.hits.subscribe();
@@ -172,7 +180,7 @@ pub(crate) fn jwks(keys: &[&TestKey]) -> Value {
     json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() })
 }
 
-async fn serve_jwks(State(state): State<Arc<ServerState>>) -> Response {
+async fn serve_jwks(State(state): State<Arc<ServerState>>, request: HeaderMap) -> Response {
     state.hits.send_modify(|hits| *hits += 1);
     let mode = *state.mode.lock().unwrap();
     match mode {
@@ -181,7 +189,18 @@ async fn serve_jwks(State(state): State<Arc<ServerState>>) -> Response {
         Mode::Serve => {}
     }
     let body = state.jwks.lock().unwrap().to_string();
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&body, &mut hasher);
+    let etag = format!("\"{:x}\"", std::hash::Hasher::finish(&hasher));
     let mut headers = HeaderMap::new();
+    headers.insert(header::ETAG, HeaderValue::from_str(&etag).unwrap());
+    if request
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|tag| *tag == *etag)
+    {
+        state.not_modified.send_modify(|n| *n += 1);
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -19,8 +19,8 @@
 
 mod fetch;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -28,10 +28,11 @@ use jsonwebtoken::Algorithm;
 use reqwest::{Client, Url};
 use tokio::sync::watch;
 
-use self::fetch::{FetchError, Fetched, fetch};
+use self::fetch::{Fetched, fetch};
 use super::KeySet;
 use crate::clock::Clock;
 use crate::rejection::Rejection;
+use crate::remote::{Endpoint, FetchError, SingleFlight, backoff, wait};
 
 /// Tuning for the remote JWKS cache; set through the builder's `jwks_*` methods.
 #[derive(Debug, Clone)]
@@ -77,17 +78,12 @@ const NEGATIVE_CACHE_CAPACITY: u64 = 10_000;
 
 /// The keys of one JWKS URL, kept fresh.
 pub(crate) struct JwksCache {
-    url: Url,
-    /// The URL without credentials or query, for logs.
-    display_url: String,
-    client: Client,
+    endpoint: Endpoint,
     clock: Arc<dyn Clock>,
     settings: JwksSettings,
     algorithms: Arc<[Algorithm]>,
     state: ArcSwap<CacheState>,
-    /// The in-flight download, if any. Locked only to start or join one, never across I/O.
-    flight: Mutex<Option<watch::Receiver<bool>>>,
-    fetching: AtomicBool,
+    flight: SingleFlight,
     /// When the last unknown-`kid` refetch started, in ms since the epoch (0: never).
     last_kid_refetch_ms: AtomicU64,
     /// `kid`s a refetch did not find, with when that was.
@@ -121,17 +117,15 @@ impl JwksCache {
         settings: JwksSettings,
         algorithms: Arc<[Algorithm]>,
     ) -> Self {
-        let display_url = format!(
-            "{}://{}{}",
-            url.scheme(),
-            url.host_str().unwrap_or_default(),
-            url.port().map(|p| format!(":{p}")).unwrap_or_default()
-        ) + url.path();
         let now = clock.now();
         Self {
-            url,
-            display_url,
-            client,
+            endpoint: Endpoint::new(
+                url,
+                client,
+                settings.fetch_timeout,
+                settings.max_response_bytes,
+                "application/jwk-set+json, application/json",
+            ),
             clock,
             absent_kids: moka::sync::Cache::builder()
                 .max_capacity(NEGATIVE_CACHE_CAPACITY)
@@ -146,8 +140,7 @@ impl JwksCache {
                 retry_at: None,
                 failures: 0,
             }),
-            flight: Mutex::new(None),
-            fetching: AtomicBool::new(false),
+            flight: SingleFlight::default(),
             last_kid_refetch_ms: AtomicU64::new(0),
         }
     }
@@ -160,7 +153,7 @@ impl JwksCache {
         let keys = state.usable_keys(now)?;
         if now >= state.refresh_at
             && state.may_fetch(now)
-            && !self.fetching.load(Ordering::Acquire)
+            && !self.flight.is_running()
             && tokio::runtime::Handle::try_current().is_ok()
         {
             drop(self.start_flight());
@@ -180,7 +173,7 @@ impl JwksCache {
         if let Some(keys) = state.usable_keys(now) {
             return Ok(Arc::clone(keys));
         }
-        if !state.may_fetch(now) && !self.fetching.load(Ordering::Acquire) {
+        if !state.may_fetch(now) && !self.flight.is_running() {
             return Err(self.unavailable(&state, now));
         }
         wait(self.start_flight()).await;
@@ -204,10 +197,10 @@ impl JwksCache {
         {
             return None;
         }
-        let flight = if self.fetching.load(Ordering::Acquire) {
+        let flight = if self.flight.is_running() {
             self.start_flight()
         } else if self.state.load().may_fetch(now) && self.claim_kid_refetch(now) {
-            tracing::debug!(url = %self.display_url, "unknown kid: refetching the JWKS");
+            tracing::debug!(url = %self.endpoint.display(), "unknown kid: refetching the JWKS");
             self.start_flight()
         } else {
             return None;
@@ -245,32 +238,11 @@ impl JwksCache {
 
     /// Joins the download in flight or starts one in its own task.
     fn start_flight(self: &Arc<Self>) -> watch::Receiver<bool> {
-        let mut slot = self.flight.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(flight) = slot.as_ref().filter(|flight| !*flight.borrow()) {
-            return flight.clone();
-        }
-        let (done, flight) = watch::channel(false);
-        *slot = Some(flight.clone());
-        self.fetching.store(true, Ordering::Release);
-        drop(slot);
-        let guard = FlightGuard {
-            cache: Arc::clone(self),
-            done,
-        };
-        tokio::spawn(async move {
-            let cache = &guard.cache;
-            let outcome = fetch(
-                &cache.client,
-                &cache.url,
-                cache.settings.fetch_timeout,
-                cache.settings.max_response_bytes,
-                &cache.algorithms,
-            )
-            .await;
+        let cache = Arc::clone(self);
+        self.flight.start(move || async move {
+            let outcome = fetch(&cache.endpoint, &cache.algorithms).await;
             cache.apply(outcome);
-            drop(guard);
-        });
-        flight
+        })
     }
 
     /// Records a download's outcome: new keys and lifetimes, or a failure and its backoff.
@@ -281,7 +253,7 @@ impl JwksCache {
             Ok(fetched) => {
                 for skipped in &fetched.skipped {
                     tracing::warn!(
-                        url = %self.display_url,
+                        url = %self.endpoint.display(),
                         kid = skipped.kid.as_deref().unwrap_or("-"),
                         reason = %skipped.reason,
                         "JWKS key skipped"
@@ -292,7 +264,7 @@ impl JwksCache {
                     .unwrap_or(self.settings.ttl)
                     .clamp(self.settings.min_ttl, self.settings.max_ttl);
                 tracing::debug!(
-                    url = %self.display_url,
+                    url = %self.endpoint.display(),
                     keys = fetched.keys.len(),
                     ttl_seconds = ttl.as_secs(),
                     "JWKS loaded"
@@ -308,14 +280,10 @@ impl JwksCache {
             }
             Err(error) => {
                 let failures = previous.failures.saturating_add(1);
-                let backoff = self
-                    .settings
-                    .retry_base
-                    .saturating_mul(1 << failures.saturating_sub(1).min(20))
-                    .min(self.settings.retry_max);
+                let backoff = backoff(self.settings.retry_base, self.settings.retry_max, failures);
                 let serving = previous.usable_keys(now).is_some();
                 tracing::warn!(
-                    url = %self.display_url,
+                    url = %self.endpoint.display(),
                     %error,
                     failures,
                     retry_in_seconds = backoff.as_secs(),
@@ -333,25 +301,6 @@ impl JwksCache {
         };
         self.state.store(Arc::new(next));
     }
-}
-
-/// Marks the flight done however the download task ends, even by panic, so waiters wake and
-/// later requests can start a new one.
-struct FlightGuard {
-    cache: Arc<JwksCache>,
-    done: watch::Sender<bool>,
-}
-
-impl Drop for FlightGuard {
-    fn drop(&mut self) {
-        self.cache.fetching.store(false, Ordering::Release);
-        self.done.send_replace(true);
-    }
-}
-
-async fn wait(mut flight: watch::Receiver<bool>) {
-    // An error means the sender is gone, which also means the flight is over.
-    let _ = flight.wait_for(|done| *done).await;
 }
 
 fn millis_since_epoch(at: SystemTime) -> u64 {

@@ -1,0 +1,210 @@
+//! The revocation list: session ids (`sid`) whose tokens are refused before they expire.
+//!
+//! The issuer publishes the ids of ended sessions (logout, reuse detection, an operator) whose
+//! access tokens may still be live, as `{"sids": [...]}` (the `issuer` crate serves it at
+//! `GET /revoked-sessions`). The verifier polls it, opt-in, through
+//! [`VerifierBuilder::revocation_list_url`](crate::VerifierBuilder::revocation_list_url):
+//!
+//! - **The bound**: while the issuer answers, no token is checked against a list older than the
+//!   poll interval (default 30 s). At 80 % of the interval the next request refreshes the list
+//!   in the background; a request that finds it older than the interval waits for the refresh
+//!   (one download, shared by all waiting requests). So a logout takes effect everywhere within
+//!   the interval plus one download.
+//! - **Cheap**: the list is read lock-free; downloads are conditional (`If-None-Match`), so an
+//!   unchanged list costs a `304`.
+//! - **Outages fail open**: when a download fails, the last list keeps applying and requests do
+//!   not wait while retries back off (the same backoff as the JWKS). Revocation is an early
+//!   cut-off; the token's `exp` remains the hard bound. A service that must check live should
+//!   ask the issuer per request instead.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use reqwest::{Client, Url};
+use serde::Deserialize;
+
+use crate::clock::Clock;
+use crate::remote::{Document, Endpoint, FetchError, SingleFlight, backoff, wait};
+
+/// Tuning for the revocation list; set through the builder's `revocation_*` methods.
+#[derive(Debug, Clone)]
+pub(crate) struct RevocationSettings {
+    /// How old the list may be when a token is checked against it.
+    pub(crate) poll_interval: Duration,
+    /// Largest response read.
+    pub(crate) max_response_bytes: usize,
+}
+
+impl Default for RevocationSettings {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_secs(30),
+            max_response_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// Whether a token's session may be used, as far as the list knows now.
+pub(crate) enum Check {
+    /// The list is fresh enough (or cannot be refreshed now): here is the answer.
+    Known(bool),
+    /// The list is older than the poll interval and a download may succeed: wait for it.
+    MustRefresh,
+}
+
+/// The polled list of revoked session ids.
+pub(crate) struct RevocationList {
+    endpoint: Endpoint,
+    clock: Arc<dyn Clock>,
+    settings: RevocationSettings,
+    retry_base: Duration,
+    retry_max: Duration,
+    state: ArcSwap<ListState>,
+    flight: SingleFlight,
+}
+
+#[derive(Debug, Default)]
+struct ListState {
+    sids: Arc<HashSet<String>>,
+    etag: Option<String>,
+    /// When the download that produced `sids` was sent; `None`: never.
+    fetched_at: Option<SystemTime>,
+    retry_at: Option<SystemTime>,
+    failures: u32,
+}
+
+#[derive(Deserialize)]
+struct ListBody {
+    sids: Vec<String>,
+}
+
+impl RevocationList {
+    pub(crate) fn new(
+        url: Url,
+        client: Client,
+        clock: Arc<dyn Clock>,
+        settings: RevocationSettings,
+        (fetch_timeout, retry_base, retry_max): (Duration, Duration, Duration),
+    ) -> Self {
+        Self {
+            endpoint: Endpoint::new(
+                url,
+                client,
+                fetch_timeout,
+                settings.max_response_bytes,
+                "application/json",
+            ),
+            clock,
+            settings,
+            retry_base,
+            retry_max,
+            state: ArcSwap::from_pointee(ListState::default()),
+            flight: SingleFlight::default(),
+        }
+    }
+
+    /// Checks `sid` without waiting when the list allows it; starts a background refresh when
+    /// the list is due for one.
+    pub(crate) fn check(self: &Arc<Self>, sid: &str) -> Check {
+        let now = self.clock.now();
+        let state = self.state.load();
+        let may_fetch = state.retry_at.is_none_or(|at| now >= at);
+        let age = state
+            .fetched_at
+            .map(|at| now.duration_since(at).unwrap_or_default());
+        let interval = self.settings.poll_interval;
+        match age {
+            Some(age) if age < interval.mul_f64(0.8) => {}
+            // Past the interval: wait for a download, unless the last one failed (fail open
+            // while retries back off rather than slowing every request during an outage).
+            _ if age.is_none_or(|age| age >= interval) && state.failures == 0 && may_fetch => {
+                return Check::MustRefresh;
+            }
+            _ if may_fetch && !self.flight.is_running() => drop(self.start_flight()),
+            _ => {}
+        }
+        Check::Known(state.sids.contains(sid))
+    }
+
+    /// Refreshes (or joins the refresh in flight), then checks `sid` with whatever list is held.
+    pub(crate) async fn check_after_refresh(self: &Arc<Self>, sid: &str) -> bool {
+        wait(self.start_flight()).await;
+        self.state.load().sids.contains(sid)
+    }
+
+    /// Downloads the list now, if it was never loaded; for start-up.
+    pub(crate) async fn prefetch(self: &Arc<Self>) -> Result<(), FetchError> {
+        if self.state.load().fetched_at.is_none() {
+            wait(self.start_flight()).await;
+        }
+        match self.state.load().fetched_at {
+            Some(_) => Ok(()),
+            None => Err(FetchError::Unusable(
+                "the revocation list could not be loaded",
+            )),
+        }
+    }
+
+    fn start_flight(self: &Arc<Self>) -> tokio::sync::watch::Receiver<bool> {
+        let list = Arc::clone(self);
+        self.flight.start(move || async move {
+            let sent_at = list.clock.now();
+            let etag = list.state.load().etag.clone();
+            let outcome = list.endpoint.get(etag.as_deref()).await;
+            list.apply(sent_at, outcome);
+        })
+    }
+
+    fn apply(&self, sent_at: SystemTime, outcome: Result<Document, FetchError>) {
+        let previous = self.state.load_full();
+        let parsed = outcome.and_then(|document| {
+            let sids = match document.body {
+                None => Arc::clone(&previous.sids),
+                Some(body) => {
+                    let list: ListBody = serde_json::from_slice(&body).map_err(|_| {
+                        FetchError::Unusable("the response is not a revocation list")
+                    })?;
+                    Arc::new(list.sids.into_iter().collect())
+                }
+            };
+            Ok((sids, document.etag))
+        });
+        let next = match parsed {
+            Ok((sids, etag)) => {
+                tracing::debug!(
+                    url = %self.endpoint.display(),
+                    revoked = sids.len(),
+                    "revocation list loaded"
+                );
+                ListState {
+                    sids,
+                    etag,
+                    fetched_at: Some(sent_at),
+                    retry_at: None,
+                    failures: 0,
+                }
+            }
+            Err(error) => {
+                let failures = previous.failures.saturating_add(1);
+                let delay = backoff(self.retry_base, self.retry_max, failures);
+                tracing::warn!(
+                    url = %self.endpoint.display(),
+                    %error,
+                    failures,
+                    retry_in_seconds = delay.as_secs(),
+                    "revocation list fetch failed; the last list keeps applying"
+                );
+                ListState {
+                    sids: Arc::clone(&previous.sids),
+                    etag: previous.etag.clone(),
+                    fetched_at: previous.fetched_at,
+                    retry_at: Some(self.clock.now() + delay),
+                    failures,
+                }
+            }
+        };
+        self.state.store(Arc::new(next));
+    }
+}
