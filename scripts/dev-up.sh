@@ -68,10 +68,11 @@ start() {
 
 start issuer env PORT="$issuer_port" DATABASE_URL="sqlite://.dev/issuer.db" KEYS_DIR=keys \
   JWT_ISSUER="$issuer_url" "$bin/issuer" serve
-start user-service env PORT="$user_port" JWT_ISSUER="$issuer_url" \
-  JWT_JWKS_URL="$issuer_url/.well-known/jwks.json" "$bin/user-service"
-start raider-service env PORT="$raider_port" JWT_ISSUER="$issuer_url" \
-  JWT_JWKS_URL="$issuer_url/.well-known/jwks.json" "$bin/raider-service"
+# Both services also poll the issuer's revocation list, so a logout reaches them within 30 s.
+service_env=(JWT_ISSUER="$issuer_url" JWT_JWKS_URL="$issuer_url/.well-known/jwks.json"
+  JWT_REVOCATION_URL="$issuer_url/revoked-sessions")
+start user-service env PORT="$user_port" "${service_env[@]}" "$bin/user-service"
+start raider-service env PORT="$raider_port" "${service_env[@]}" "$bin/raider-service"
 
 wait_healthy() {
   local name="$1" port="$2"

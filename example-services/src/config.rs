@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use verifier_middleware::{BuildError, Verifier};
 
@@ -50,7 +51,13 @@ pub struct ServiceConfig {
     pub issuer: String,
     /// The expected `aud`.
     pub audience: String,
+    /// The issuer's revocation list and how old it may be (`JWT_REVOCATION_URL`,
+    /// `JWT_REVOCATION_POLL_INTERVAL`); `None`: revocation is not checked.
+    pub revocation: Option<(String, Duration)>,
 }
+
+/// How old the revocation list may get by default (`JWT_REVOCATION_POLL_INTERVAL`).
+pub const DEFAULT_REVOCATION_POLL_INTERVAL: Duration = Duration::from_secs(30);
 
 impl std::fmt::Debug for ServiceConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -60,6 +67,7 @@ impl std::fmt::Debug for ServiceConfig {
             .field("secret", &self.secret.as_ref().map(|_| "[REDACTED]"))
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("revocation", &self.revocation)
             .finish()
     }
 }
@@ -108,12 +116,28 @@ impl ServiceConfig {
             (None, None) if secret.is_some() => None,
             (None, None) => Some(KeySource::Jwks(DEFAULT_JWKS_URL.to_owned())),
         };
+        let revocation = match lookup("JWT_REVOCATION_URL") {
+            None => None,
+            Some(url) => {
+                let interval = match lookup("JWT_REVOCATION_POLL_INTERVAL") {
+                    None => DEFAULT_REVOCATION_POLL_INTERVAL,
+                    Some(raw) => {
+                        humantime::parse_duration(&raw).map_err(|_| ConfigError::Invalid {
+                            var: "JWT_REVOCATION_POLL_INTERVAL",
+                            reason: format!("'{raw}' is not a duration (e.g. 30s)"),
+                        })?
+                    }
+                };
+                Some((url, interval))
+            }
+        };
         Ok(Self {
             listen: SocketAddr::new(host, port),
             rsa,
             secret,
             issuer: lookup("JWT_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.to_owned()),
             audience: lookup("JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned()),
+            revocation,
         })
     }
 
@@ -139,6 +163,11 @@ impl ServiceConfig {
         if let Some(secret) = &self.secret {
             builder = builder.hs256_secret(secret);
         }
+        if let Some((url, interval)) = &self.revocation {
+            builder = builder
+                .revocation_list_url(url)
+                .revocation_poll_interval(*interval);
+        }
         builder.build().map_err(|error| ConfigError::Invalid {
             var: variable_for(&error),
             reason: error.to_string(),
@@ -150,6 +179,11 @@ impl ServiceConfig {
 fn variable_for(error: &BuildError) -> &'static str {
     match error {
         BuildError::InvalidJwksUrl(_) => "JWT_JWKS_URL",
+        BuildError::InvalidRevocationUrl(_) => "JWT_REVOCATION_URL",
+        BuildError::InvalidSetting {
+            name: "revocation_poll_interval",
+            ..
+        } => "JWT_REVOCATION_POLL_INTERVAL",
         BuildError::InvalidKey(_) => "JWT_PUBLIC_KEY_FILE",
         BuildError::WeakSecret(_) => "JWT_SECRET",
         BuildError::InvalidSetting { name: "issuer", .. } => "JWT_ISSUER",
@@ -182,6 +216,65 @@ mod tests {
         assert_eq!(config.rsa, Some(KeySource::Jwks(DEFAULT_JWKS_URL.into())));
         assert_eq!(config.secret, None);
         assert!(config.verifier().is_ok());
+    }
+
+    #[test]
+    fn revocation_is_off_unless_a_list_url_is_set() {
+        assert_eq!(parse(&[]).unwrap().revocation, None);
+        let config = parse(&[
+            (
+                "JWT_REVOCATION_URL",
+                "http://localhost:3000/revoked-sessions",
+            ),
+            ("JWT_REVOCATION_POLL_INTERVAL", "10s"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.revocation,
+            Some((
+                "http://localhost:3000/revoked-sessions".to_owned(),
+                Duration::from_secs(10)
+            ))
+        );
+        assert!(config.verifier().is_ok());
+    }
+
+    #[test]
+    fn a_bad_revocation_setting_names_its_variable() {
+        let error = parse(&[
+            (
+                "JWT_REVOCATION_URL",
+                "http://localhost:3000/revoked-sessions",
+            ),
+            ("JWT_REVOCATION_POLL_INTERVAL", "often"),
+        ])
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid JWT_REVOCATION_POLL_INTERVAL:")
+        );
+        let config = parse(&[("JWT_REVOCATION_URL", "file:///etc/passwd")]).unwrap();
+        let error = config.verifier().unwrap_err();
+        assert!(
+            error.to_string().starts_with("invalid JWT_REVOCATION_URL:"),
+            "{error}"
+        );
+        let config = parse(&[
+            (
+                "JWT_REVOCATION_URL",
+                "http://localhost:3000/revoked-sessions",
+            ),
+            ("JWT_REVOCATION_POLL_INTERVAL", "0s"),
+        ])
+        .unwrap();
+        let error = config.verifier().unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid JWT_REVOCATION_POLL_INTERVAL:"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -141,15 +141,21 @@ impl Issuer {
 }
 
 fn service(name: &str, jwks_url: &str) -> Process {
+    service_with(name, jwks_url, &[])
+}
+
+/// A service verifying with `jwks_url`, with `extra` environment.
+fn service_with(name: &str, jwks_url: &str, extra: &[(&'static str, String)]) -> Process {
     let program = match name {
         "user-service" => env!("CARGO_BIN_EXE_user-service"),
         _ => env!("CARGO_BIN_EXE_raider-service"),
     };
-    let env = [
+    let mut env = vec![
         ("PORT", "0".to_owned()),
         ("JWT_ISSUER", ISSUER.to_owned()),
         ("JWT_JWKS_URL", jwks_url.to_owned()),
     ];
+    env.extend_from_slice(extra);
     Process::start(Path::new(program), &[], &env, &std::env::temp_dir())
 }
 
@@ -230,6 +236,70 @@ async fn the_walkthrough_books_as_a_user_and_accepts_as_a_raider() {
         assert_eq!(health.text().await.unwrap(), r#"{"status":"ok"}"#);
         assert!(process.terminate().success(), "a clean exit on SIGTERM");
     }
+}
+
+#[tokio::test]
+async fn refresh_then_logout_and_the_service_refuses_the_sessions_access_tokens() {
+    let issuer = Issuer::start(0);
+    let users = service_with(
+        "user-service",
+        &issuer.jwks_url(),
+        &[
+            (
+                "JWT_REVOCATION_URL",
+                format!("{}/revoked-sessions", issuer.url()),
+            ),
+            ("JWT_REVOCATION_POLL_INTERVAL", "1s".to_owned()),
+        ],
+    );
+    let client = reqwest::Client::new();
+    account(&client, issuer.url(), "alice@example.com", "user").await;
+    let credentials = json!({ "email": "alice@example.com", "password": PASSWORD });
+    let login: Value = post(&client, format!("{}/login", issuer.url()), &credentials)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refreshed = post(
+        &client,
+        format!("{}/refresh", issuer.url()),
+        &json!({ "refresh_token": login["refresh_token"] }),
+    )
+    .await;
+    assert_eq!(refreshed.status(), 200);
+    let refreshed: Value = refreshed.json().await.unwrap();
+    let book = format!("{}/book", users.base_url);
+    for token in [&login["access_token"], &refreshed["access_token"]] {
+        let booked = call(&client, book.clone(), token.as_str()).await;
+        assert_eq!(booked.status(), 200);
+    }
+
+    let logout = post(
+        &client,
+        format!("{}/logout", issuer.url()),
+        &json!({ "refresh_token": refreshed["refresh_token"] }),
+    )
+    .await;
+    assert_eq!(logout.status(), 204);
+    // Real processes, real time: wait (bounded) for the poll interval to pass.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let refused = loop {
+        let response = call(&client, book.clone(), refreshed["access_token"].as_str()).await;
+        if response.status() == 401 {
+            break response;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the logout never reached the service"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        refused.text().await.unwrap(),
+        r#"{"error":"invalid_token","error_description":"the token's session has ended"}"#
+    );
+    let first = call(&client, book, login["access_token"].as_str()).await;
+    assert_eq!(first.status(), 401, "every access token of the session");
 }
 
 #[tokio::test]
