@@ -61,7 +61,9 @@
 //! 5. its signature (jsonwebtoken's `aws_lc_rs` backend);
 //! 6. its claims: `exp` required, `nbf` and `iat` checked, all as JSON numbers, with a leeway
 //!    (60 s by default); `iss` and `aud` (string or array) against the configured values; a
-//!    `type` of `refresh` refused; `role` (string) and `roles` (array of strings) well typed.
+//!    `type` of `refresh` refused; `role` (string) and `roles` (array of strings) well typed;
+//! 7. with a [revocation list](VerifierBuilder::revocation_list_url), its `sid` is not listed
+//!    ("the token's session has ended").
 //!
 //! Then the route's role requirement (any of a list): 403 `insufficient_scope` when unmet.
 //! Reasons are logged at `debug` without token text.
@@ -81,6 +83,30 @@
 //!   while retries back off; with no keys at all, requests get 503 with `Retry-After`;
 //! - one shared HTTP client, 5 s timeout, 256 KiB response cap; a JWKS entry that is not a
 //!   usable RSA signing key of at least 2048 bits is skipped (and logged), the rest kept.
+//!
+//! # Revocation
+//!
+//! Opt-in with [`VerifierBuilder::revocation_list_url`]: the issuer's list of ended sessions is
+//! polled so that a logout is enforced within [`revocation_poll_interval`](VerifierBuilder::revocation_poll_interval)
+//! (30 s by default) while the issuer answers, without a call per request. The list is read
+//! lock-free, refreshed ahead of time by traffic with conditional requests, and kept applying
+//! during an outage (fail-open: a token's `exp` stays the hard bound).
+//!
+//! ```
+//! # fn main() -> Result<(), verifier_middleware::BuildError> {
+//! use std::time::Duration;
+//! use verifier_middleware::Verifier;
+//!
+//! let verifier = Verifier::builder()
+//!     .jwks_url("http://localhost:3000/.well-known/jwks.json")
+//!     .revocation_list_url("http://localhost:3000/revoked-sessions")
+//!     .revocation_poll_interval(Duration::from_secs(10)) // logout reaches this service within ~10 s
+//!     .issuer("http://localhost:3000")
+//!     .audience("api")
+//!     .build()?;
+//! # let _ = verifier;
+//! # Ok(()) }
+//! ```
 //!
 //! Times come from a [`Clock`](clock::Clock), so tests can move time instead of sleeping.
 //!
