@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::keys::{self, KeyError, RsaSigningKey};
 use crate::passwords::{HashError, PasswordHashing};
 use crate::startup::{Application, StartupError};
-use crate::storage::{EndReason, OpenError, Store, StoreError, UserRecord};
+use crate::storage::{EndReason, OpenError, SessionScope, Store, StoreError, UserRecord};
 
 /// A command failed. `Display` is the one line printed before exiting.
 #[derive(Debug, thiserror::Error)]
@@ -158,7 +158,7 @@ async fn revoke_sessions(store: &Store, args: SessionRevokeArgs) -> Result<(), C
         (Some(email), _) => {
             let user = find_user(store, &email).await?;
             store
-                .end_user_sessions(user.id, EndReason::Admin, now)
+                .end_sessions(SessionScope::User(user.id), EndReason::Admin, now)
                 .await?
         }
         (None, Some(sid)) => {
@@ -166,7 +166,9 @@ async fn revoke_sessions(store: &Store, args: SessionRevokeArgs) -> Result<(), C
                 flag: "--sid",
                 reason: e.to_string(),
             })?;
-            u64::from(store.end_session(sid, EndReason::Admin, now).await?)
+            store
+                .end_sessions(SessionScope::Session(sid), EndReason::Admin, now)
+                .await?
         }
         (None, None) => 0,
     };

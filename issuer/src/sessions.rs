@@ -21,8 +21,8 @@ use crate::config::SessionPolicy;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::{
-    EndReason, NewSession, PrunePolicy, RefreshTokenRecord, Rotation, RotationOutcome, Store,
-    StoreError, UserRecord,
+    EndReason, NewSession, PrunePolicy, RefreshTokenRecord, Rotation, RotationOutcome,
+    SessionScope, Store, StoreError, UserRecord,
 };
 use crate::tokens::{
     AccessClaims, REFRESH_TOKEN_LEN, SealError, Subject, new_refresh_token, open_successor,
@@ -180,10 +180,12 @@ pub async fn logout(state: &AppState, token: &str) -> Result<(), ApiError> {
     let hash = refresh_token_hash(token);
     if let Some(record) = state.store.find_refresh_token(&hash).await? {
         let now = unix_seconds(state.clock.now());
+        let scope = SessionScope::Session(record.session_id);
         if state
             .store
-            .end_session(record.session_id, EndReason::Logout, now)
+            .end_sessions(scope, EndReason::Logout, now)
             .await?
+            > 0
         {
             tracing::info!(sid = %record.session_id, "session ended by logout");
         }
@@ -234,10 +236,12 @@ async fn duplicate(
             .await?;
         return Ok(access.with_refresh_token(successor));
     }
+    let scope = SessionScope::Session(record.session_id);
     if state
         .store
-        .end_session(record.session_id, EndReason::Reuse, unix_seconds(now))
+        .end_sessions(scope, EndReason::Reuse, unix_seconds(now))
         .await?
+        > 0
     {
         tracing::warn!(
             sid = %record.session_id,

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 pub use sessions::{
     EndReason, NewSession, PrunePolicy, RefreshTokenRecord, Rotation, RotationOutcome,
-    SessionSummary,
+    SessionScope, SessionSummary,
 };
 pub use users::{NewUser, UserRecord};
 

@@ -104,6 +104,15 @@ impl EndReason {
     }
 }
 
+/// Which sessions [`Store::end_sessions`] ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionScope {
+    /// One session, by id.
+    Session(Uuid),
+    /// Every session of a user.
+    User(Uuid),
+}
+
 /// A session as listed to an operator.
 #[derive(Debug, Clone)]
 pub struct SessionSummary {
@@ -285,46 +294,36 @@ impl Store {
         Ok(())
     }
 
-    /// Ends a session; `false` when it had ended already or does not exist.
-    pub async fn end_session(
+    /// Ends the live sessions in `scope`; returns how many (0 when they had ended already or
+    /// do not exist).
+    pub async fn end_sessions(
         &self,
-        session_id: Uuid,
-        reason: EndReason,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let ended = match self {
-            Self::Sqlite(pool) => sqlx::query(
-                "UPDATE sessions SET ended_at = ?1, end_reason = ?2
-                     WHERE id = ?3 AND ended_at IS NULL",
-            )
-            .bind(now)
-            .bind(reason.as_str())
-            .bind(session_id.to_string())
-            .execute(pool)
-            .await?
-            .rows_affected(),
-        };
-        Ok(ended > 0)
-    }
-
-    /// Ends every live session of a user; returns how many.
-    pub async fn end_user_sessions(
-        &self,
-        user_id: Uuid,
+        scope: SessionScope,
         reason: EndReason,
         now: i64,
     ) -> Result<u64, StoreError> {
         Ok(match self {
-            Self::Sqlite(pool) => sqlx::query(
-                "UPDATE sessions SET ended_at = ?1, end_reason = ?2
-                     WHERE user_id = ?3 AND ended_at IS NULL",
-            )
-            .bind(now)
-            .bind(reason.as_str())
-            .bind(user_id.to_string())
-            .execute(pool)
-            .await?
-            .rows_affected(),
+            Self::Sqlite(pool) => {
+                let (sql, id) = match scope {
+                    SessionScope::Session(id) => (
+                        "UPDATE sessions SET ended_at = ?1, end_reason = ?2
+                         WHERE id = ?3 AND ended_at IS NULL",
+                        id,
+                    ),
+                    SessionScope::User(id) => (
+                        "UPDATE sessions SET ended_at = ?1, end_reason = ?2
+                         WHERE user_id = ?3 AND ended_at IS NULL",
+                        id,
+                    ),
+                };
+                sqlx::query(sql)
+                    .bind(now)
+                    .bind(reason.as_str())
+                    .bind(id.to_string())
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            }
         })
     }
 

@@ -1,26 +1,11 @@
 //! The database going away: 503 `temporarily_unavailable`, the process keeps serving, nothing is
 //! half-written, and service comes back by itself.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde_json::json;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Connection, SqliteConnection};
 
 use crate::helpers::{PASSWORD, TestApp, assert_error, spawn_app, spawn_app_with};
-
-/// A second, independent connection that takes SQLite's write lock, as another process would.
-async fn lock_writes(app: &TestApp) -> SqliteConnection {
-    let options =
-        SqliteConnectOptions::from_str(&format!("sqlite://{}", app.db_path.display())).unwrap();
-    let mut connection = SqliteConnection::connect_with(&options).await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut connection)
-        .await
-        .unwrap();
-    connection
-}
 
 async fn spawn_app_with_short_busy_timeout() -> TestApp {
     spawn_app_with(&[], |config| {
@@ -32,7 +17,7 @@ async fn spawn_app_with_short_busy_timeout() -> TestApp {
 #[tokio::test]
 async fn a_locked_database_answers_503_and_the_service_recovers_when_it_is_released() {
     let app = spawn_app_with_short_busy_timeout().await;
-    let mut lock = lock_writes(&app).await;
+    let mut lock = app.lock_writes().await;
 
     let refused = app
         .post_json(
@@ -69,7 +54,7 @@ async fn a_locked_database_answers_503_and_the_service_recovers_when_it_is_relea
 async fn a_login_whose_session_cannot_be_written_is_503_and_issues_no_token() {
     let app = spawn_app_with_short_busy_timeout().await;
     app.register("a@example.com", None).await;
-    let mut lock = lock_writes(&app).await;
+    let mut lock = app.lock_writes().await;
 
     let refused = app.login("a@example.com", PASSWORD).await;
     assert_error(refused, 503, "temporarily_unavailable").await;

@@ -214,6 +214,28 @@ impl TestApp {
             .await
     }
 
+    /// A second, independent connection to the app's SQLite file, as another process would
+    /// open (to lock it, or to change its schema under the app).
+    pub(crate) async fn second_connection(&self) -> sqlx::SqliteConnection {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", self.db_path.display());
+        let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&url)
+            .expect("sqlite url");
+        sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .expect("second connection")
+    }
+
+    /// Takes SQLite's write lock on a second connection; `ROLLBACK` on it releases the lock.
+    pub(crate) async fn lock_writes(&self) -> sqlx::SqliteConnection {
+        let mut connection = self.second_connection().await;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut connection)
+            .await
+            .expect("write lock");
+        connection
+    }
+
     /// The `sid` list served at `/revoked-sessions`.
     pub(crate) async fn revoked_sids(&self) -> Vec<String> {
         let response = self.get("/revoked-sessions").await;

@@ -2,14 +2,12 @@
 //! list, expiry and pruning.
 
 use std::collections::HashSet;
-use std::str::FromStr;
 use std::time::Duration;
 
 use issuer::clock::Clock;
 use issuer::sessions;
 use serde_json::{Value, json};
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Connection, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use crate::helpers::{TestApp, assert_error, claims_of, spawn_app, spawn_app_with};
 
@@ -310,9 +308,7 @@ async fn the_running_issuer_prunes_on_its_schedule() {
 
 /// Makes every insert into `refresh_tokens` fail, as a full disk or a crash mid-write would.
 async fn break_token_inserts(app: &TestApp) -> SqliteConnection {
-    let options =
-        SqliteConnectOptions::from_str(&format!("sqlite://{}", app.db_path.display())).unwrap();
-    let mut connection = SqliteConnection::connect_with(&options).await.unwrap();
+    let mut connection = app.second_connection().await;
     sqlx::query(
         "CREATE TRIGGER fail_token_insert BEFORE INSERT ON refresh_tokens
          BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
@@ -354,13 +350,7 @@ async fn a_database_outage_during_refresh_is_503_and_burns_nothing() {
     })
     .await;
     let session = app.signed_in("a@example.com").await;
-    let options =
-        SqliteConnectOptions::from_str(&format!("sqlite://{}", app.db_path.display())).unwrap();
-    let mut lock = SqliteConnection::connect_with(&options).await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut lock)
-        .await
-        .unwrap();
+    let mut lock = app.lock_writes().await;
 
     let refused = app.refresh(refresh_token(&session)).await;
     assert_eq!(refused.headers()["retry-after"], "1");

@@ -31,15 +31,21 @@ fn verifier(server: &JwksServer, clock: &ManualClock) -> Verifier {
         .unwrap()
 }
 
+/// A list server listing `sids`, a clock, and an app verifying against both.
+async fn started(sids: &[&str]) -> (JwksServer, ManualClock, TestApp) {
+    let server = list_server(sids).await;
+    let clock = clock();
+    let app = TestApp::start(&verifier(&server, &clock)).await;
+    (server, clock, app)
+}
+
 fn token_for_session(clock: &ManualClock, sid: &str) -> String {
     token_with(key(0), clock.now(), |claims| claims["sid"] = json!(sid))
 }
 
 #[tokio::test]
 async fn a_listed_session_is_refused_and_others_pass() {
-    let server = list_server(&["s-ended"]).await;
-    let clock = clock();
-    let app = TestApp::start(&verifier(&server, &clock)).await;
+    let (server, clock, app) = started(&["s-ended"]).await;
 
     let refused = app
         .get("/any", Some(&token_for_session(&clock, "s-ended")))
@@ -58,9 +64,7 @@ async fn a_listed_session_is_refused_and_others_pass() {
 
 #[tokio::test]
 async fn a_revocation_applies_once_the_list_is_older_than_the_interval_and_not_before() {
-    let server = list_server(&[]).await;
-    let clock = clock();
-    let app = TestApp::start(&verifier(&server, &clock)).await;
+    let (server, clock, app) = started(&[]).await;
     let token = token_for_session(&clock, "s-1");
     assert_eq!(app.get("/any", Some(&token)).await.status(), 200);
 
@@ -80,9 +84,7 @@ async fn a_revocation_applies_once_the_list_is_older_than_the_interval_and_not_b
 
 #[tokio::test]
 async fn traffic_refreshes_the_list_ahead_of_the_interval_without_waiting() {
-    let server = list_server(&[]).await;
-    let clock = clock();
-    let app = TestApp::start(&verifier(&server, &clock)).await;
+    let (server, clock, app) = started(&[]).await;
     let token = token_for_session(&clock, "s-1");
     assert_eq!(app.get("/any", Some(&token)).await.status(), 200);
 
@@ -112,9 +114,7 @@ async fn assert_status_soon(app: &TestApp, token: &str, status: u16) {
 
 #[tokio::test]
 async fn an_unchanged_list_is_revalidated_with_a_304() {
-    let server = list_server(&["s-ended"]).await;
-    let clock = clock();
-    let app = TestApp::start(&verifier(&server, &clock)).await;
+    let (server, clock, app) = started(&["s-ended"]).await;
     let ended = token_for_session(&clock, "s-ended");
     assert_invalid_token(app.get("/any", Some(&ended)).await, ENDED).await;
 
@@ -130,9 +130,7 @@ async fn an_unchanged_list_is_revalidated_with_a_304() {
 
 #[tokio::test]
 async fn during_an_outage_the_last_list_keeps_applying_and_requests_do_not_wait() {
-    let server = list_server(&["s-ended"]).await;
-    let clock = clock();
-    let app = TestApp::start(&verifier(&server, &clock)).await;
+    let (server, clock, app) = started(&["s-ended"]).await;
     let ended = token_for_session(&clock, "s-ended");
     assert_invalid_token(app.get("/any", Some(&ended)).await, ENDED).await;
 
