@@ -360,3 +360,40 @@ async fn a_database_outage_during_refresh_is_503_and_burns_nothing() {
     app.clock.advance(Duration::from_secs(60));
     tokens(app.refresh(refresh_token(&session)).await).await;
 }
+
+#[tokio::test]
+async fn two_rotations_that_both_read_the_token_unused_cannot_both_win() {
+    // The interleaving a race produces (both requests read the token before either writes),
+    // made deterministic by calling the store directly.
+    use issuer::storage::{Rotation, RotationOutcome};
+    use issuer::tokens::{new_refresh_token, refresh_token_hash};
+
+    let app = spawn_app().await;
+    let session = app.signed_in("a@example.com").await;
+    let old_hash = refresh_token_hash(refresh_token(&session));
+    let record = app
+        .store
+        .find_refresh_token(&old_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    let now = issuer::clock::unix_seconds(app.clock.now());
+    let mut outcomes = Vec::new();
+    for _ in 0..2 {
+        let new_hash = refresh_token_hash(&new_refresh_token());
+        let rotation = Rotation {
+            session_id: record.session_id,
+            old_hash: &old_hash,
+            new_hash: &new_hash,
+            successor_sealed: "sealed",
+            now,
+            access_expires_at: now + 900,
+        };
+        outcomes.push(app.store.rotate_refresh_token(&rotation).await.unwrap());
+    }
+    assert_eq!(
+        outcomes,
+        [RotationOutcome::Rotated, RotationOutcome::AlreadyUsed]
+    );
+    assert_eq!(app.store.session_counts().await.unwrap(), (1, 2));
+}
