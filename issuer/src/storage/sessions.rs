@@ -168,14 +168,12 @@ impl Store {
                 .bind(session.user_agent)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(
-                    "INSERT INTO refresh_tokens (token_hash, session_id, created_at)
-                     VALUES (?1, ?2, ?3)",
+                insert_active_token(
+                    &mut tx,
+                    session.refresh_token_hash,
+                    session.id,
+                    session.created_at,
                 )
-                .bind(session.refresh_token_hash)
-                .bind(session.id.to_string())
-                .bind(session.created_at)
-                .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
             }
@@ -257,14 +255,12 @@ impl Store {
                     tx.rollback().await?;
                     return Ok(RotationOutcome::SessionEnded);
                 }
-                sqlx::query(
-                    "INSERT INTO refresh_tokens (token_hash, session_id, created_at)
-                     VALUES (?1, ?2, ?3)",
+                insert_active_token(
+                    &mut tx,
+                    rotation.new_hash,
+                    rotation.session_id,
+                    rotation.now,
                 )
-                .bind(rotation.new_hash)
-                .bind(rotation.session_id.to_string())
-                .bind(rotation.now)
-                .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
             }
@@ -442,4 +438,22 @@ impl Store {
             }
         }
     }
+}
+
+/// Inserts a session's new active refresh token, inside the caller's transaction.
+async fn insert_active_token(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    token_hash: &str,
+    session_id: Uuid,
+    created_at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)",
+    )
+    .bind(token_hash)
+    .bind(session_id.to_string())
+    .bind(created_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
