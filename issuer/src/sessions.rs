@@ -37,11 +37,14 @@ pub const REVOCATION_MARGIN: Duration = Duration::from_secs(5 * 60);
 /// Longest `User-Agent` kept with a session, in characters.
 const MAX_USER_AGENT_CHARS: usize = 256;
 
+/// How much longer than the grace window a sealed successor is kept, so that replicas whose
+/// clocks differ by up to this much never find it erased inside their window.
+const SEALED_SUCCESSOR_SLACK: Duration = Duration::from_secs(60);
+
 /// Sessions deleted per statement when pruning.
 const PRUNE_BATCH: i64 = 1_000;
 
-/// A freshly issued access token and refresh token.
-#[derive(Debug)]
+/// A freshly issued access token and refresh token; `Debug` shows neither.
 pub struct TokenPair {
     /// The signed access token.
     pub access_token: String,
@@ -49,6 +52,16 @@ pub struct TokenPair {
     pub expires_in: u64,
     /// The opaque refresh token.
     pub refresh_token: String,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Where a login came from, kept with the session for the user and operators.
@@ -227,7 +240,13 @@ async fn duplicate(
     let grace = state.tokens.sessions.reuse_grace;
     let used_at = record.used_at.unwrap_or(i64::MIN);
     let in_grace = !grace.is_zero() && unix_seconds(now).saturating_sub(used_at) <= seconds(grace);
-    if let (true, Some(sealed)) = (in_grace, &record.successor_sealed) {
+    if in_grace {
+        // The pruner keeps sealed successors well past the window, so a missing one means the
+        // clocks of replicas disagree: refuse, but do not sign a legitimate client out.
+        let sealed = record
+            .successor_sealed
+            .as_deref()
+            .ok_or_else(|| refuse(Refusal::Unknown))?;
         let successor = open_successor(token, sealed, record.session_id)?;
         let access = sign_access(state, &record.subject(), now, record.expires_at)?;
         state
@@ -311,7 +330,7 @@ pub async fn prune(
             now: unix_seconds(now),
             revocation_margin: seconds(REVOCATION_MARGIN),
             idle_ttl: policy.idle_ttl.map(seconds),
-            grace: seconds(policy.reuse_grace),
+            grace: seconds(policy.reuse_grace + SEALED_SUCCESSOR_SLACK),
             batch: PRUNE_BATCH,
         })
         .await
@@ -339,4 +358,23 @@ pub fn spawn_pruner(
 
 fn seconds(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_no_token() {
+        let pair = TokenPair {
+            access_token: "eyJ.secret-access".into(),
+            expires_in: 900,
+            refresh_token: "secret-refresh".into(),
+        };
+        let shown = format!("{pair:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        let response = crate::routes::login::TokenResponse::from(pair);
+        let shown = format!("{response:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+    }
 }

@@ -29,8 +29,8 @@ struct LoginRequest {
     password: String,
 }
 
-/// The token response of RFC 6749 section 5.1.
-#[derive(Debug, Serialize)]
+/// The token response of RFC 6749 section 5.1; `Debug` shows no token.
+#[derive(Serialize)]
 pub struct TokenResponse {
     /// The signed access token.
     pub access_token: String,
@@ -40,6 +40,15 @@ pub struct TokenResponse {
     pub expires_in: u64,
     /// The opaque refresh token.
     pub refresh_token: String,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
 }
 
 impl From<TokenPair> for TokenResponse {

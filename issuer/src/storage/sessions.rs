@@ -142,7 +142,8 @@ pub struct PrunePolicy {
     pub revocation_margin: i64,
     /// Sessions idle this long cannot refresh any more (`None`: no idle expiry).
     pub idle_ttl: Option<i64>,
-    /// Sealed successors are erased this long after their token was used (the grace window).
+    /// Sealed successors are erased this long after their token was used (the grace window
+    /// plus slack for clock differences between replicas).
     pub grace: i64,
     /// Rows deleted per statement, so a large backlog never holds the write lock for long.
     pub batch: i64,
@@ -414,7 +415,7 @@ impl Store {
                 }
                 sqlx::query(
                     "UPDATE refresh_tokens SET successor_sealed = NULL
-                     WHERE successor_sealed IS NOT NULL AND used_at <= ?1",
+                     WHERE successor_sealed IS NOT NULL AND used_at < ?1",
                 )
                 .bind(policy.now.saturating_sub(policy.grace))
                 .execute(pool)

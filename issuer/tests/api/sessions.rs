@@ -397,3 +397,23 @@ async fn two_rotations_that_both_read_the_token_unused_cannot_both_win() {
     );
     assert_eq!(app.store.session_counts().await.unwrap(), (1, 2));
 }
+
+#[tokio::test]
+async fn pruning_at_the_edge_of_the_grace_window_never_signs_a_duplicate_out() {
+    let app = spawn_app().await;
+    let first = app.signed_in("a@example.com").await;
+    let winner = tokens(app.refresh(refresh_token(&first)).await).await;
+    app.clock.advance(Duration::from_secs(5));
+    let policy = issuer::config::SessionPolicy {
+        reuse_grace: Duration::from_secs(5),
+        idle_ttl: None,
+        prune_interval: Duration::from_secs(600),
+    };
+    sessions::prune(&app.store, app.clock.now(), &policy)
+        .await
+        .unwrap();
+
+    let duplicate = tokens(app.refresh(refresh_token(&first)).await).await;
+    assert_eq!(refresh_token(&duplicate), refresh_token(&winner));
+    assert!(app.revoked_sids().await.is_empty());
+}
