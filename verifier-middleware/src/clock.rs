@@ -34,6 +34,11 @@ impl ManualClock {
         let mut now = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         *now += by;
     }
+
+    /// Sets the time, backwards too (as a wall clock stepped by NTP may be).
+    pub fn set(&self, to: SystemTime) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = to;
+    }
 }
 
 impl Clock for ManualClock {

@@ -13,7 +13,8 @@
 //! - **Cheap**: the list is read lock-free; downloads are conditional (`If-None-Match`), so an
 //!   unchanged list costs a `304`.
 //! - **Outages fail open**: when a download fails, the last list keeps applying and requests do
-//!   not wait while retries back off (the same backoff as the JWKS). Revocation is an early
+//!   not wait while retries back off (the same backoff as the JWKS); the first request after a
+//!   backoff waits for the retry, at most the fetch timeout. Revocation is an early
 //!   cut-off; the token's `exp` remains the hard bound. A service that must check live should
 //!   ask the issuer per request instead.
 
@@ -110,20 +111,20 @@ impl RevocationList {
     pub(crate) fn check(self: &Arc<Self>, sid: &str) -> Check {
         let now = self.clock.now();
         let state = self.state.load();
-        let may_fetch = state.retry_at.is_none_or(|at| now >= at);
+        let interval = self.settings.poll_interval;
+        // A clock that stepped backwards makes the list's age unknown: treat it as stale.
         let age = state
             .fetched_at
-            .map(|at| now.duration_since(at).unwrap_or_default());
-        let interval = self.settings.poll_interval;
-        match age {
-            Some(age) if age < interval.mul_f64(0.8) => {}
-            // Past the interval: wait for a download, unless the last one failed (fail open
-            // while retries back off rather than slowing every request during an outage).
-            _ if age.is_none_or(|age| age >= interval) && state.failures == 0 && may_fetch => {
-                return Check::MustRefresh;
-            }
-            _ if may_fetch && !self.flight.is_running() => drop(self.start_flight()),
-            _ => {}
+            .map_or(interval, |at| now.duration_since(at).unwrap_or(interval));
+        let may_fetch = state.retry_at.is_none_or(|at| now >= at)
+            && tokio::runtime::Handle::try_current().is_ok();
+        if may_fetch && age >= interval {
+            // Too old, and a download may succeed: wait for it (bounded by the fetch timeout).
+            // While retries back off, requests do not wait: the last list applies.
+            return Check::MustRefresh;
+        }
+        if may_fetch && age >= interval.mul_f64(0.8) && !self.flight.is_running() {
+            drop(self.start_flight());
         }
         Check::Known(state.sids.contains(sid))
     }
@@ -136,7 +137,7 @@ impl RevocationList {
 
     /// Downloads the list now, if it was never loaded; for start-up.
     pub(crate) async fn prefetch(self: &Arc<Self>) -> Result<(), FetchError> {
-        if self.state.load().fetched_at.is_none() {
+        if self.state.load().fetched_at.is_none() && tokio::runtime::Handle::try_current().is_ok() {
             wait(self.start_flight()).await;
         }
         match self.state.load().fetched_at {

@@ -152,11 +152,43 @@ async fn during_an_outage_the_last_list_keeps_applying_and_requests_do_not_wait(
     server.set_mode(Mode::Serve);
     server.set_jwks(json!({ "sids": [] }));
     clock.advance(Duration::from_secs(2));
-    // Past the backoff, traffic retries in the background while the last list still applies.
-    assert_invalid_token(app.get("/any", Some(&ended)).await, ENDED).await;
-    server.wait_for_hits(3).await;
-    assert_status_soon(&app, &ended, 200).await;
+    // Past the backoff, the list is still too old: the next request waits for the retry.
+    assert_eq!(app.get("/any", Some(&ended)).await.status(), 200);
     assert_eq!(server.hits(), 3);
+}
+
+#[tokio::test]
+async fn after_a_failed_refresh_a_list_older_than_the_interval_is_never_used_once_retrying_is_allowed()
+ {
+    let (server, clock, app) = started(&[]).await;
+    let token = token_for_session(&clock, "s-1");
+    assert_eq!(app.get("/any", Some(&token)).await.status(), 200);
+
+    // A refresh fails once (an issuer restart, say); the request that waited for it is
+    // answered with the last list...
+    server.set_mode(Mode::Fail(StatusCode::SERVICE_UNAVAILABLE));
+    clock.advance(INTERVAL);
+    assert_eq!(app.get("/any", Some(&token)).await.status(), 200);
+    assert_eq!(server.hits(), 2);
+    // ...then the issuer is back, a logout happens, and traffic resumes much later.
+    server.set_mode(Mode::Serve);
+    server.set_jwks(json!({ "sids": ["s-1"] }));
+    clock.advance(Duration::from_secs(3600));
+    let token = token_for_session(&clock, "s-1");
+    assert_invalid_token(app.get("/any", Some(&token)).await, ENDED).await;
+    assert_eq!(server.hits(), 3);
+}
+
+#[tokio::test]
+async fn a_clock_stepped_backwards_makes_the_list_stale_not_fresh() {
+    let (server, clock, app) = started(&[]).await;
+    let token = token_for_session(&clock, "s-1");
+    assert_eq!(app.get("/any", Some(&token)).await.status(), 200);
+    server.set_jwks(json!({ "sids": ["s-1"] }));
+    clock.set(clock.now() - Duration::from_secs(600));
+    let token = token_for_session(&clock, "s-1");
+    assert_invalid_token(app.get("/any", Some(&token)).await, ENDED).await;
+    assert_eq!(server.hits(), 2);
 }
 
 #[tokio::test]
