@@ -116,6 +116,31 @@ pub struct RawSettings {
         global = true
     )]
     pub database_url: String,
+    /// Most connections the pool opens (per issuer process).
+    #[arg(
+        long,
+        env = "DATABASE_MAX_CONNECTIONS",
+        default_value = "10",
+        global = true
+    )]
+    pub database_max_connections: String,
+    /// How long a request waits for a free (or new) connection before answering 503.
+    #[arg(
+        long,
+        env = "DATABASE_ACQUIRE_TIMEOUT",
+        default_value = "5s",
+        global = true
+    )]
+    pub database_acquire_timeout: String,
+    /// Longest a statement may run or wait for a lock before the request answers 503
+    /// (PostgreSQL `statement_timeout` and `lock_timeout`; SQLite's busy timeout).
+    #[arg(
+        long,
+        env = "DATABASE_STATEMENT_TIMEOUT",
+        default_value = "5s",
+        global = true
+    )]
+    pub database_statement_timeout: String,
     /// Directory holding the RSA private key (`private.pem`, PKCS#1 or PKCS#8).
     #[arg(long, env = "KEYS_DIR", default_value = "keys", global = true)]
     pub keys_dir: PathBuf,
@@ -162,6 +187,38 @@ pub struct RawSettings {
         global = true
     )]
     pub session_prune_interval: String,
+    /// Failed logins allowed per account before back-off starts.
+    #[arg(
+        long,
+        env = "LOGIN_ACCOUNT_FREE_ATTEMPTS",
+        default_value = "5",
+        global = true
+    )]
+    pub login_account_free_attempts: String,
+    /// Failed logins allowed per client address (IPv6: per /64) before back-off starts.
+    #[arg(
+        long,
+        env = "LOGIN_CLIENT_FREE_ATTEMPTS",
+        default_value = "20",
+        global = true
+    )]
+    pub login_client_free_attempts: String,
+    /// First back-off delay; it doubles with each further failure.
+    #[arg(long, env = "LOGIN_BACKOFF_BASE", default_value = "1s", global = true)]
+    pub login_backoff_base: String,
+    /// Longest back-off delay (no lock-out lasts longer).
+    #[arg(long, env = "LOGIN_BACKOFF_MAX", default_value = "15m", global = true)]
+    pub login_backoff_max: String,
+    /// Where the client address comes from: `ConnectInfo` (the TCP peer, the default) or, only
+    /// behind a proxy that sets it, `RightmostXForwardedFor`, `XRealIp`, `CfConnectingIp`,
+    /// `TrueClientIp`, `FlyClientIp`, `CloudFrontViewerAddress`, `XEnvoyExternalAddress`.
+    #[arg(
+        long,
+        env = "CLIENT_IP_SOURCE",
+        default_value = "ConnectInfo",
+        global = true
+    )]
+    pub client_ip_source: String,
     /// Comma-separated roles that `POST /register` may grant; the first is the default.
     #[arg(
         long,

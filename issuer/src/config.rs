@@ -9,6 +9,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use axum_client_ip::ClientIpSource;
+
 use crate::cli::RawSettings;
 use crate::domain::Role;
 use crate::throttle::ThrottlePolicy;
@@ -43,6 +45,8 @@ pub struct Config {
     pub max_concurrent_hashes: usize,
     /// Back-off applied to repeated failed logins.
     pub login_throttle: ThrottlePolicy,
+    /// Where the client address (for the back-off and session records) comes from.
+    pub client_ip_source: ClientIpSource,
 }
 
 /// Refresh and clean-up rules of sessions.
@@ -60,16 +64,29 @@ pub struct SessionPolicy {
 pub const MAX_REFRESH_GRACE: Duration = Duration::from_secs(60);
 
 /// Database location and connection behaviour.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DatabaseConfig {
-    /// `sqlite://...` URL.
+    /// `sqlite://...` or `postgres://...` URL; may hold a password, so `Debug` hides it.
     pub url: String,
-    /// Connections in the pool.
+    /// Most connections in the pool.
     pub max_connections: u32,
-    /// How long a request waits for a free connection before answering 503.
+    /// How long a request waits for a free (or new) connection before answering 503.
     pub acquire_timeout: Duration,
-    /// How long SQLite waits on a locked database before giving up (answered with 503).
-    pub busy_timeout: Duration,
+    /// How long a statement may run or wait on a lock before answering 503 (PostgreSQL
+    /// statement and lock timeouts; SQLite's busy timeout).
+    pub statement_timeout: Duration,
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = self.url.split(':').next().unwrap_or_default();
+        f.debug_struct("DatabaseConfig")
+            .field("url", &format_args!("{scheme}:<redacted>"))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .finish()
+    }
 }
 
 /// The signing algorithm and its key material.
@@ -169,9 +186,19 @@ impl Config {
             listen: SocketAddr::new(parse_host(&raw.host)?, parse_port(&raw.port)?),
             database: DatabaseConfig {
                 url: parse_database_url(&raw.database_url)?,
-                max_connections: 8,
-                acquire_timeout: Duration::from_secs(5),
-                busy_timeout: Duration::from_secs(5),
+                max_connections: parse_count(
+                    "DATABASE_MAX_CONNECTIONS",
+                    &raw.database_max_connections,
+                    1,
+                )?,
+                acquire_timeout: parse_ttl(
+                    "DATABASE_ACQUIRE_TIMEOUT",
+                    &raw.database_acquire_timeout,
+                )?,
+                statement_timeout: parse_ttl(
+                    "DATABASE_STATEMENT_TIMEOUT",
+                    &raw.database_statement_timeout,
+                )?,
             },
             signing: parse_signing(raw)?,
             issuer: parse_issuer(&raw.jwt_issuer)?,
@@ -182,7 +209,16 @@ impl Config {
             self_service_roles: parse_roles(&raw.self_service_roles)?,
             body_limit_bytes: 64 * 1024,
             max_concurrent_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            login_throttle: ThrottlePolicy::default(),
+            login_throttle: parse_throttle(raw)?,
+            client_ip_source: raw.client_ip_source.parse().map_err(|_| {
+                invalid(
+                    "CLIENT_IP_SOURCE",
+                    format!(
+                        "'{}' is not a source; use ConnectInfo (the TCP peer), or a header your proxy sets: RightmostXForwardedFor, XRealIp, CfConnectingIp, TrueClientIp, FlyClientIp, CloudFrontViewerAddress, XEnvoyExternalAddress",
+                        raw.client_ip_source
+                    ),
+                )
+            })?,
         })
     }
 }
@@ -206,19 +242,54 @@ fn parse_port(raw: &str) -> Result<u16, ConfigError> {
 
 /// Parses a database URL, accepting only the schemes this build supports.
 pub fn parse_database_url(raw: &str) -> Result<String, ConfigError> {
-    if raw.starts_with("sqlite:") {
+    if raw.starts_with("sqlite:")
+        || raw.starts_with("postgres://")
+        || raw.starts_with("postgresql://")
+    {
         Ok(raw.to_owned())
-    } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-        Err(invalid(
-            "DATABASE_URL",
-            "PostgreSQL is not supported by this build yet; use sqlite://PATH",
-        ))
     } else {
         Err(invalid(
             "DATABASE_URL",
-            "expected sqlite://PATH (e.g. sqlite://issuer.db)",
+            "expected sqlite://PATH (e.g. sqlite://issuer.db) or postgres://USER@HOST/DB",
         ))
     }
+}
+
+fn parse_count(var: &'static str, raw: &str, min: u32) -> Result<u32, ConfigError> {
+    match raw.parse::<u32>() {
+        Ok(count) if count >= min => Ok(count),
+        _ => Err(invalid(
+            var,
+            format!("'{raw}' is not a whole number of at least {min}"),
+        )),
+    }
+}
+
+fn parse_throttle(raw: &RawSettings) -> Result<ThrottlePolicy, ConfigError> {
+    let base_delay = parse_ttl("LOGIN_BACKOFF_BASE", &raw.login_backoff_base)?;
+    let max_delay = parse_ttl("LOGIN_BACKOFF_MAX", &raw.login_backoff_max)?;
+    if max_delay < base_delay {
+        return Err(invalid(
+            "LOGIN_BACKOFF_MAX",
+            "must not be shorter than LOGIN_BACKOFF_BASE",
+        ));
+    }
+    Ok(ThrottlePolicy {
+        account_free_attempts: parse_count(
+            "LOGIN_ACCOUNT_FREE_ATTEMPTS",
+            &raw.login_account_free_attempts,
+            1,
+        )?,
+        client_free_attempts: parse_count(
+            "LOGIN_CLIENT_FREE_ATTEMPTS",
+            &raw.login_client_free_attempts,
+            1,
+        )?,
+        base_delay,
+        max_delay,
+        // Remember a count at least as long as its longest block, so the doubling continues.
+        forget_after: ThrottlePolicy::default().forget_after.max(max_delay * 2),
+    })
 }
 
 fn parse_signing(raw: &RawSettings) -> Result<SigningConfig, ConfigError> {
@@ -422,6 +493,34 @@ mod tests {
     #[test]
     fn a_secret_in_rs256_mode_is_refused() {
         assert!(error_for(&["--jwt-secret", &"s".repeat(32)]).starts_with("invalid JWT_SECRET:"));
+    }
+
+    #[test]
+    fn database_and_login_settings_parse_and_refuse_nonsense() {
+        let config = parse(&["--database-url", "postgres://app@db/issuer"]).unwrap();
+        assert_eq!(config.database.max_connections, 10);
+        assert_eq!(config.database.statement_timeout, Duration::from_secs(5));
+        assert_eq!(config.login_throttle, ThrottlePolicy::default());
+        assert_eq!(config.client_ip_source, ClientIpSource::ConnectInfo);
+        let config = parse(&["--client-ip-source", "XRealIp"]).unwrap();
+        assert_eq!(config.client_ip_source, ClientIpSource::XRealIp);
+        assert!(
+            error_for(&["--database-max-connections", "0"])
+                .starts_with("invalid DATABASE_MAX_CONNECTIONS:")
+        );
+        assert!(
+            error_for(&["--login-backoff-max", "100ms"]).starts_with("invalid LOGIN_BACKOFF_MAX:")
+        );
+        assert!(
+            error_for(&["--client-ip-source", "X-Forwarded-For"])
+                .starts_with("invalid CLIENT_IP_SOURCE:")
+        );
+    }
+
+    #[test]
+    fn the_database_password_is_not_in_debug_output() {
+        let config = parse(&["--database-url", "postgres://app:s3cret@db/issuer"]).unwrap();
+        assert!(!format!("{config:?}").contains("s3cret"));
     }
 
     #[test]

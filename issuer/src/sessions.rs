@@ -24,6 +24,7 @@ use crate::storage::{
     EndReason, NewSession, PrunePolicy, RefreshTokenRecord, Rotation, RotationOutcome,
     SessionScope, Store, StoreError, UserRecord,
 };
+use crate::throttle::LoginThrottle;
 use crate::tokens::{
     AccessClaims, REFRESH_TOKEN_LEN, SealError, Subject, new_refresh_token, open_successor,
     refresh_token_hash, seal_successor,
@@ -336,9 +337,11 @@ pub async fn prune(
         .await
 }
 
-/// Runs [`prune`] every `policy.prune_interval` until the returned task is aborted.
+/// Runs [`prune`], and [`LoginThrottle::prune`], every `policy.prune_interval` until the
+/// returned task is aborted.
 pub fn spawn_pruner(
     store: Store,
+    throttle: LoginThrottle,
     clock: std::sync::Arc<dyn Clock>,
     policy: SessionPolicy,
 ) -> tokio::task::JoinHandle<()> {
@@ -352,11 +355,15 @@ pub fn spawn_pruner(
                 Ok(deleted) => tracing::info!(deleted, "pruned dead sessions"),
                 Err(error) => tracing::warn!(%error, "pruning sessions failed; will retry"),
             }
+            if let Err(error) = throttle.prune().await {
+                tracing::warn!(%error, "pruning login failure counts failed; will retry");
+            }
         }
     })
 }
 
-fn seconds(duration: Duration) -> i64 {
+/// Whole seconds, saturating, for Unix-second arithmetic.
+pub(crate) fn seconds(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 

@@ -55,6 +55,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     store: Store,
+    throttle: LoginThrottle,
     passwords: PasswordHashing,
     clock: Arc<dyn Clock>,
     sessions: SessionPolicy,
@@ -85,7 +86,7 @@ impl Application {
             store: store.clone(),
             signer: Arc::new(signer),
             passwords: passwords.clone(),
-            throttle: LoginThrottle::new(config.login_throttle, Arc::clone(&clock)),
+            throttle: LoginThrottle::new(store.clone(), config.login_throttle, Arc::clone(&clock)),
             clock: Arc::clone(&clock),
             tokens: Arc::new(TokenSettings {
                 issuer: config.issuer,
@@ -96,7 +97,9 @@ impl Application {
                 self_service_roles: config.self_service_roles,
             }),
         };
+        let throttle = state.throttle.clone();
         let router = routes::router()
+            .layer(config.client_ip_source.into_extension())
             .layer(DefaultBodyLimit::max(config.body_limit_bytes))
             .layer(middleware::from_fn(log_internal_causes))
             .layer(
@@ -112,6 +115,7 @@ impl Application {
             listener,
             router,
             store,
+            throttle,
             passwords,
             clock,
             sessions: config.sessions,
@@ -146,12 +150,13 @@ impl Application {
     }
 
     /// Serves until `signal` completes, then drains in-flight requests. Dead sessions are
-    /// pruned in the background meanwhile.
+    /// and stale login-failure counts are pruned in the background meanwhile.
     pub async fn run_until(
         self,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
-        let pruner = sessions::spawn_pruner(self.store.clone(), self.clock, self.sessions);
+        let pruner =
+            sessions::spawn_pruner(self.store.clone(), self.throttle, self.clock, self.sessions);
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();

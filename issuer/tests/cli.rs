@@ -3,21 +3,20 @@
 //! environment and a temporary working directory.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-/// How long a child process may take to reach a state we wait for. Only a bound on a
-/// condition wait: a healthy run never waits this long.
-const PATIENCE: Duration = Duration::from_secs(60);
+#[path = "support/process.rs"]
+mod process;
+
+use process::RunningIssuer;
 
 /// A scratch directory that is the working directory of the commands run in it.
 struct Workspace {
@@ -65,113 +64,19 @@ impl Workspace {
     fn serve(&self, env: &[(&str, &str)]) -> RunningIssuer {
         let mut env = env.to_vec();
         env.push(("PORT", "0"));
-        let mut child = self
-            .issuer(&["serve"], &env)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start issuer serve");
-        let log = log_lines(&mut child);
-        let address = loop {
-            let line = log
-                .recv_timeout(PATIENCE)
-                .expect("issuer serve exited or never said it was listening");
-            if let Some(address) = listening_address(&line) {
-                break address;
-            }
-        };
-        RunningIssuer {
-            child,
-            log: Some(log),
-            base_url: format!("http://{address}"),
-            client: reqwest::Client::new(),
-        }
+        RunningIssuer::start(self.issuer(&["serve"], &env))
     }
 }
 
-/// A running `issuer serve`; killed if the test ends without stopping it.
-struct RunningIssuer {
-    child: Child,
-    /// The rest of its stderr; dropping it closes the pipe at the next line.
-    log: Option<mpsc::Receiver<String>>,
-    base_url: String,
-    client: reqwest::Client,
-}
-
-impl RunningIssuer {
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.base_url))
-            .send()
-            .await
-            .expect("GET")
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(format!("{}{path}", self.base_url))
-            .json(body)
-            .send()
-            .await
-            .expect("POST")
-    }
-
-    async fn jwks_kid(&self) -> String {
-        let jwks: Value = self
-            .get("/.well-known/jwks.json")
-            .await
-            .json()
-            .await
-            .unwrap();
-        jwks["keys"][0]["kid"].as_str().unwrap().to_owned()
-    }
-
-    /// Stops reading the server's stderr: its next log line closes the pipe, as when a log
-    /// collector dies.
-    fn close_log(&mut self) {
-        self.log = None;
-    }
-
-    /// Sends SIGTERM and waits for the process to exit.
-    fn terminate(mut self) -> ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-        self.child.wait().expect("wait for issuer")
-    }
-}
-
-impl Drop for RunningIssuer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Forwards the child's stderr line by line; the channel closes when the child exits, and the
-/// pipe closes once the receiver is gone.
-fn log_lines(child: &mut Child) -> mpsc::Receiver<String> {
-    let stderr = child.stderr.take().expect("piped stderr");
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    receiver
-}
-
-/// The address in the `issuer listening address=HOST:PORT` log line.
-fn listening_address(line: &str) -> Option<String> {
-    if !line.contains("issuer listening") {
-        return None;
-    }
-    let (_, rest) = line.split_once("address=")?;
-    Some(rest.split_whitespace().next()?.to_owned())
+/// The kid of the first key in the issuer's JWKS.
+async fn jwks_kid(issuer: &RunningIssuer) -> String {
+    let jwks: Value = issuer
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    jwks["keys"][0]["kid"].as_str().unwrap().to_owned()
 }
 
 fn stdout(output: &Output) -> String {
@@ -364,7 +269,7 @@ async fn the_server_signs_with_the_key_keygen_wrote() {
 
     let issuer = workspace.serve(&[]);
 
-    assert_eq!(issuer.jwks_kid().await, kid);
+    assert_eq!(jwks_kid(&issuer).await, kid);
     let pem = issuer.get("/public-key").await.text().await.unwrap();
     assert_eq!(
         pem,

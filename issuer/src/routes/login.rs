@@ -3,20 +3,19 @@
 //! Unknown e-mails and wrong passwords get the same answer after the same work (a dummy
 //! argon2 verification), and repeated failures are slowed by [`crate::throttle`].
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use axum_client_ip::{ClientIp, Rejection as ClientIpRejection};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Email;
 use crate::error::{ApiError, ApiJson};
 use crate::sessions::{self, ClientInfo, TokenPair};
 use crate::state::AppState;
-use crate::throttle::ThrottleKey;
+use crate::throttle::{ThrottleKey, Verdict};
 
 /// Routes of this feature.
 pub fn router() -> Router<AppState> {
@@ -75,20 +74,23 @@ impl IntoResponse for TokenResponse {
 
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client_ip: Result<ClientIp, ClientIpRejection>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<TokenResponse, ApiError> {
+    let ClientIp(client_ip) = client_ip.map_err(|rejection| {
+        // Only a header source can fail: the request did not come through the configured proxy.
+        tracing::debug!(?rejection, "login refused: no client address");
+        ApiError::BadRequest("the client address header set by the proxy is missing".into())
+    })?;
     let email = Email::parse(&request.email).ok();
-    let client = ThrottleKey::Client(peer.ip());
-    let account = email
-        .as_ref()
-        .map(|e| ThrottleKey::Account(e.as_str().to_owned()));
-    let keys: Vec<ThrottleKey> = std::iter::once(client).chain(account.clone()).collect();
-    state
-        .throttle
-        .check(&keys)
-        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    let account = email.clone().map(ThrottleKey::Account);
+    let keys: Vec<ThrottleKey> = std::iter::once(ThrottleKey::Client(client_ip))
+        .chain(account.clone())
+        .collect();
+    if let Verdict::Blocked(retry_after) = state.throttle.check(&keys).await? {
+        return Err(ApiError::RateLimited { retry_after });
+    }
 
     let user = match &email {
         Some(email) => state.store.find_user_by_email(email).await?,
@@ -101,15 +103,17 @@ async fn login(
         .await?;
     let Some(user) = user.filter(|_| verified) else {
         tracing::debug!("login refused: unknown email or wrong password");
-        state.throttle.record_failure(&keys);
+        state.throttle.record_failure(&keys).await?;
         return Err(ApiError::InvalidCredentials);
     };
     // Only the account's count is cleared: clearing the address's would let one valid account
     // reset the back-off of an address that is guessing other accounts' passwords.
-    state.throttle.record_success(account.as_slice());
+    if let Some(account) = &account {
+        state.throttle.record_success(account).await?;
+    }
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok());
-    let client = ClientInfo::new(Some(peer.ip().to_string()), user_agent);
+    let client = ClientInfo::new(Some(client_ip.to_canonical().to_string()), user_agent);
     Ok(sessions::start(&state, &user, &client).await?.into())
 }

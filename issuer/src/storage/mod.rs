@@ -1,33 +1,52 @@
 //! Persistence behind one type, [`Store`], so handlers never see SQL or a database driver.
 //!
-//! `Store` is an enum over backends; each query method matches on it and runs that backend's
-//! SQL. Adding PostgreSQL means adding a variant, its migrations and its arms here: handlers do
-//! not change. Errors are classified once, in [`StoreError::from`], into what the HTTP layer
-//! needs to know: a conflict (409), the database being unavailable (503), or a bug (500).
+//! `Store` is an enum over backends, SQLite and PostgreSQL. Every query is written once, in SQL
+//! both understand (`$1` placeholders, `CASE` instead of `MAX`/`GREATEST`, Unix-second
+//! `BIGINT` times), and [`on_pool!`] compiles it once per backend; only opening, migrations and
+//! the start of a write transaction differ. Each backend has its own migrations
+//! (`migrations/sqlite`, `migrations/postgres`) describing the same tables. Errors are
+//! classified once, in [`StoreError::from`], into what the HTTP layer needs to know: a
+//! conflict (409), the database being unavailable (503), or a bug (500).
 
+mod id;
 mod sessions;
+mod throttle;
 mod users;
 
 use std::str::FromStr;
 
-use sqlx::sqlite::SqliteRow;
+use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
-use uuid::Uuid;
+use sqlx::{PgPool, SqlitePool};
 
 pub use sessions::{
     EndReason, NewSession, PrunePolicy, RefreshTokenRecord, Rotation, RotationOutcome,
     SessionScope, SessionSummary,
 };
+pub use throttle::FailureCount;
 pub use users::{NewUser, UserRecord};
 
 use crate::config::DatabaseConfig;
 
+/// Runs `$body` with `$pool` bound to the store's connection pool, whichever backend it is.
+/// The body is written once and compiled for each backend, so both run the same SQL.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match $store {
+            $crate::storage::Store::Sqlite($pool) => $body,
+            $crate::storage::Store::Postgres($pool) => $body,
+        }
+    };
+}
+use on_pool;
+
 /// The issuer's database.
 #[derive(Debug, Clone)]
 pub enum Store {
-    /// A SQLite file.
+    /// A SQLite file: one issuer process (or several on one host sharing the file).
     Sqlite(SqlitePool),
+    /// A PostgreSQL database: any number of issuer replicas.
+    Postgres(PgPool),
 }
 
 /// A storage operation failed.
@@ -36,7 +55,8 @@ pub enum StoreError {
     /// A uniqueness constraint refused the write (e.g. the e-mail is taken).
     #[error("unique constraint violated")]
     Conflict,
-    /// The database cannot be reached, is locked, or is out of space; retrying later may work.
+    /// The database cannot be reached, is locked, timed out, or is out of space; retrying later
+    /// may work.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
     /// Anything else: a bug or corrupt data.
@@ -48,8 +68,17 @@ impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict,
-            sqlx::Error::Database(db) if is_transient_sqlite_code(db.code().as_deref()) => {
-                Self::Unavailable(error)
+            sqlx::Error::Database(db) => {
+                let code = db.code();
+                let transient = match db.try_downcast_ref::<PgDatabaseError>() {
+                    Some(_) => is_transient_sqlstate(code.as_deref()),
+                    None => is_transient_sqlite_code(code.as_deref()),
+                };
+                if transient {
+                    Self::Unavailable(error)
+                } else {
+                    Self::Internal(error.to_string())
+                }
             }
             sqlx::Error::Io(_)
             | sqlx::Error::PoolTimedOut
@@ -69,10 +98,14 @@ fn is_transient_sqlite_code(code: Option<&str>) -> bool {
     matches!(primary, Some(5 | 6 | 8 | 10 | 13 | 14))
 }
 
-/// Reads a UUID stored as text; a malformed one is corrupt data ([`StoreError::Internal`]).
-fn parse_uuid(row: &SqliteRow, column: &str) -> Result<Uuid, StoreError> {
-    let text: String = row.try_get(column)?;
-    Uuid::parse_str(&text).map_err(|e| StoreError::Internal(format!("{column}: {e}")))
+/// PostgreSQL SQLSTATEs that mean "not now": connection exceptions (08), insufficient resources
+/// (53), operator intervention such as a shutdown or a statement timeout (57), system errors
+/// (58), serialization failures and deadlocks (40001, 40P01), a lock timeout (55P03), and a
+/// read-only transaction (25006: a fail-over left us on a standby).
+fn is_transient_sqlstate(code: Option<&str>) -> bool {
+    let Some(code) = code else { return false };
+    matches!(code.get(..2), Some("08" | "53" | "57" | "58"))
+        || matches!(code, "40001" | "40P01" | "55P03" | "25006")
 }
 
 /// The database could not be opened or migrated at start-up.
@@ -84,44 +117,126 @@ pub struct OpenError {
 }
 
 impl Store {
-    /// Opens (creating if missing) the database and applies pending migrations.
+    /// Opens (for SQLite: creating if missing) the database and applies pending migrations.
+    /// Several PostgreSQL replicas may start at once: the migrator takes an advisory lock.
     pub async fn open(config: &DatabaseConfig) -> Result<Self, OpenError> {
         let open_error = |reason: String| OpenError {
-            url: config.url.clone(),
+            url: redact_password(&config.url),
             reason,
         };
-        let options = SqliteConnectOptions::from_str(&config.url)
-            .map_err(|e| open_error(e.to_string()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(config.busy_timeout)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(config.max_connections)
-            .acquire_timeout(config.acquire_timeout)
-            .connect_with(options)
-            .await
-            .map_err(|e| open_error(e.to_string()))?;
-        sqlx::migrate!("migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|e| open_error(format!("migration failed: {e}")))?;
-        Ok(Self::Sqlite(pool))
+        if config.url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(&config.url)
+                .map_err(|e| open_error(e.to_string()))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(config.statement_timeout)
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(config.max_connections)
+                .acquire_timeout(config.acquire_timeout)
+                .connect_with(options)
+                .await
+                .map_err(|e| open_error(e.to_string()))?;
+            sqlx::migrate!("migrations/sqlite")
+                .run(&pool)
+                .await
+                .map_err(|e| open_error(format!("migration failed: {e}")))?;
+            Ok(Self::Sqlite(pool))
+        } else {
+            let timeout = format!("{}ms", config.statement_timeout.as_millis());
+            let options = PgConnectOptions::from_str(&config.url)
+                .map_err(|e| open_error(e.to_string()))?
+                .application_name("issuer")
+                .options([
+                    ("statement_timeout", timeout.as_str()),
+                    ("lock_timeout", timeout.as_str()),
+                    ("idle_in_transaction_session_timeout", "60s"),
+                ]);
+            let pool = PgPoolOptions::new()
+                .max_connections(config.max_connections)
+                .acquire_timeout(config.acquire_timeout)
+                .connect_with(options)
+                .await
+                .map_err(|e| open_error(e.to_string()))?;
+            sqlx::migrate!("migrations/postgres")
+                .run(&pool)
+                .await
+                .map_err(|e| open_error(format!("migration failed: {e}")))?;
+            Ok(Self::Postgres(pool))
+        }
+    }
+
+    /// The statement that starts a write transaction. SQLite's `IMMEDIATE` takes the write lock
+    /// first, so a compare-and-set inside cannot race another connection between its read and
+    /// its write; PostgreSQL's row locks do the same under the default READ COMMITTED.
+    fn begin_write(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "BEGIN IMMEDIATE",
+            Self::Postgres(_) => "BEGIN",
+        }
     }
 
     /// Answers when the database does: for `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match self {
-            Self::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
-        }
+        on_pool!(self, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(drop))?;
         Ok(())
     }
 
     /// Closes every connection; later calls fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
-        match self {
-            Self::Sqlite(pool) => pool.close().await,
+        on_pool!(self, |pool| pool.close().await);
+    }
+}
+
+/// The URL with any password replaced, for error messages.
+fn redact_password(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((credentials, host)) => match credentials.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => url.to_owned(),
+            },
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_in_the_url_is_not_repeated_in_errors() {
+        assert_eq!(
+            redact_password("postgres://app:s3cret@db:5432/issuer"),
+            "postgres://app:***@db:5432/issuer"
+        );
+        assert_eq!(
+            redact_password("postgres://app@db/issuer"),
+            "postgres://app@db/issuer"
+        );
+        assert_eq!(redact_password("sqlite://issuer.db"), "sqlite://issuer.db");
+    }
+
+    #[test]
+    fn outages_and_timeouts_are_transient_and_bugs_are_not() {
+        for code in [
+            "08006", "57P01", "57014", "53300", "40001", "40P01", "55P03",
+        ] {
+            assert!(is_transient_sqlstate(Some(code)), "{code}");
         }
+        for code in ["42P01", "23503", "22P02", "P0001"] {
+            assert!(!is_transient_sqlstate(Some(code)), "{code}");
+        }
+        assert!(
+            is_transient_sqlite_code(Some("517")),
+            "SQLITE_BUSY_SNAPSHOT"
+        );
+        assert!(!is_transient_sqlite_code(Some("1")), "SQLITE_ERROR");
     }
 }

@@ -6,10 +6,11 @@
 //! concurrent rotations, on one or many issuer replicas, exactly one wins. A partial unique
 //! index keeps one unused token per session, whatever the code does.
 
-use sqlx::Row;
+use sqlx::{Database, Encode, FromRow, Type};
 use uuid::Uuid;
 
-use super::{Store, StoreError, parse_uuid};
+use super::id::DbId;
+use super::{Store, StoreError, on_pool};
 
 /// A session to insert at login, with its first refresh token.
 #[derive(Debug)]
@@ -152,33 +153,27 @@ pub struct PrunePolicy {
 impl Store {
     /// Inserts a session and its first refresh token, atomically.
     pub async fn insert_session(&self, session: &NewSession<'_>) -> Result<(), StoreError> {
-        match self {
-            Self::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                sqlx::query(
-                    "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at,
-                                           access_expires_at, client_ip, user_agent)
-                     VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .bind(session.id.to_string())
-                .bind(session.user_id.to_string())
-                .bind(session.created_at)
-                .bind(session.expires_at)
-                .bind(session.access_expires_at)
-                .bind(session.client_ip)
-                .bind(session.user_agent)
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            sqlx::query(
+                "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at,
+                                       access_expires_at, client_ip, user_agent)
+                 VALUES ($1, $2, $3, $3, $4, $5, $6, $7)",
+            )
+            .bind(DbId(session.id))
+            .bind(DbId(session.user_id))
+            .bind(session.created_at)
+            .bind(session.expires_at)
+            .bind(session.access_expires_at)
+            .bind(session.client_ip)
+            .bind(session.user_agent)
+            .execute(&mut *tx)
+            .await?;
+            insert_active_token(session.refresh_token_hash, session.id, session.created_at)
                 .execute(&mut *tx)
                 .await?;
-                insert_active_token(
-                    &mut tx,
-                    session.refresh_token_hash,
-                    session.id,
-                    session.created_at,
-                )
-                .await?;
-                tx.commit().await?;
-            }
-        }
+            tx.commit().await
+        })?;
         Ok(())
     }
 
@@ -187,36 +182,21 @@ impl Store {
         &self,
         token_hash: &str,
     ) -> Result<Option<RefreshTokenRecord>, StoreError> {
-        let row = match self {
-            Self::Sqlite(pool) => {
-                sqlx::query(
-                    "SELECT t.session_id, t.used_at, t.successor_sealed,
-                            s.last_used_at, s.expires_at, s.ended_at,
-                            u.id AS user_id, u.email, u.role
-                     FROM refresh_tokens t
-                     JOIN sessions s ON s.id = t.session_id
-                     JOIN users u ON u.id = s.user_id
-                     WHERE t.token_hash = ?1",
-                )
-                .bind(token_hash)
-                .fetch_optional(pool)
-                .await?
-            }
-        };
-        row.map(|row| {
-            Ok(RefreshTokenRecord {
-                session_id: parse_uuid(&row, "session_id")?,
-                used_at: row.try_get("used_at")?,
-                successor_sealed: row.try_get("successor_sealed")?,
-                last_used_at: row.try_get("last_used_at")?,
-                expires_at: row.try_get("expires_at")?,
-                ended_at: row.try_get("ended_at")?,
-                user_id: parse_uuid(&row, "user_id")?,
-                email: row.try_get("email")?,
-                role: row.try_get("role")?,
-            })
-        })
-        .transpose()
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as::<_, TokenRow>(
+                "SELECT t.session_id, t.used_at, t.successor_sealed,
+                        s.last_used_at, s.expires_at, s.ended_at,
+                        u.id AS user_id, u.email, u.role
+                 FROM refresh_tokens t
+                 JOIN sessions s ON s.id = t.session_id
+                 JOIN users u ON u.id = s.user_id
+                 WHERE t.token_hash = $1",
+            )
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row.map(RefreshTokenRecord::from))
     }
 
     /// Rotates a refresh token, atomically: either everything is written or nothing is.
@@ -224,48 +204,43 @@ impl Store {
         &self,
         rotation: &Rotation<'_>,
     ) -> Result<RotationOutcome, StoreError> {
-        match self {
-            Self::Sqlite(pool) => {
-                // IMMEDIATE takes the write lock first, so the compare-and-set below cannot race
-                // another replica's between its read and its write.
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let used = sqlx::query(
-                    "UPDATE refresh_tokens SET used_at = ?1, successor_sealed = ?2
-                     WHERE token_hash = ?3 AND used_at IS NULL",
-                )
-                .bind(rotation.now)
-                .bind(rotation.successor_sealed)
-                .bind(rotation.old_hash)
-                .execute(&mut *tx)
-                .await?;
-                if used.rows_affected() == 0 {
-                    tx.rollback().await?;
-                    return Ok(RotationOutcome::AlreadyUsed);
-                }
-                let touched = sqlx::query(
-                    "UPDATE sessions
-                     SET last_used_at = ?1, access_expires_at = MAX(access_expires_at, ?2)
-                     WHERE id = ?3 AND ended_at IS NULL",
-                )
-                .bind(rotation.now)
-                .bind(rotation.access_expires_at)
-                .bind(rotation.session_id.to_string())
-                .execute(&mut *tx)
-                .await?;
-                if touched.rows_affected() == 0 {
-                    tx.rollback().await?;
-                    return Ok(RotationOutcome::SessionEnded);
-                }
-                insert_active_token(
-                    &mut tx,
-                    rotation.new_hash,
-                    rotation.session_id,
-                    rotation.now,
-                )
-                .await?;
-                tx.commit().await?;
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            // The compare-and-set: of concurrent rotations, only one sees `used_at IS NULL`.
+            let used = sqlx::query(
+                "UPDATE refresh_tokens SET used_at = $1, successor_sealed = $2
+                 WHERE token_hash = $3 AND used_at IS NULL",
+            )
+            .bind(rotation.now)
+            .bind(rotation.successor_sealed)
+            .bind(rotation.old_hash)
+            .execute(&mut *tx)
+            .await?;
+            if used.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok(RotationOutcome::AlreadyUsed);
             }
-        }
+            let touched = sqlx::query(
+                "UPDATE sessions
+                 SET last_used_at = $1,
+                     access_expires_at = CASE WHEN access_expires_at > $2
+                                              THEN access_expires_at ELSE $2 END
+                 WHERE id = $3 AND ended_at IS NULL",
+            )
+            .bind(rotation.now)
+            .bind(rotation.access_expires_at)
+            .bind(DbId(rotation.session_id))
+            .execute(&mut *tx)
+            .await?;
+            if touched.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok(RotationOutcome::SessionEnded);
+            }
+            insert_active_token(rotation.new_hash, rotation.session_id, rotation.now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        })?;
         Ok(RotationOutcome::Rotated)
     }
 
@@ -276,18 +251,19 @@ impl Store {
         session_id: Uuid,
         access_expires_at: i64,
     ) -> Result<(), StoreError> {
-        match self {
-            Self::Sqlite(pool) => {
-                sqlx::query(
-                    "UPDATE sessions SET access_expires_at = MAX(access_expires_at, ?1)
-                     WHERE id = ?2",
-                )
-                .bind(access_expires_at)
-                .bind(session_id.to_string())
-                .execute(pool)
-                .await?;
-            }
-        }
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE sessions
+                 SET access_expires_at = CASE WHEN access_expires_at > $1
+                                              THEN access_expires_at ELSE $1 END
+                 WHERE id = $2",
+            )
+            .bind(access_expires_at)
+            .bind(DbId(session_id))
+            .execute(pool)
+            .await
+            .map(drop)
+        })?;
         Ok(())
     }
 
@@ -299,29 +275,28 @@ impl Store {
         reason: EndReason,
         now: i64,
     ) -> Result<u64, StoreError> {
-        Ok(match self {
-            Self::Sqlite(pool) => {
-                let (sql, id) = match scope {
-                    SessionScope::Session(id) => (
-                        "UPDATE sessions SET ended_at = ?1, end_reason = ?2
-                         WHERE id = ?3 AND ended_at IS NULL",
-                        id,
-                    ),
-                    SessionScope::User(id) => (
-                        "UPDATE sessions SET ended_at = ?1, end_reason = ?2
-                         WHERE user_id = ?3 AND ended_at IS NULL",
-                        id,
-                    ),
-                };
-                sqlx::query(sql)
-                    .bind(now)
-                    .bind(reason.as_str())
-                    .bind(id.to_string())
-                    .execute(pool)
-                    .await?
-                    .rows_affected()
-            }
-        })
+        let (sql, id) = match scope {
+            SessionScope::Session(id) => (
+                "UPDATE sessions SET ended_at = $1, end_reason = $2
+                 WHERE id = $3 AND ended_at IS NULL",
+                id,
+            ),
+            SessionScope::User(id) => (
+                "UPDATE sessions SET ended_at = $1, end_reason = $2
+                 WHERE user_id = $3 AND ended_at IS NULL",
+                id,
+            ),
+        };
+        let ended = on_pool!(self, |pool| {
+            sqlx::query(sql)
+                .bind(now)
+                .bind(reason.as_str())
+                .bind(DbId(id))
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(ended)
     }
 
     /// A user's sessions, newest first.
@@ -329,33 +304,17 @@ impl Store {
         &self,
         user_id: Uuid,
     ) -> Result<Vec<SessionSummary>, StoreError> {
-        let rows = match self {
-            Self::Sqlite(pool) => {
-                sqlx::query(
-                    "SELECT id, created_at, last_used_at, expires_at, client_ip, user_agent,
-                            ended_at, end_reason
-                     FROM sessions WHERE user_id = ?1 ORDER BY created_at DESC, id DESC",
-                )
-                .bind(user_id.to_string())
-                .fetch_all(pool)
-                .await?
-            }
-        };
-        rows.iter()
-            .map(|row| {
-                let ended_at: Option<i64> = row.try_get("ended_at")?;
-                let reason: Option<String> = row.try_get("end_reason")?;
-                Ok(SessionSummary {
-                    id: parse_uuid(row, "id")?,
-                    created_at: row.try_get("created_at")?,
-                    last_used_at: row.try_get("last_used_at")?,
-                    expires_at: row.try_get("expires_at")?,
-                    client_ip: row.try_get("client_ip")?,
-                    user_agent: row.try_get("user_agent")?,
-                    ended: ended_at.map(|at| (at, reason.unwrap_or_default())),
-                })
-            })
-            .collect()
+        let rows = on_pool!(self, |pool| {
+            sqlx::query_as::<_, SummaryRow>(
+                "SELECT id, created_at, last_used_at, expires_at, client_ip, user_agent,
+                        ended_at, end_reason
+                 FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
+            )
+            .bind(DbId(user_id))
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows.into_iter().map(SessionSummary::from).collect())
     }
 
     /// Ids of ended sessions whose access tokens may still be accepted somewhere: the newest
@@ -365,19 +324,17 @@ impl Store {
         now: i64,
         margin: i64,
     ) -> Result<Vec<Uuid>, StoreError> {
-        let rows = match self {
-            Self::Sqlite(pool) => {
-                sqlx::query(
-                    "SELECT id FROM sessions
-                     WHERE ended_at IS NOT NULL AND access_expires_at >= ?1
-                     ORDER BY id",
-                )
-                .bind(now.saturating_sub(margin))
-                .fetch_all(pool)
-                .await?
-            }
-        };
-        rows.iter().map(|row| parse_uuid(row, "id")).collect()
+        let ids = on_pool!(self, |pool| {
+            sqlx::query_scalar::<_, DbId>(
+                "SELECT id FROM sessions
+                 WHERE ended_at IS NOT NULL AND access_expires_at >= $1
+                 ORDER BY id",
+            )
+            .bind(now.saturating_sub(margin))
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(ids.into_iter().map(Uuid::from).collect())
     }
 
     /// Deletes sessions (and their tokens) that can matter no more, and erases sealed
@@ -387,74 +344,129 @@ impl Store {
         let idle_before = policy
             .idle_ttl
             .map_or(i64::MIN, |idle| policy.now.saturating_sub(idle));
+        let full_batch = u64::try_from(policy.batch).unwrap_or(u64::MAX);
         let mut deleted = 0;
-        match self {
-            Self::Sqlite(pool) => {
-                // A session is dead once it cannot refresh (expired, ended or idle) and no
-                // access token of it can still be accepted (so it has left the revocation list).
-                loop {
-                    let batch = sqlx::query(
-                        "DELETE FROM sessions WHERE id IN (
-                             SELECT id FROM sessions
-                             WHERE access_expires_at < ?1
-                               AND (expires_at <= ?2 OR ended_at IS NOT NULL
-                                    OR last_used_at <= ?3)
-                             LIMIT ?4)",
-                    )
-                    .bind(access_gone)
-                    .bind(policy.now)
-                    .bind(idle_before)
-                    .bind(policy.batch)
-                    .execute(pool)
-                    .await?
-                    .rows_affected();
-                    deleted += batch;
-                    if batch < u64::try_from(policy.batch).unwrap_or(u64::MAX) {
-                        break;
-                    }
-                }
-                sqlx::query(
-                    "UPDATE refresh_tokens SET successor_sealed = NULL
-                     WHERE successor_sealed IS NOT NULL AND used_at < ?1",
+        on_pool!(self, |pool| {
+            // A session is dead once it cannot refresh (expired, ended or idle) and no access
+            // token of it can still be accepted (so it has left the revocation list).
+            loop {
+                let batch = sqlx::query(
+                    "DELETE FROM sessions WHERE id IN (
+                         SELECT id FROM sessions
+                         WHERE access_expires_at < $1
+                           AND (expires_at <= $2 OR ended_at IS NOT NULL OR last_used_at <= $3)
+                         LIMIT $4)",
                 )
-                .bind(policy.now.saturating_sub(policy.grace))
+                .bind(access_gone)
+                .bind(policy.now)
+                .bind(idle_before)
+                .bind(policy.batch)
                 .execute(pool)
-                .await?;
+                .await?
+                .rows_affected();
+                deleted += batch;
+                if batch < full_batch {
+                    break;
+                }
             }
-        }
+            sqlx::query(
+                "UPDATE refresh_tokens SET successor_sealed = NULL
+                 WHERE successor_sealed IS NOT NULL AND used_at < $1",
+            )
+            .bind(policy.now.saturating_sub(policy.grace))
+            .execute(pool)
+            .await
+            .map(drop)
+        })?;
         Ok(deleted)
     }
 
     /// Row counts of `(sessions, refresh_tokens)`, for tests and operators.
     pub async fn session_counts(&self) -> Result<(i64, i64), StoreError> {
-        match self {
-            Self::Sqlite(pool) => {
-                let row = sqlx::query(
-                    "SELECT (SELECT COUNT(*) FROM sessions) AS sessions,
-                            (SELECT COUNT(*) FROM refresh_tokens) AS tokens",
-                )
-                .fetch_one(pool)
-                .await?;
-                Ok((row.try_get("sessions")?, row.try_get("tokens")?))
-            }
+        let counts = on_pool!(self, |pool| {
+            sqlx::query_as::<_, (i64, i64)>(
+                "SELECT (SELECT COUNT(*) FROM sessions), (SELECT COUNT(*) FROM refresh_tokens)",
+            )
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(counts)
+    }
+}
+
+/// The statement inserting a session's new active refresh token, for the caller's transaction.
+fn insert_active_token<DB>(
+    token_hash: &str,
+    session_id: Uuid,
+    created_at: i64,
+) -> sqlx::query::Query<'static, DB, DB::Arguments>
+where
+    DB: Database,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> DbId: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+    )
+    .bind(token_hash)
+    .bind(DbId(session_id))
+    .bind(created_at)
+}
+
+#[derive(FromRow)]
+struct TokenRow {
+    session_id: DbId,
+    used_at: Option<i64>,
+    successor_sealed: Option<String>,
+    last_used_at: i64,
+    expires_at: i64,
+    ended_at: Option<i64>,
+    user_id: DbId,
+    email: String,
+    role: String,
+}
+
+impl From<TokenRow> for RefreshTokenRecord {
+    fn from(row: TokenRow) -> Self {
+        Self {
+            session_id: row.session_id.into(),
+            used_at: row.used_at,
+            successor_sealed: row.successor_sealed,
+            last_used_at: row.last_used_at,
+            expires_at: row.expires_at,
+            ended_at: row.ended_at,
+            user_id: row.user_id.into(),
+            email: row.email,
+            role: row.role,
         }
     }
 }
 
-/// Inserts a session's new active refresh token, inside the caller's transaction.
-async fn insert_active_token(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    token_hash: &str,
-    session_id: Uuid,
+#[derive(FromRow)]
+struct SummaryRow {
+    id: DbId,
     created_at: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)",
-    )
-    .bind(token_hash)
-    .bind(session_id.to_string())
-    .bind(created_at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    last_used_at: i64,
+    expires_at: i64,
+    client_ip: Option<String>,
+    user_agent: Option<String>,
+    ended_at: Option<i64>,
+    end_reason: Option<String>,
+}
+
+impl From<SummaryRow> for SessionSummary {
+    fn from(row: SummaryRow) -> Self {
+        Self {
+            id: row.id.into(),
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+            expires_at: row.expires_at,
+            client_ip: row.client_ip,
+            user_agent: row.user_agent,
+            ended: row
+                .ended_at
+                .map(|at| (at, row.end_reason.unwrap_or_default())),
+        }
+    }
 }

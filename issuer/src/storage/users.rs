@@ -1,9 +1,9 @@
 //! The `users` table.
 
-use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Store, StoreError, parse_uuid};
+use super::id::DbId;
+use super::{Store, StoreError, on_pool};
 use crate::domain::{Email, Role};
 
 /// A user to insert.
@@ -37,21 +37,20 @@ pub struct UserRecord {
 impl Store {
     /// Inserts a user; [`StoreError::Conflict`] when the e-mail is taken.
     pub async fn insert_user(&self, user: &NewUser<'_>) -> Result<(), StoreError> {
-        match self {
-            Self::Sqlite(pool) => {
-                sqlx::query(
-                    "INSERT INTO users (id, email, password_hash, role, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                )
-                .bind(user.id.to_string())
-                .bind(user.email.as_str())
-                .bind(user.password_hash)
-                .bind(user.role.as_str())
-                .bind(user.created_at)
-                .execute(pool)
-                .await?;
-            }
-        }
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO users (id, email, password_hash, role, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $5)",
+            )
+            .bind(DbId(user.id))
+            .bind(user.email.as_str())
+            .bind(user.password_hash)
+            .bind(user.role.as_str())
+            .bind(user.created_at)
+            .execute(pool)
+            .await
+            .map(drop)
+        })?;
         Ok(())
     }
 
@@ -60,22 +59,19 @@ impl Store {
         &self,
         email: &Email,
     ) -> Result<Option<UserRecord>, StoreError> {
-        let row = match self {
-            Self::Sqlite(pool) => {
-                sqlx::query("SELECT id, email, password_hash, role FROM users WHERE email = ?1")
-                    .bind(email.as_str())
-                    .fetch_optional(pool)
-                    .await?
-            }
-        };
-        row.map(|row| {
-            Ok(UserRecord {
-                id: parse_uuid(&row, "id")?,
-                email: row.try_get("email")?,
-                password_hash: row.try_get("password_hash")?,
-                role: row.try_get("role")?,
-            })
-        })
-        .transpose()
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as::<_, (DbId, String, String, String)>(
+                "SELECT id, email, password_hash, role FROM users WHERE email = $1",
+            )
+            .bind(email.as_str())
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row.map(|(id, email, password_hash, role)| UserRecord {
+            id: id.into(),
+            email,
+            password_hash,
+            role,
+        }))
     }
 }

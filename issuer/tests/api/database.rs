@@ -5,18 +5,22 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, assert_error, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Backend, PASSWORD, TestApp, assert_error, backend_tests, spawn_app, spawn_app_with,
+};
 
-async fn spawn_app_with_short_busy_timeout() -> TestApp {
-    spawn_app_with(&[], |config| {
-        config.database.busy_timeout = Duration::from_millis(100)
+/// An app whose statements give up on a lock after 100 ms.
+pub(crate) async fn spawn_app_with_short_lock_wait(backend: &Backend) -> TestApp {
+    spawn_app_with(backend, &[], |config| {
+        config.database.statement_timeout = Duration::from_millis(100)
     })
     .await
 }
 
-#[tokio::test]
-async fn a_locked_database_answers_503_and_the_service_recovers_when_it_is_released() {
-    let app = spawn_app_with_short_busy_timeout().await;
+async fn a_locked_database_answers_503_and_the_service_recovers_when_it_is_released(
+    backend: Backend,
+) {
+    let app = spawn_app_with_short_lock_wait(&backend).await;
     let mut lock = app.lock_writes().await;
 
     let refused = app
@@ -50,9 +54,8 @@ async fn a_locked_database_answers_503_and_the_service_recovers_when_it_is_relea
     );
 }
 
-#[tokio::test]
-async fn a_login_whose_session_cannot_be_written_is_503_and_issues_no_token() {
-    let app = spawn_app_with_short_busy_timeout().await;
+async fn a_login_whose_session_cannot_be_written_is_503_and_issues_no_token(backend: Backend) {
+    let app = spawn_app_with_short_lock_wait(&backend).await;
     app.register("a@example.com", None).await;
     let mut lock = app.lock_writes().await;
 
@@ -63,9 +66,8 @@ async fn a_login_whose_session_cannot_be_written_is_503_and_issues_no_token() {
     assert_eq!(app.login("a@example.com", PASSWORD).await.status(), 200);
 }
 
-#[tokio::test]
-async fn readyz_is_200_while_the_database_answers() {
-    let app = spawn_app().await;
+async fn readyz_is_200_while_the_database_answers(backend: Backend) {
+    let app = spawn_app(&backend).await;
 
     let response = app.get("/readyz").await;
 
@@ -76,9 +78,10 @@ async fn readyz_is_200_while_the_database_answers() {
     );
 }
 
-#[tokio::test]
-async fn with_the_database_gone_readyz_and_storage_endpoints_are_503_and_the_rest_still_answers() {
-    let app = spawn_app().await;
+async fn with_the_database_gone_readyz_and_storage_endpoints_are_503_and_the_rest_still_answers(
+    backend: Backend,
+) {
+    let app = spawn_app(&backend).await;
     app.register("a@example.com", None).await;
 
     app.store.close().await;
@@ -104,3 +107,10 @@ async fn with_the_database_gone_readyz_and_storage_endpoints_are_503_and_the_res
     assert_eq!(app.get("/.well-known/jwks.json").await.status(), 200);
     assert_eq!(app.get("/public-key").await.status(), 200);
 }
+
+backend_tests!(
+    a_locked_database_answers_503_and_the_service_recovers_when_it_is_released,
+    a_login_whose_session_cannot_be_written_is_503_and_issues_no_token,
+    readyz_is_200_while_the_database_answers,
+    with_the_database_gone_readyz_and_storage_endpoints_are_503_and_the_rest_still_answers,
+);

@@ -5,11 +5,10 @@ use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use serde_json::Value;
 
-use crate::helpers::{ISSUER, b64, spawn_app};
+use crate::helpers::{Backend, ISSUER, b64, backend_tests, spawn_app};
 
-#[tokio::test]
-async fn the_jwks_publishes_one_rs256_signing_key_and_nothing_private() {
-    let app = spawn_app().await;
+async fn the_jwks_publishes_one_rs256_signing_key_and_nothing_private(backend: Backend) {
+    let app = spawn_app(&backend).await;
 
     let response = app.get("/.well-known/jwks.json").await;
 
@@ -33,9 +32,8 @@ async fn the_jwks_publishes_one_rs256_signing_key_and_nothing_private() {
     );
 }
 
-#[tokio::test]
-async fn the_kid_is_the_rfc7638_thumbprint_of_the_key() {
-    let app = spawn_app().await;
+async fn the_kid_is_the_rfc7638_thumbprint_of_the_key(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let jwks = app.jwks().await;
     let key = &jwks["keys"][0];
 
@@ -52,9 +50,8 @@ async fn the_kid_is_the_rfc7638_thumbprint_of_the_key() {
     assert_eq!(key["kid"], expected.as_str());
 }
 
-#[tokio::test]
-async fn the_public_key_pem_is_the_jwks_key() {
-    let app = spawn_app().await;
+async fn the_public_key_pem_is_the_jwks_key(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let jwks = app.jwks().await;
 
     let response = app.get("/public-key").await;
@@ -77,9 +74,8 @@ async fn the_public_key_pem_is_the_jwks_key() {
     );
 }
 
-#[tokio::test]
-async fn discovery_points_at_the_jwks_and_the_endpoints() {
-    let app = spawn_app().await;
+async fn discovery_points_at_the_jwks_and_the_endpoints(backend: Backend) {
+    let app = spawn_app(&backend).await;
 
     let response = app.get("/.well-known/openid-configuration").await;
 
@@ -111,9 +107,8 @@ async fn discovery_points_at_the_jwks_and_the_endpoints() {
     );
 }
 
-#[tokio::test]
-async fn health_is_200_ok() {
-    let app = spawn_app().await;
+async fn health_is_200_ok(backend: Backend) {
+    let app = spawn_app(&backend).await;
 
     let response = app.get("/healthz").await;
 
@@ -123,3 +118,11 @@ async fn health_is_200_ok() {
         serde_json::json!({ "status": "ok" })
     );
 }
+
+backend_tests!(
+    the_jwks_publishes_one_rs256_signing_key_and_nothing_private,
+    the_kid_is_the_rfc7638_thumbprint_of_the_key,
+    the_public_key_pem_is_the_jwks_key,
+    discovery_points_at_the_jwks_and_the_endpoints,
+    health_is_200_ok,
+);

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, assert_error, spawn_app};
+use crate::helpers::{Backend, PASSWORD, assert_error, backend_tests, spawn_app};
 
 async fn post_raw(
     app: &crate::helpers::TestApp,
@@ -19,9 +19,8 @@ async fn post_raw(
         .unwrap()
 }
 
-#[tokio::test]
-async fn a_body_that_is_not_json_is_400_on_every_json_endpoint() {
-    let app = spawn_app().await;
+async fn a_body_that_is_not_json_is_400_on_every_json_endpoint(backend: Backend) {
+    let app = spawn_app(&backend).await;
     for path in ["/register", "/login"] {
         let response = post_raw(&app, path, "application/json", b"{\"email\": ".to_vec()).await;
 
@@ -30,9 +29,8 @@ async fn a_body_that_is_not_json_is_400_on_every_json_endpoint() {
     }
 }
 
-#[tokio::test]
-async fn a_missing_field_is_400_naming_the_field() {
-    let app = spawn_app().await;
+async fn a_missing_field_is_400_naming_the_field(backend: Backend) {
+    let app = spawn_app(&backend).await;
 
     let response = app
         .post_json("/register", &json!({ "email": "alice@example.com" }))
@@ -45,9 +43,8 @@ async fn a_missing_field_is_400_naming_the_field() {
     );
 }
 
-#[tokio::test]
-async fn a_field_of_the_wrong_type_is_400() {
-    let app = spawn_app().await;
+async fn a_field_of_the_wrong_type_is_400(backend: Backend) {
+    let app = spawn_app(&backend).await;
 
     let response = app
         .post_json("/login", &json!({ "email": ["a"], "password": 12345678 }))
@@ -60,9 +57,8 @@ async fn a_field_of_the_wrong_type_is_400() {
     );
 }
 
-#[tokio::test]
-async fn a_body_without_json_content_type_is_400() {
-    let app = spawn_app().await;
+async fn a_body_without_json_content_type_is_400(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let body = json!({ "email": "alice@example.com", "password": PASSWORD }).to_string();
 
     let response = post_raw(&app, "/register", "text/plain", body.into_bytes()).await;
@@ -70,9 +66,8 @@ async fn a_body_without_json_content_type_is_400() {
     assert_error(response, 400, "invalid_request").await;
 }
 
-#[tokio::test]
-async fn a_body_over_64_kib_is_413_and_nothing_is_stored() {
-    let app = spawn_app().await;
+async fn a_body_over_64_kib_is_413_and_nothing_is_stored(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let padding = "x".repeat(64 * 1024);
     let body = json!({ "email": "alice@example.com", "password": PASSWORD, "pad": padding });
 
@@ -85,9 +80,8 @@ async fn a_body_over_64_kib_is_413_and_nothing_is_stored() {
     );
 }
 
-#[tokio::test]
-async fn a_body_just_under_the_limit_is_read() {
-    let app = spawn_app().await;
+async fn a_body_just_under_the_limit_is_read(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let padding = "x".repeat(60 * 1024);
     let body = json!({ "email": "alice@example.com", "password": PASSWORD, "pad": padding });
 
@@ -96,16 +90,14 @@ async fn a_body_just_under_the_limit_is_read() {
     assert_eq!(response.status(), 201);
 }
 
-#[tokio::test]
-async fn an_unknown_path_is_a_json_404() {
-    let app = spawn_app().await;
+async fn an_unknown_path_is_a_json_404(backend: Backend) {
+    let app = spawn_app(&backend).await;
 
     assert_error(app.get("/admin").await, 404, "not_found").await;
 }
 
-#[tokio::test]
-async fn a_wrong_method_is_a_json_405_with_allow() {
-    let app = spawn_app().await;
+async fn a_wrong_method_is_a_json_405_with_allow(backend: Backend) {
+    let app = spawn_app(&backend).await;
 
     let response = app.get("/login").await;
 
@@ -113,9 +105,8 @@ async fn a_wrong_method_is_a_json_405_with_allow() {
     assert_error(response, 405, "invalid_request").await;
 }
 
-#[tokio::test]
-async fn hostile_input_does_not_stop_the_server() {
-    let app = spawn_app().await;
+async fn hostile_input_does_not_stop_the_server(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let bodies: [&[u8]; 5] = [
         b"\xff\xfe\x00",
         b"[]",
@@ -135,3 +126,15 @@ async fn hostile_input_does_not_stop_the_server() {
 
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
+
+backend_tests!(
+    a_body_that_is_not_json_is_400_on_every_json_endpoint,
+    a_missing_field_is_400_naming_the_field,
+    a_field_of_the_wrong_type_is_400,
+    a_body_without_json_content_type_is_400,
+    a_body_over_64_kib_is_413_and_nothing_is_stored,
+    a_body_just_under_the_limit_is_read,
+    an_unknown_path_is_a_json_404,
+    a_wrong_method_is_a_json_405_with_allow,
+    hostile_input_does_not_stop_the_server,
+);

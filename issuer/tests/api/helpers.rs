@@ -1,4 +1,7 @@
-//! `spawn_app()`: one issuer per test, with its own SQLite file, port and manual clock.
+//! `spawn_app(&backend)`: one issuer per test, with its own database, port and manual clock.
+//!
+//! Tests that touch storage take a [`Backend`] and are declared once with [`backend_tests!`],
+//! which runs each of them on SQLite and on PostgreSQL.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -36,6 +39,147 @@ pub(crate) fn shared_keys_dir() -> &'static Path {
     })
 }
 
+/// Declares, for each named `async fn(Backend)` of the calling module, one test per storage
+/// backend: `sqlite::NAME` and `postgres::NAME`. A function left out of the list is dead code,
+/// which the lints refuse, so no test silently runs on one backend only.
+macro_rules! backend_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(backend) = $crate::helpers::Backend::postgres().await {
+                        super::$name(backend).await;
+                    }
+                }
+            )+
+        }
+    };
+}
+pub(crate) use backend_tests;
+
+/// Where a test's database lives.
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    /// A fresh SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh database created through `TEST_DATABASE_URL`, dropped after the test.
+    Postgres {
+        /// `TEST_DATABASE_URL`: a database the tests may connect to and create databases from.
+        admin_url: String,
+    },
+}
+
+impl Backend {
+    /// PostgreSQL from `TEST_DATABASE_URL`. Without it (or with the server down) the test is
+    /// skipped with a notice, unless `REQUIRE_POSTGRES=1` makes that a failure.
+    pub(crate) async fn postgres() -> Option<Self> {
+        use sqlx::Connection;
+        let required = std::env::var("REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+        let skip = |why: String| {
+            assert!(!required, "REQUIRE_POSTGRES=1, but {why}");
+            eprintln!("skipping the PostgreSQL variant: {why}");
+            None
+        };
+        let admin_url =
+            match std::env::var("TEST_DATABASE_URL") {
+                Ok(url) if !url.is_empty() => url,
+                _ => return skip(
+                    "TEST_DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1/postgres)"
+                        .into(),
+                ),
+            };
+        match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(connection) => {
+                let _ = connection.close().await;
+                Some(Self::Postgres { admin_url })
+            }
+            Err(error) => skip(format!("cannot connect to TEST_DATABASE_URL: {error}")),
+        }
+    }
+}
+
+/// A database of its own for one test; a PostgreSQL one is dropped when this is.
+pub(crate) struct TestDatabase {
+    /// The `DATABASE_URL` the issuer uses.
+    pub(crate) url: String,
+    /// Holds the SQLite file (and is a scratch directory for either backend).
+    pub(crate) dir: TempDir,
+    /// `(admin_url, name)` of a PostgreSQL database to drop.
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    /// Creates an empty database on `backend`.
+    pub(crate) async fn create(backend: &Backend) -> Self {
+        let dir = TempDir::new().expect("temp dir");
+        match backend {
+            Backend::Sqlite => Self {
+                url: format!("sqlite://{}", dir.path().join("issuer.db").display()),
+                dir,
+                postgres: None,
+            },
+            Backend::Postgres { admin_url } => {
+                use sqlx::Connection;
+                let name = format!("issuer_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = sqlx::PgConnection::connect(admin_url)
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create test database");
+                let _ = admin.close().await;
+                let mut url = reqwest::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&name);
+                Self {
+                    url: url.to_string(),
+                    dir,
+                    postgres: Some((admin_url.clone(), name)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot block on its own futures: use a
+        // thread with a runtime of its own. FORCE ends the app's pooled connections.
+        let dropped = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
+                )))
+                .execute(&mut admin)
+                .await
+                .map(drop)
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop a test database: {dropped:?}");
+        }
+    }
+}
+
 /// A running issuer.
 pub(crate) struct TestApp {
     /// `http://127.0.0.1:PORT`
@@ -48,21 +192,32 @@ pub(crate) struct TestApp {
     pub(crate) store: Store,
     /// The app's password hasher (for its stats).
     pub(crate) passwords: PasswordHashing,
-    /// Path of the SQLite file.
-    pub(crate) db_path: PathBuf,
-    _dir: TempDir,
+    /// The app's database.
+    pub(crate) database: TestDatabase,
 }
 
 /// Spawns an issuer with the default test configuration.
-pub(crate) async fn spawn_app() -> TestApp {
-    spawn_app_with(&[], |_| {}).await
+pub(crate) async fn spawn_app(backend: &Backend) -> TestApp {
+    spawn_app_with(backend, &[], |_| {}).await
 }
 
 /// Spawns an issuer with extra command-line flags and a final edit of the parsed config.
-pub(crate) async fn spawn_app_with(flags: &[&str], edit: impl FnOnce(&mut Config)) -> TestApp {
-    let dir = TempDir::new().expect("temp dir");
-    let db_path = dir.path().join("issuer.db");
-    let database_url = format!("sqlite://{}", db_path.display());
+pub(crate) async fn spawn_app_with(
+    backend: &Backend,
+    flags: &[&str],
+    edit: impl FnOnce(&mut Config),
+) -> TestApp {
+    let database = TestDatabase::create(backend).await;
+    spawn_app_on(database, flags, edit).await
+}
+
+/// Spawns an issuer on a database made by the caller.
+pub(crate) async fn spawn_app_on(
+    database: TestDatabase,
+    flags: &[&str],
+    edit: impl FnOnce(&mut Config),
+) -> TestApp {
+    let database_url = database.url.clone();
     let keys_dir = shared_keys_dir().display().to_string();
     let mut args = vec![
         "issuer",
@@ -98,8 +253,7 @@ pub(crate) async fn spawn_app_with(flags: &[&str], edit: impl FnOnce(&mut Config
         clock,
         store,
         passwords,
-        db_path,
-        _dir: dir,
+        database,
     }
 }
 
@@ -214,25 +368,39 @@ impl TestApp {
             .await
     }
 
-    /// A second, independent connection to the app's SQLite file, as another process would
-    /// open (to lock it, or to change its schema under the app).
-    pub(crate) async fn second_connection(&self) -> sqlx::SqliteConnection {
+    /// A second, independent connection to the app's database, as another process would open
+    /// (to look at it, lock it, or change its schema under the app).
+    pub(crate) async fn second_connection(&self) -> sqlx::AnyConnection {
         use sqlx::Connection;
-        let url = format!("sqlite://{}", self.db_path.display());
-        let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&url)
-            .expect("sqlite url");
-        sqlx::SqliteConnection::connect_with(&options)
+        sqlx::any::install_default_drivers();
+        sqlx::AnyConnection::connect(&self.database.url)
             .await
             .expect("second connection")
     }
 
-    /// Takes SQLite's write lock on a second connection; `ROLLBACK` on it releases the lock.
-    pub(crate) async fn lock_writes(&self) -> sqlx::SqliteConnection {
+    /// Whether the app runs on PostgreSQL.
+    pub(crate) fn on_postgres(&self) -> bool {
+        self.database.url.starts_with("postgres")
+    }
+
+    /// Takes the write lock on a second connection, as a long transaction elsewhere would:
+    /// reads go on, writes wait. `ROLLBACK` on the returned connection releases it.
+    pub(crate) async fn lock_writes(&self) -> sqlx::AnyConnection {
         let mut connection = self.second_connection().await;
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut connection)
-            .await
-            .expect("write lock");
+        let statements: &[&str] = if self.on_postgres() {
+            &[
+                "BEGIN",
+                "LOCK TABLE users, sessions, refresh_tokens, login_failures IN EXCLUSIVE MODE",
+            ]
+        } else {
+            &["BEGIN IMMEDIATE"]
+        };
+        for statement in statements {
+            sqlx::query(sqlx::AssertSqlSafe(*statement))
+                .execute(&mut connection)
+                .await
+                .expect("write lock");
+        }
         connection
     }
 

@@ -3,13 +3,13 @@
 use aws_lc_rs::hmac;
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, assert_error, b64, spawn_app_with};
+use crate::helpers::{Backend, PASSWORD, assert_error, b64, backend_tests, spawn_app_with};
 
 const SECRET: &str = "an-hs256-secret-of-at-least-32-bytes!";
 
-#[tokio::test]
-async fn hs256_tokens_verify_with_the_secret_and_nothing_is_published() {
+async fn hs256_tokens_verify_with_the_secret_and_nothing_is_published(backend: Backend) {
     let app = spawn_app_with(
+        &backend,
         &["--jwt-algorithm", "HS256", "--jwt-secret", SECRET],
         |_| {},
     )
@@ -36,3 +36,5 @@ async fn hs256_tokens_verify_with_the_secret_and_nothing_is_published() {
     let description = assert_error(app.get("/public-key").await, 404, "not_found").await;
     assert!(description.contains("HS256"), "{description}");
 }
+
+backend_tests!(hs256_tokens_verify_with_the_secret_and_nothing_is_published,);

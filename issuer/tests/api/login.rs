@@ -3,11 +3,12 @@
 use issuer::clock::{Clock, unix_seconds};
 use serde_json::{Value, json};
 
-use crate::helpers::{ISSUER, PASSWORD, assert_error, spawn_app, verify_rs256};
+use crate::helpers::{
+    Backend, ISSUER, PASSWORD, assert_error, backend_tests, spawn_app, verify_rs256,
+};
 
-#[tokio::test]
-async fn a_login_returns_an_rfc6749_token_response_that_is_not_cached() {
-    let app = spawn_app().await;
+async fn a_login_returns_an_rfc6749_token_response_that_is_not_cached(backend: Backend) {
+    let app = spawn_app(&backend).await;
     app.register("alice@example.com", None).await;
 
     let response = app.login("alice@example.com", PASSWORD).await;
@@ -26,9 +27,8 @@ async fn a_login_returns_an_rfc6749_token_response_that_is_not_cached() {
     );
 }
 
-#[tokio::test]
-async fn the_access_token_verifies_against_the_served_jwks_with_every_claim() {
-    let app = spawn_app().await;
+async fn the_access_token_verifies_against_the_served_jwks_with_every_claim(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let user = app.register("Alice@Example.com", Some("raider")).await;
     let now = unix_seconds(app.clock.now());
 
@@ -69,9 +69,8 @@ async fn the_access_token_verifies_against_the_served_jwks_with_every_claim() {
     );
 }
 
-#[tokio::test]
-async fn each_login_gets_a_new_session_and_token_id() {
-    let app = spawn_app().await;
+async fn each_login_gets_a_new_session_and_token_id(backend: Backend) {
+    let app = spawn_app(&backend).await;
     app.register("alice@example.com", None).await;
     let jwks = app.jwks().await;
 
@@ -97,9 +96,8 @@ async fn each_login_gets_a_new_session_and_token_id() {
     assert_ne!(seen[0].2, seen[1].2, "refresh token");
 }
 
-#[tokio::test]
-async fn a_tampered_token_fails_independent_verification() {
-    let app = spawn_app().await;
+async fn a_tampered_token_fails_independent_verification(backend: Backend) {
+    let app = spawn_app(&backend).await;
     app.register("alice@example.com", None).await;
     let body: Value = app
         .login("alice@example.com", PASSWORD)
@@ -129,9 +127,10 @@ async fn a_tampered_token_fails_independent_verification() {
     assert!(verify_rs256(&forged, &jwks["keys"][0]).is_err());
 }
 
-#[tokio::test]
-async fn a_wrong_password_and_an_unknown_email_get_identical_answers_after_the_same_work() {
-    let app = spawn_app().await;
+async fn a_wrong_password_and_an_unknown_email_get_identical_answers_after_the_same_work(
+    backend: Backend,
+) {
+    let app = spawn_app(&backend).await;
     app.register("alice@example.com", None).await;
 
     let before = app.hashing().completed;
@@ -159,9 +158,8 @@ async fn a_wrong_password_and_an_unknown_email_get_identical_answers_after_the_s
     assert_eq!(a.0, 401);
 }
 
-#[tokio::test]
-async fn a_wrong_password_is_401_invalid_credentials() {
-    let app = spawn_app().await;
+async fn a_wrong_password_is_401_invalid_credentials(backend: Backend) {
+    let app = spawn_app(&backend).await;
     app.register("alice@example.com", None).await;
 
     let response = app.login("alice@example.com", "not the password").await;
@@ -170,20 +168,18 @@ async fn a_wrong_password_is_401_invalid_credentials() {
     assert_eq!(description, "invalid email or password");
 }
 
-#[tokio::test]
-async fn an_email_that_cannot_be_an_address_is_401_not_422_on_login() {
-    let app = spawn_app().await;
+async fn an_email_that_cannot_be_an_address_is_401_not_422_on_login(backend: Backend) {
+    let app = spawn_app(&backend).await;
 
     let response = app.login("not-an-address", "whatever password").await;
 
     assert_error(response, 401, "invalid_credentials").await;
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn argon2_runs_off_the_runtime_so_the_jwks_answers_during_a_login_storm() {
+async fn argon2_runs_off_the_runtime_so_the_jwks_answers_during_a_login_storm(backend: Backend) {
     // One runtime thread serves both this test and the app. Were argon2 to run on it, this
     // task could never observe a hash in progress: the thread would be busy hashing.
-    let app = spawn_app().await;
+    let app = spawn_app(&backend).await;
     app.register("alice@example.com", None).await;
     let logins: Vec<_> = (0..20)
         .map(|_| {
@@ -214,3 +210,14 @@ async fn argon2_runs_off_the_runtime_so_the_jwks_answers_during_a_login_storm() 
         assert_eq!(login.await.unwrap(), 200);
     }
 }
+
+backend_tests!(
+    a_login_returns_an_rfc6749_token_response_that_is_not_cached,
+    the_access_token_verifies_against_the_served_jwks_with_every_claim,
+    each_login_gets_a_new_session_and_token_id,
+    a_tampered_token_fails_independent_verification,
+    a_wrong_password_and_an_unknown_email_get_identical_answers_after_the_same_work,
+    a_wrong_password_is_401_invalid_credentials,
+    an_email_that_cannot_be_an_address_is_401_not_422_on_login,
+    argon2_runs_off_the_runtime_so_the_jwks_answers_during_a_login_storm,
+);

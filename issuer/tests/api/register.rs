@@ -2,11 +2,10 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, assert_error, spawn_app};
+use crate::helpers::{Backend, PASSWORD, assert_error, backend_tests, spawn_app};
 
-#[tokio::test]
-async fn registering_returns_201_with_id_normalised_email_and_default_role() {
-    let app = spawn_app().await;
+async fn registering_returns_201_with_id_normalised_email_and_default_role(backend: Backend) {
+    let app = spawn_app(&backend).await;
 
     let response = app
         .post_json(
@@ -30,18 +29,16 @@ async fn registering_returns_201_with_id_normalised_email_and_default_role() {
     );
 }
 
-#[tokio::test]
-async fn a_self_service_role_can_be_chosen() {
-    let app = spawn_app().await;
+async fn a_self_service_role_can_be_chosen(backend: Backend) {
+    let app = spawn_app(&backend).await;
 
     let body = app.register("rider@example.com", Some("raider")).await;
 
     assert_eq!(body["role"], "raider");
 }
 
-#[tokio::test]
-async fn a_role_outside_self_service_roles_is_422_naming_the_allowed_roles() {
-    let app = spawn_app().await;
+async fn a_role_outside_self_service_roles_is_422_naming_the_allowed_roles(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let body = json!({ "email": "eve@example.com", "password": PASSWORD, "role": "admin" });
 
     let response = app.post_json("/register", &body).await;
@@ -53,9 +50,10 @@ async fn a_role_outside_self_service_roles_is_422_naming_the_allowed_roles() {
     );
 }
 
-#[tokio::test]
-async fn self_service_roles_come_from_configuration() {
-    let app = crate::helpers::spawn_app_with(&["--self-service-roles", "customer"], |_| {}).await;
+async fn self_service_roles_come_from_configuration(backend: Backend) {
+    let app =
+        crate::helpers::spawn_app_with(&backend, &["--self-service-roles", "customer"], |_| {})
+            .await;
 
     let default = app.register("a@example.com", None).await;
     let refused = app
@@ -69,9 +67,8 @@ async fn self_service_roles_come_from_configuration() {
     assert_error(refused, 422, "invalid_request").await;
 }
 
-#[tokio::test]
-async fn a_malformed_email_is_422_saying_so() {
-    let app = spawn_app().await;
+async fn a_malformed_email_is_422_saying_so(backend: Backend) {
+    let app = spawn_app(&backend).await;
 
     let response = app
         .post_json(
@@ -84,9 +81,8 @@ async fn a_malformed_email_is_422_saying_so() {
     assert!(description.contains("email"), "{description}");
 }
 
-#[tokio::test]
-async fn a_password_under_8_characters_is_422_saying_so() {
-    let app = spawn_app().await;
+async fn a_password_under_8_characters_is_422_saying_so(backend: Backend) {
+    let app = spawn_app(&backend).await;
 
     let response = app
         .post_json(
@@ -99,9 +95,8 @@ async fn a_password_under_8_characters_is_422_saying_so() {
     assert_eq!(description, "password must be at least 8 characters");
 }
 
-#[tokio::test]
-async fn an_email_registered_twice_is_409_even_in_another_case() {
-    let app = spawn_app().await;
+async fn an_email_registered_twice_is_409_even_in_another_case(backend: Backend) {
+    let app = spawn_app(&backend).await;
     app.register("alice@example.com", None).await;
 
     let response = app
@@ -115,14 +110,12 @@ async fn an_email_registered_twice_is_409_even_in_another_case() {
     assert_eq!(description, "an account with this email already exists");
 }
 
-#[tokio::test]
-async fn the_password_is_stored_only_as_an_argon2id_hash() {
-    let app = spawn_app().await;
+async fn the_password_is_stored_only_as_an_argon2id_hash(backend: Backend) {
+    let app = spawn_app(&backend).await;
     app.register("alice@example.com", None).await;
 
-    let issuer::storage::Store::Sqlite(pool) = &app.store;
     let stored: String = sqlx::query_scalar("SELECT password_hash FROM users")
-        .fetch_one(pool)
+        .fetch_one(&mut app.second_connection().await)
         .await
         .unwrap();
 
@@ -132,3 +125,14 @@ async fn the_password_is_stored_only_as_an_argon2id_hash() {
     );
     assert!(!stored.contains(PASSWORD));
 }
+
+backend_tests!(
+    registering_returns_201_with_id_normalised_email_and_default_role,
+    a_self_service_role_can_be_chosen,
+    a_role_outside_self_service_roles_is_422_naming_the_allowed_roles,
+    self_service_roles_come_from_configuration,
+    a_malformed_email_is_422_saying_so,
+    a_password_under_8_characters_is_422_saying_so,
+    an_email_registered_twice_is_409_even_in_another_case,
+    the_password_is_stored_only_as_an_argon2id_hash,
+);

@@ -7,13 +7,12 @@ use std::time::Duration;
 
 use verifier_middleware::{Rejection, Verifier};
 
-use crate::helpers::{ISSUER, spawn_app};
+use crate::helpers::{Backend, ISSUER, backend_tests, spawn_app};
 
 const POLL: Duration = Duration::from_secs(30);
 
-#[tokio::test]
-async fn a_logout_reaches_a_polling_verifier_within_the_interval() {
-    let app = spawn_app().await;
+async fn a_logout_reaches_a_polling_verifier_within_the_interval(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let verifier = Verifier::builder()
         .jwks_url(format!("{}/.well-known/jwks.json", app.address))
         .revocation_list_url(format!("{}/revoked-sessions", app.address))
@@ -49,3 +48,5 @@ async fn a_logout_reaches_a_polling_verifier_within_the_interval() {
         .await
         .expect("other sessions are unaffected");
 }
+
+backend_tests!(a_logout_reaches_a_polling_verifier_within_the_interval,);

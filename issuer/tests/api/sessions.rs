@@ -7,9 +7,11 @@ use std::time::Duration;
 use issuer::clock::Clock;
 use issuer::sessions;
 use serde_json::{Value, json};
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
-use crate::helpers::{TestApp, assert_error, claims_of, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Backend, TestApp, assert_error, backend_tests, claims_of, spawn_app, spawn_app_with,
+};
 
 async fn tokens(response: reqwest::Response) -> Value {
     assert_eq!(response.status(), 200);
@@ -36,9 +38,8 @@ async fn assert_invalid_grant(response: reqwest::Response) {
     );
 }
 
-#[tokio::test]
-async fn a_refresh_rotates_the_token_and_keeps_the_session() {
-    let app = spawn_app().await;
+async fn a_refresh_rotates_the_token_and_keeps_the_session(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let first = app.signed_in("a@example.com").await;
 
     let second = tokens(app.refresh(refresh_token(&first)).await).await;
@@ -63,9 +64,8 @@ async fn a_refresh_rotates_the_token_and_keeps_the_session() {
     );
 }
 
-#[tokio::test]
-async fn a_duplicate_within_the_grace_window_gets_the_same_successor() {
-    let app = spawn_app().await;
+async fn a_duplicate_within_the_grace_window_gets_the_same_successor(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let first = app.signed_in("a@example.com").await;
     let winner = tokens(app.refresh(refresh_token(&first)).await).await;
 
@@ -79,9 +79,8 @@ async fn a_duplicate_within_the_grace_window_gets_the_same_successor() {
     assert_eq!(sid(&next), sid(&first), "the shared successor works");
 }
 
-#[tokio::test]
-async fn reuse_after_the_grace_window_ends_the_session_and_its_successors() {
-    let app = spawn_app().await;
+async fn reuse_after_the_grace_window_ends_the_session_and_its_successors(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let stolen = app.signed_in("a@example.com").await;
     let successor = tokens(app.refresh(refresh_token(&stolen)).await).await;
 
@@ -95,18 +94,16 @@ async fn reuse_after_the_grace_window_ends_the_session_and_its_successors() {
     );
 }
 
-#[tokio::test]
-async fn a_grace_period_of_zero_treats_every_duplicate_as_reuse() {
-    let app = spawn_app_with(&["--refresh-grace-period", "0s"], |_| {}).await;
+async fn a_grace_period_of_zero_treats_every_duplicate_as_reuse(backend: Backend) {
+    let app = spawn_app_with(&backend, &["--refresh-grace-period", "0s"], |_| {}).await;
     let first = app.signed_in("a@example.com").await;
     let successor = tokens(app.refresh(refresh_token(&first)).await).await;
     assert_invalid_grant(app.refresh(refresh_token(&first)).await).await;
     assert_invalid_grant(app.refresh(refresh_token(&successor)).await).await;
 }
 
-#[tokio::test]
-async fn concurrent_refreshes_of_one_token_yield_one_successor_that_works() {
-    let app = spawn_app().await;
+async fn concurrent_refreshes_of_one_token_yield_one_successor_that_works(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let first = app.signed_in("a@example.com").await;
     let token = refresh_token(&first).to_owned();
 
@@ -135,9 +132,8 @@ async fn concurrent_refreshes_of_one_token_yield_one_successor_that_works() {
     tokens(app.refresh(&successor).await).await;
 }
 
-#[tokio::test]
-async fn logout_ends_the_session_and_is_idempotent() {
-    let app = spawn_app().await;
+async fn logout_ends_the_session_and_is_idempotent(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let session = app.signed_in("a@example.com").await;
 
     let response = app.logout(refresh_token(&session)).await;
@@ -151,9 +147,8 @@ async fn logout_ends_the_session_and_is_idempotent() {
     tokens(app.refresh(refresh_token(&other)).await).await;
 }
 
-#[tokio::test]
-async fn logout_with_an_unknown_token_is_204_and_a_bad_body_is_400() {
-    let app = spawn_app().await;
+async fn logout_with_an_unknown_token_is_204_and_a_bad_body_is_400(backend: Backend) {
+    let app = spawn_app(&backend).await;
     assert_eq!(app.logout("not-a-token").await.status(), 204);
     assert_eq!(app.logout(&"A".repeat(43)).await.status(), 204);
     assert_error(
@@ -171,9 +166,8 @@ async fn logout_with_an_unknown_token_is_204_and_a_bad_body_is_400() {
     .await;
 }
 
-#[tokio::test]
-async fn unknown_and_malformed_refresh_tokens_are_invalid_grants() {
-    let app = spawn_app().await;
+async fn unknown_and_malformed_refresh_tokens_are_invalid_grants(backend: Backend) {
+    let app = spawn_app(&backend).await;
     assert_invalid_grant(app.refresh("").await).await;
     assert_invalid_grant(app.refresh(&"A".repeat(43)).await).await;
     assert_invalid_grant(app.refresh(&"x".repeat(10_000)).await).await;
@@ -182,9 +176,10 @@ async fn unknown_and_malformed_refresh_tokens_are_invalid_grants() {
     assert_invalid_grant(app.refresh(access).await).await;
 }
 
-#[tokio::test]
-async fn a_session_ends_at_its_absolute_expiry_and_access_tokens_never_outlive_it() {
-    let app = spawn_app_with(&["--refresh-token-ttl", "20m"], |_| {}).await;
+async fn a_session_ends_at_its_absolute_expiry_and_access_tokens_never_outlive_it(
+    backend: Backend,
+) {
+    let app = spawn_app_with(&backend, &["--refresh-token-ttl", "20m"], |_| {}).await;
     let first = app.signed_in("a@example.com").await;
 
     app.clock.advance(Duration::from_secs(10 * 60));
@@ -200,9 +195,8 @@ async fn a_session_ends_at_its_absolute_expiry_and_access_tokens_never_outlive_i
     assert_invalid_grant(app.refresh(refresh_token(&second)).await).await;
 }
 
-#[tokio::test]
-async fn an_idle_session_cannot_refresh() {
-    let app = spawn_app_with(&["--session-idle-ttl", "1h"], |_| {}).await;
+async fn an_idle_session_cannot_refresh(backend: Backend) {
+    let app = spawn_app_with(&backend, &["--session-idle-ttl", "1h"], |_| {}).await;
     let first = app.signed_in("a@example.com").await;
     app.clock.advance(Duration::from_secs(59 * 60));
     let second = tokens(app.refresh(refresh_token(&first)).await).await;
@@ -210,9 +204,10 @@ async fn an_idle_session_cannot_refresh() {
     assert_invalid_grant(app.refresh(refresh_token(&second)).await).await;
 }
 
-#[tokio::test]
-async fn the_revocation_list_is_small_cacheable_and_forgets_expired_access_tokens() {
-    let app = spawn_app().await;
+async fn the_revocation_list_is_small_cacheable_and_forgets_expired_access_tokens(
+    backend: Backend,
+) {
+    let app = spawn_app(&backend).await;
     let ended = app.signed_in("a@example.com").await;
     app.signed_in("b@example.com").await;
     app.logout(refresh_token(&ended)).await;
@@ -243,9 +238,8 @@ async fn the_revocation_list_is_small_cacheable_and_forgets_expired_access_token
     assert!(app.revoked_sids().await.is_empty());
 }
 
-#[tokio::test]
-async fn pruning_deletes_dead_sessions_and_keeps_live_ones() {
-    let app = spawn_app_with(&["--refresh-token-ttl", "1h"], |_| {}).await;
+async fn pruning_deletes_dead_sessions_and_keeps_live_ones(backend: Backend) {
+    let app = spawn_app_with(&backend, &["--refresh-token-ttl", "1h"], |_| {}).await;
     let logged_out = app.signed_in("a@example.com").await;
     let live = app.signed_in("b@example.com").await;
     app.logout(refresh_token(&logged_out)).await;
@@ -288,9 +282,8 @@ async fn pruning_deletes_dead_sessions_and_keeps_live_ones() {
     assert_invalid_grant(app.refresh(refresh_token(&live)).await).await;
 }
 
-#[tokio::test]
-async fn the_running_issuer_prunes_on_its_schedule() {
-    let app = spawn_app_with(&["--refresh-token-ttl", "1h"], |config| {
+async fn the_running_issuer_prunes_on_its_schedule(backend: Backend) {
+    let app = spawn_app_with(&backend, &["--refresh-token-ttl", "1h"], |config| {
         config.sessions.prune_interval = Duration::from_millis(50);
     })
     .await;
@@ -307,21 +300,30 @@ async fn the_running_issuer_prunes_on_its_schedule() {
 }
 
 /// Makes every insert into `refresh_tokens` fail, as a full disk or a crash mid-write would.
-async fn break_token_inserts(app: &TestApp) -> SqliteConnection {
+async fn break_token_inserts(app: &TestApp) -> AnyConnection {
     let mut connection = app.second_connection().await;
-    sqlx::query(
-        "CREATE TRIGGER fail_token_insert BEFORE INSERT ON refresh_tokens
-         BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
-    )
-    .execute(&mut connection)
-    .await
-    .unwrap();
+    let statements: &[&str] = if app.on_postgres() {
+        &[
+            "CREATE FUNCTION fail_token_insert() RETURNS trigger LANGUAGE plpgsql
+             AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$",
+            "CREATE TRIGGER fail_token_insert BEFORE INSERT ON refresh_tokens
+             FOR EACH ROW EXECUTE FUNCTION fail_token_insert()",
+        ]
+    } else {
+        &["CREATE TRIGGER fail_token_insert BEFORE INSERT ON refresh_tokens
+           BEGIN SELECT RAISE(ABORT, 'injected failure'); END"]
+    };
+    for statement in statements {
+        sqlx::query(sqlx::AssertSqlSafe(*statement))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+    }
     connection
 }
 
-#[tokio::test]
-async fn a_failed_write_during_refresh_leaves_the_old_token_usable() {
-    let app = spawn_app().await;
+async fn a_failed_write_during_refresh_leaves_the_old_token_usable(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let session = app.signed_in("a@example.com").await;
     let mut connection = break_token_inserts(&app).await;
 
@@ -330,7 +332,12 @@ async fn a_failed_write_during_refresh_leaves_the_old_token_usable() {
     assert!(!description.contains("injected"), "no database text leaks");
     assert_eq!(app.store.session_counts().await.unwrap(), (1, 1));
 
-    sqlx::query("DROP TRIGGER fail_token_insert")
+    let drop_trigger = if app.on_postgres() {
+        "DROP TRIGGER fail_token_insert ON refresh_tokens"
+    } else {
+        "DROP TRIGGER fail_token_insert"
+    };
+    sqlx::query(drop_trigger)
         .execute(&mut connection)
         .await
         .unwrap();
@@ -343,10 +350,9 @@ async fn a_failed_write_during_refresh_leaves_the_old_token_usable() {
     );
 }
 
-#[tokio::test]
-async fn a_database_outage_during_refresh_is_503_and_burns_nothing() {
-    let app = spawn_app_with(&[], |config| {
-        config.database.busy_timeout = Duration::from_millis(100);
+async fn a_database_outage_during_refresh_is_503_and_burns_nothing(backend: Backend) {
+    let app = spawn_app_with(&backend, &[], |config| {
+        config.database.statement_timeout = Duration::from_millis(100);
     })
     .await;
     let session = app.signed_in("a@example.com").await;
@@ -361,14 +367,13 @@ async fn a_database_outage_during_refresh_is_503_and_burns_nothing() {
     tokens(app.refresh(refresh_token(&session)).await).await;
 }
 
-#[tokio::test]
-async fn two_rotations_that_both_read_the_token_unused_cannot_both_win() {
+async fn two_rotations_that_both_read_the_token_unused_cannot_both_win(backend: Backend) {
     // The interleaving a race produces (both requests read the token before either writes),
     // made deterministic by calling the store directly.
     use issuer::storage::{Rotation, RotationOutcome};
     use issuer::tokens::{new_refresh_token, refresh_token_hash};
 
-    let app = spawn_app().await;
+    let app = spawn_app(&backend).await;
     let session = app.signed_in("a@example.com").await;
     let old_hash = refresh_token_hash(refresh_token(&session));
     let record = app
@@ -398,9 +403,8 @@ async fn two_rotations_that_both_read_the_token_unused_cannot_both_win() {
     assert_eq!(app.store.session_counts().await.unwrap(), (1, 2));
 }
 
-#[tokio::test]
-async fn pruning_at_the_edge_of_the_grace_window_never_signs_a_duplicate_out() {
-    let app = spawn_app().await;
+async fn pruning_at_the_edge_of_the_grace_window_never_signs_a_duplicate_out(backend: Backend) {
+    let app = spawn_app(&backend).await;
     let first = app.signed_in("a@example.com").await;
     let winner = tokens(app.refresh(refresh_token(&first)).await).await;
     app.clock.advance(Duration::from_secs(5));
@@ -417,3 +421,23 @@ async fn pruning_at_the_edge_of_the_grace_window_never_signs_a_duplicate_out() {
     assert_eq!(refresh_token(&duplicate), refresh_token(&winner));
     assert!(app.revoked_sids().await.is_empty());
 }
+
+backend_tests!(
+    a_refresh_rotates_the_token_and_keeps_the_session,
+    a_duplicate_within_the_grace_window_gets_the_same_successor,
+    reuse_after_the_grace_window_ends_the_session_and_its_successors,
+    a_grace_period_of_zero_treats_every_duplicate_as_reuse,
+    concurrent_refreshes_of_one_token_yield_one_successor_that_works,
+    logout_ends_the_session_and_is_idempotent,
+    logout_with_an_unknown_token_is_204_and_a_bad_body_is_400,
+    unknown_and_malformed_refresh_tokens_are_invalid_grants,
+    a_session_ends_at_its_absolute_expiry_and_access_tokens_never_outlive_it,
+    an_idle_session_cannot_refresh,
+    the_revocation_list_is_small_cacheable_and_forgets_expired_access_tokens,
+    pruning_deletes_dead_sessions_and_keeps_live_ones,
+    the_running_issuer_prunes_on_its_schedule,
+    a_failed_write_during_refresh_leaves_the_old_token_usable,
+    a_database_outage_during_refresh_is_503_and_burns_nothing,
+    two_rotations_that_both_read_the_token_unused_cannot_both_win,
+    pruning_at_the_edge_of_the_grace_window_never_signs_a_duplicate_out,
+);

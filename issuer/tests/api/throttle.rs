@@ -2,11 +2,10 @@
 
 use std::time::Duration;
 
-use crate::helpers::{PASSWORD, assert_error, spawn_app};
+use crate::helpers::{Backend, PASSWORD, assert_error, backend_tests, spawn_app};
 
-#[tokio::test]
-async fn five_failures_on_an_account_make_the_next_attempt_429_with_retry_after() {
-    let app = spawn_app().await;
+async fn five_failures_on_an_account_make_the_next_attempt_429_with_retry_after(backend: Backend) {
+    let app = spawn_app(&backend).await;
     app.register("alice@example.com", None).await;
     for _ in 0..5 {
         assert_eq!(
@@ -23,9 +22,8 @@ async fn five_failures_on_an_account_make_the_next_attempt_429_with_retry_after(
     assert_error(response, 429, "rate_limited").await;
 }
 
-#[tokio::test]
-async fn a_throttled_login_does_no_password_work() {
-    let app = spawn_app().await;
+async fn a_throttled_login_does_no_password_work(backend: Backend) {
+    let app = spawn_app(&backend).await;
     for _ in 0..5 {
         app.login("alice@example.com", "not the password").await;
     }
@@ -36,9 +34,8 @@ async fn a_throttled_login_does_no_password_work() {
     assert_eq!(app.hashing().completed, before);
 }
 
-#[tokio::test]
-async fn the_block_lifts_once_retry_after_has_passed_and_success_resets_it() {
-    let app = spawn_app().await;
+async fn the_block_lifts_once_retry_after_has_passed_and_success_resets_it(backend: Backend) {
+    let app = spawn_app(&backend).await;
     app.register("alice@example.com", None).await;
     for _ in 0..5 {
         app.login("alice@example.com", "not the password").await;
@@ -55,9 +52,8 @@ async fn the_block_lifts_once_retry_after_has_passed_and_success_resets_it() {
     );
 }
 
-#[tokio::test]
-async fn the_delay_doubles_with_each_further_failure() {
-    let app = spawn_app().await;
+async fn the_delay_doubles_with_each_further_failure(backend: Backend) {
+    let app = spawn_app(&backend).await;
     for _ in 0..5 {
         app.login("alice@example.com", "not the password").await;
     }
@@ -74,9 +70,8 @@ async fn the_delay_doubles_with_each_further_failure() {
     assert_eq!(response.headers()["retry-after"], "2");
 }
 
-#[tokio::test]
-async fn another_account_is_not_throttled() {
-    let app = spawn_app().await;
+async fn another_account_is_not_throttled(backend: Backend) {
+    let app = spawn_app(&backend).await;
     app.register("bob@example.com", None).await;
     for _ in 0..5 {
         app.login("alice@example.com", "not the password").await;
@@ -85,9 +80,8 @@ async fn another_account_is_not_throttled() {
     assert_eq!(app.login("bob@example.com", PASSWORD).await.status(), 200);
 }
 
-#[tokio::test]
-async fn one_address_guessing_many_accounts_is_throttled_too() {
-    let app = spawn_app().await;
+async fn one_address_guessing_many_accounts_is_throttled_too(backend: Backend) {
+    let app = spawn_app(&backend).await;
     for i in 0..20 {
         let response = app
             .login(&format!("user{i}@example.com"), "not the password")
@@ -99,3 +93,12 @@ async fn one_address_guessing_many_accounts_is_throttled_too() {
 
     assert_error(response, 429, "rate_limited").await;
 }
+
+backend_tests!(
+    five_failures_on_an_account_make_the_next_attempt_429_with_retry_after,
+    a_throttled_login_does_no_password_work,
+    the_block_lifts_once_retry_after_has_passed_and_success_resets_it,
+    the_delay_doubles_with_each_further_failure,
+    another_account_is_not_throttled,
+    one_address_guessing_many_accounts_is_throttled_too,
+);
