@@ -418,3 +418,23 @@ pub(crate) fn claims_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("three segments");
     serde_json::from_slice(&b64(payload)).expect("json claims")
 }
+
+/// Asserts a 200 token response that may not be cached, and returns its body.
+pub(crate) async fn tokens(response: reqwest::Response) -> Value {
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    response.json().await.expect("json body")
+}
+
+/// The refresh token of a token response.
+pub(crate) fn refresh_token(tokens: &Value) -> &str {
+    tokens["refresh_token"].as_str().expect("refresh_token")
+}
+
+/// The `sid` claim of a token response's access token.
+pub(crate) fn sid(tokens: &Value) -> String {
+    claims_of(tokens["access_token"].as_str().expect("access_token"))["sid"]
+        .as_str()
+        .expect("sid")
+        .to_owned()
+}

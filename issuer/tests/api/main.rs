@@ -1,4 +1,5 @@
-//! HTTP tests against a real issuer on a real socket (port 0) and a real SQLite file.
+//! HTTP tests against a real issuer on a real socket (port 0), each on a fresh SQLite file and
+//! on a fresh PostgreSQL database (see `helpers::backend_tests!`).
 
 mod database;
 mod discovery;
@@ -7,6 +8,10 @@ mod helpers;
 mod hs256;
 mod login;
 mod register;
+mod replicas;
 mod revocation;
 mod sessions;
 mod throttle;
+
+#[path = "../support/process.rs"]
+mod process;

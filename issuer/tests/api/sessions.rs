@@ -10,25 +10,9 @@ use serde_json::{Value, json};
 use sqlx::AnyConnection;
 
 use crate::helpers::{
-    Backend, TestApp, assert_error, backend_tests, claims_of, spawn_app, spawn_app_with,
+    Backend, TestApp, assert_error, backend_tests, claims_of, refresh_token, sid, spawn_app,
+    spawn_app_with, tokens,
 };
-
-async fn tokens(response: reqwest::Response) -> Value {
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["cache-control"], "no-store");
-    response.json().await.expect("json body")
-}
-
-fn refresh_token(tokens: &Value) -> &str {
-    tokens["refresh_token"].as_str().expect("refresh_token")
-}
-
-fn sid(tokens: &Value) -> String {
-    claims_of(tokens["access_token"].as_str().expect("access_token"))["sid"]
-        .as_str()
-        .expect("sid")
-        .to_owned()
-}
 
 async fn assert_invalid_grant(response: reqwest::Response) {
     let description = assert_error(response, 401, "invalid_grant").await;
@@ -310,8 +294,10 @@ async fn break_token_inserts(app: &TestApp) -> AnyConnection {
              FOR EACH ROW EXECUTE FUNCTION fail_token_insert()",
         ]
     } else {
-        &["CREATE TRIGGER fail_token_insert BEFORE INSERT ON refresh_tokens
-           BEGIN SELECT RAISE(ABORT, 'injected failure'); END"]
+        &[
+            "CREATE TRIGGER fail_token_insert BEFORE INSERT ON refresh_tokens
+           BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+        ]
     };
     for statement in statements {
         sqlx::query(sqlx::AssertSqlSafe(*statement))

@@ -1,0 +1,208 @@
+//! Two real `issuer serve` processes sharing one database and one `KEYS_DIR` behave as one
+//! issuer: tokens, keys, refresh rotation, logout and the login back-off are consistent
+//! across them, as behind a load balancer.
+
+use std::collections::HashSet;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Backend, ISSUER, PASSWORD, TestDatabase, assert_error, backend_tests, refresh_token,
+    shared_keys_dir, sid, tokens, verify_rs256,
+};
+use crate::process::RunningIssuer;
+
+/// Two replicas, `a` and `b`, on one fresh database.
+struct Replicas {
+    a: RunningIssuer,
+    b: RunningIssuer,
+    _database: TestDatabase,
+}
+
+/// Starts two replicas with the same settings (plus `env`).
+async fn start_replicas(backend: &Backend, env: &[(&str, &str)]) -> Replicas {
+    let database = TestDatabase::create(backend).await;
+    let start = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_issuer"));
+        command
+            .arg("serve")
+            .env_clear()
+            .env("PORT", "0")
+            .env("DATABASE_URL", &database.url)
+            .env("KEYS_DIR", shared_keys_dir())
+            .env("JWT_ISSUER", ISSUER)
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .current_dir(database.dir.path());
+        RunningIssuer::start(command)
+    };
+    // One after the other: the first applies the migrations. (Concurrent starts are safe too:
+    // the migrator locks; this only keeps the test's log readable.)
+    let a = start();
+    let b = start();
+    Replicas {
+        a,
+        b,
+        _database: database,
+    }
+}
+
+async fn register_and_log_in(on: &RunningIssuer, email: &str) -> Value {
+    let created = on
+        .post(
+            "/register",
+            &json!({ "email": email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    tokens(log_in(on, email, PASSWORD).await).await
+}
+
+async fn log_in(on: &RunningIssuer, email: &str, password: &str) -> reqwest::Response {
+    on.post("/login", &json!({ "email": email, "password": password }))
+        .await
+}
+
+async fn refresh(on: &RunningIssuer, token: &str) -> reqwest::Response {
+    on.post("/refresh", &json!({ "refresh_token": token }))
+        .await
+}
+
+async fn jwks(on: &RunningIssuer) -> Value {
+    on.get("/.well-known/jwks.json").await.json().await.unwrap()
+}
+
+async fn a_token_from_one_replica_verifies_with_the_other_replicas_keys(backend: Backend) {
+    let replicas = start_replicas(&backend, &[]).await;
+    let session = register_and_log_in(&replicas.a, "a@example.com").await;
+    let token = session["access_token"].as_str().unwrap();
+
+    let keys = jwks(&replicas.b).await;
+    assert_eq!(keys, jwks(&replicas.a).await, "one key set");
+    let kid = &header_of(token)["kid"];
+    let key = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| &key["kid"] == kid)
+        .expect("B publishes the key that signed A's token");
+    let (_, claims) = verify_rs256(token, key).expect("A's token verifies with B's key");
+    assert_eq!(claims["email"], "a@example.com");
+    assert_eq!(claims["iss"], ISSUER);
+}
+
+async fn a_refresh_token_from_one_replica_rotates_on_the_other(backend: Backend) {
+    let replicas = start_replicas(&backend, &[]).await;
+    let first = register_and_log_in(&replicas.a, "a@example.com").await;
+
+    let second = tokens(refresh(&replicas.b, refresh_token(&first)).await).await;
+    let third = tokens(refresh(&replicas.a, refresh_token(&second)).await).await;
+
+    assert_eq!(sid(&second), sid(&first));
+    assert_eq!(sid(&third), sid(&first));
+    assert_ne!(refresh_token(&third), refresh_token(&second));
+}
+
+async fn a_logout_on_one_replica_ends_the_session_on_the_other(backend: Backend) {
+    let replicas = start_replicas(&backend, &[]).await;
+    let session = register_and_log_in(&replicas.a, "a@example.com").await;
+
+    let logout = replicas
+        .b
+        .post(
+            "/logout",
+            &json!({ "refresh_token": refresh_token(&session) }),
+        )
+        .await;
+    assert_eq!(logout.status(), 204);
+
+    assert_error(
+        refresh(&replicas.a, refresh_token(&session)).await,
+        401,
+        "invalid_grant",
+    )
+    .await;
+    let revoked: Value = replicas
+        .a
+        .get("/revoked-sessions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revoked["sids"], json!([sid(&session)]));
+}
+
+async fn concurrent_refreshes_of_one_token_split_across_replicas_get_one_successor(
+    backend: Backend,
+) {
+    // A grace window wide enough that a slow machine cannot push a duplicate past it.
+    let replicas = start_replicas(&backend, &[("REFRESH_GRACE_PERIOD", "60s")]).await;
+    let session = register_and_log_in(&replicas.a, "a@example.com").await;
+    let token = refresh_token(&session).to_owned();
+
+    let client = reqwest::Client::new();
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let on = if i % 2 == 0 { &replicas.a } else { &replicas.b };
+        let request = client
+            .post(format!("{}/refresh", on.base_url))
+            .json(&json!({ "refresh_token": token }));
+        requests.spawn(request.send());
+    }
+
+    let mut successors = HashSet::new();
+    for response in requests.join_all().await {
+        let body = tokens(response.expect("request sent")).await;
+        assert_eq!(sid(&body), sid(&session));
+        successors.insert(refresh_token(&body).to_owned());
+    }
+    assert_eq!(
+        successors.len(),
+        1,
+        "one distinct successor: {successors:?}"
+    );
+    let successor = successors.into_iter().next().unwrap();
+    tokens(refresh(&replicas.b, &successor).await).await;
+}
+
+async fn failed_logins_on_both_replicas_count_towards_one_back_off(backend: Backend) {
+    // A long first delay, so the block outlasts any slowness of the test itself.
+    let replicas = start_replicas(&backend, &[("LOGIN_BACKOFF_BASE", "60s")]).await;
+    register_and_log_in(&replicas.a, "a@example.com").await;
+
+    for i in 0..5 {
+        let on = if i % 2 == 0 { &replicas.a } else { &replicas.b };
+        assert_error(
+            log_in(on, "a@example.com", "not the password").await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+
+    for on in [&replicas.a, &replicas.b] {
+        let refused = log_in(on, "a@example.com", PASSWORD).await;
+        let retry_after: u64 = refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        assert_error(refused, 429, "rate_limited").await;
+    }
+}
+
+/// The decoded JOSE header of a compact JWS.
+fn header_of(token: &str) -> Value {
+    let header = token.split('.').next().expect("a header segment");
+    serde_json::from_slice(&crate::helpers::b64(header)).expect("JSON header")
+}
+
+backend_tests!(
+    a_token_from_one_replica_verifies_with_the_other_replicas_keys,
+    a_refresh_token_from_one_replica_rotates_on_the_other,
+    a_logout_on_one_replica_ends_the_session_on_the_other,
+    concurrent_refreshes_of_one_token_split_across_replicas_get_one_successor,
+    failed_logins_on_both_replicas_count_towards_one_back_off,
+);
