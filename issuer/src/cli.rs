@@ -108,11 +108,12 @@ pub struct RawSettings {
     /// Port to listen on (0 picks a free one).
     #[arg(long, env = "PORT", default_value = "3000", global = true)]
     pub port: String,
-    /// `sqlite://PATH` (created if missing) or `postgres://...`.
+    /// `sqlite://PATH` (created if missing) or `postgres://USER:PASSWORD@HOST/DB`.
     #[arg(
         long,
         env = "DATABASE_URL",
         default_value = "sqlite://issuer.db",
+        hide_env_values = true,
         global = true
     )]
     pub database_url: String,

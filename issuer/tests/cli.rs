@@ -192,6 +192,22 @@ fn each_bad_setting_stops_start_up_with_one_line_naming_the_variable() {
             &[("SELF_SERVICE_ROLES", "Admin")],
             "invalid SELF_SERVICE_ROLES:",
         ),
+        (
+            &[("DATABASE_MAX_CONNECTIONS", "none")],
+            "invalid DATABASE_MAX_CONNECTIONS:",
+        ),
+        (
+            &[("DATABASE_STATEMENT_TIMEOUT", "fast")],
+            "invalid DATABASE_STATEMENT_TIMEOUT:",
+        ),
+        (
+            &[("LOGIN_ACCOUNT_FREE_ATTEMPTS", "0")],
+            "invalid LOGIN_ACCOUNT_FREE_ATTEMPTS:",
+        ),
+        (
+            &[("CLIENT_IP_SOURCE", "X-Forwarded-For")],
+            "invalid CLIENT_IP_SOURCE:",
+        ),
     ];
 
     for (env, expected) in cases {
@@ -201,6 +217,31 @@ fn each_bad_setting_stops_start_up_with_one_line_naming_the_variable() {
             "{env:?}: {line}"
         );
     }
+}
+
+#[test]
+fn an_unreachable_database_stops_start_up_with_one_line_that_hides_the_password() {
+    let workspace = Workspace::new();
+    workspace.keygen();
+    let port = {
+        // A port nothing listens on: bound, then released.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let url = format!("postgres://issuer:s3cret@127.0.0.1:{port}/issuer");
+
+    let line = single_error_line(&workspace.run(
+        &["serve"],
+        &[("DATABASE_URL", &url), ("DATABASE_ACQUIRE_TIMEOUT", "1s")],
+    ));
+
+    assert!(
+        line.starts_with(&format!(
+            "issuer: error: DATABASE_URL: cannot open postgres://issuer:***@127.0.0.1:{port}/issuer:"
+        )),
+        "{line}"
+    );
+    assert!(!line.contains("s3cret"), "{line}");
 }
 
 #[test]

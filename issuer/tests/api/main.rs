@@ -7,6 +7,7 @@ mod errors;
 mod helpers;
 mod hs256;
 mod login;
+mod outage;
 mod register;
 mod replicas;
 mod revocation;

@@ -1,8 +1,13 @@
-//! Repeated failed logins: 429 `rate_limited` with `Retry-After`, easing off with time.
+//! Repeated failed logins: 429 `rate_limited` with `Retry-After`, easing off with time; the
+//! client address comes from the TCP peer unless a proxy header is configured.
 
 use std::time::Duration;
 
-use crate::helpers::{Backend, PASSWORD, assert_error, backend_tests, spawn_app};
+use serde_json::json;
+
+use crate::helpers::{
+    Backend, PASSWORD, TestApp, assert_error, backend_tests, spawn_app, spawn_app_with,
+};
 
 async fn five_failures_on_an_account_make_the_next_attempt_429_with_retry_after(backend: Backend) {
     let app = spawn_app(&backend).await;
@@ -94,7 +99,84 @@ async fn one_address_guessing_many_accounts_is_throttled_too(backend: Backend) {
     assert_error(response, 429, "rate_limited").await;
 }
 
+/// `POST /login` with a wrong password and the given extra header.
+async fn fail_login_with_header(app: &TestApp, email: &str, header: (&str, &str)) -> u16 {
+    app.client
+        .post(format!("{}/login", app.address))
+        .header(header.0, header.1)
+        .json(&json!({ "email": email, "password": "not the password" }))
+        .send()
+        .await
+        .expect("request sent")
+        .status()
+        .as_u16()
+}
+
+async fn by_default_forwarding_headers_are_ignored_so_they_cannot_dodge_the_back_off(
+    backend: Backend,
+) {
+    let app = spawn_app(&backend).await;
+    for i in 0..20 {
+        let spoofed = format!("198.51.100.{i}");
+        let status = fail_login_with_header(
+            &app,
+            &format!("user{i}@example.com"),
+            ("x-forwarded-for", &spoofed),
+        )
+        .await;
+        assert_eq!(status, 401);
+    }
+
+    let status = fail_login_with_header(
+        &app,
+        "user99@example.com",
+        ("x-forwarded-for", "198.51.100.99"),
+    )
+    .await;
+
+    assert_eq!(status, 429, "the peer address was counted, not the header");
+}
+
+async fn behind_a_configured_proxy_each_forwarded_client_is_counted_apart(backend: Backend) {
+    let app = spawn_app_with(&backend, &["--client-ip-source", "XRealIp"], |_| {}).await;
+    for i in 0..20 {
+        let status = fail_login_with_header(
+            &app,
+            &format!("user{i}@example.com"),
+            ("x-real-ip", "198.51.100.7"),
+        )
+        .await;
+        assert_eq!(status, 401);
+    }
+
+    let blocked =
+        fail_login_with_header(&app, "user99@example.com", ("x-real-ip", "198.51.100.7")).await;
+    let other =
+        fail_login_with_header(&app, "user99@example.com", ("x-real-ip", "198.51.100.8")).await;
+
+    assert_eq!(blocked, 429);
+    assert_eq!(
+        other, 401,
+        "another client behind the same proxy is not blocked"
+    );
+}
+
+async fn behind_a_configured_proxy_a_request_without_its_header_is_400(backend: Backend) {
+    let app = spawn_app_with(&backend, &["--client-ip-source", "XRealIp"], |_| {}).await;
+
+    let response = app.login("a@example.com", PASSWORD).await;
+
+    let description = assert_error(response, 400, "invalid_request").await;
+    assert_eq!(
+        description,
+        "the client address header set by the proxy is missing"
+    );
+}
+
 backend_tests!(
+    by_default_forwarding_headers_are_ignored_so_they_cannot_dodge_the_back_off,
+    behind_a_configured_proxy_each_forwarded_client_is_counted_apart,
+    behind_a_configured_proxy_a_request_without_its_header_is_400,
     five_failures_on_an_account_make_the_next_attempt_429_with_retry_after,
     a_throttled_login_does_no_password_work,
     the_block_lifts_once_retry_after_has_passed_and_success_resets_it,
