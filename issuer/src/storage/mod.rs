@@ -15,7 +15,8 @@ mod users;
 
 use std::str::FromStr;
 
-use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgPoolOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
@@ -144,25 +145,33 @@ impl Store {
                 .map_err(|e| open_error(format!("migration failed: {e}")))?;
             Ok(Self::Sqlite(pool))
         } else {
-            let timeout = format!("{}ms", config.statement_timeout.as_millis());
             let options = PgConnectOptions::from_str(&config.url)
                 .map_err(|e| open_error(e.to_string()))?
-                .application_name("issuer")
-                .options([
-                    ("statement_timeout", timeout.as_str()),
-                    ("lock_timeout", timeout.as_str()),
-                    ("idle_in_transaction_session_timeout", "60s"),
-                ]);
+                .application_name("issuer");
+            // Migrations get a connection of their own, without the request timeouts: a
+            // future migration on a large table may rightly take longer than a request may.
+            let mut migrating =
+                tokio::time::timeout(config.acquire_timeout, PgConnection::connect_with(&options))
+                    .await
+                    .map_err(|_| open_error("timed out connecting".into()))?
+                    .map_err(|e| open_error(e.to_string()))?;
+            sqlx::migrate!("migrations/postgres")
+                .run(&mut migrating)
+                .await
+                .map_err(|e| open_error(format!("migration failed: {e}")))?;
+            let _ = migrating.close().await;
+            let timeout = format!("{}ms", config.statement_timeout.as_millis());
+            let options = options.options([
+                ("statement_timeout", timeout.as_str()),
+                ("lock_timeout", timeout.as_str()),
+                ("idle_in_transaction_session_timeout", "60s"),
+            ]);
             let pool = PgPoolOptions::new()
                 .max_connections(config.max_connections)
                 .acquire_timeout(config.acquire_timeout)
                 .connect_with(options)
                 .await
                 .map_err(|e| open_error(e.to_string()))?;
-            sqlx::migrate!("migrations/postgres")
-                .run(&pool)
-                .await
-                .map_err(|e| open_error(format!("migration failed: {e}")))?;
             Ok(Self::Postgres(pool))
         }
     }
