@@ -1,8 +1,10 @@
 //! What `user-service` and `raider-service` share: configuration from the environment, the
 //! verifier, health endpoints, request logging and graceful shutdown. Each binary adds only its
-//! routes; see `src/bin/` for how a route is protected.
+//! routes; see [`user`] and [`raider`] for how a route is protected.
 
 pub mod config;
+pub mod raider;
+pub mod user;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

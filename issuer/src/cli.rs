@@ -1,5 +1,5 @@
 //! Command-line interface: `issuer serve` (default), `issuer keygen`, `issuer user add`,
-//! `issuer session list|revoke`.
+//! `issuer session list|revoke`, `issuer keys list|rotate|retire`.
 //!
 //! Every setting is a flag and an environment variable of the same name (`--port` / `PORT`).
 //! Values arrive here as raw strings and are parsed by [`crate::config`], so that a bad value is
@@ -42,6 +42,34 @@ pub enum Command {
     /// Inspect and end sessions.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Manage the signing key ring in KEYS_DIR.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `issuer keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Show every key: its state (next, current, retired, removed), kid and dates.
+    List,
+    /// Create the next key: published now, signing from KEY_PUBLISH_LEAD from now (at once in
+    /// an empty KEYS_DIR). Running issuers pick it up without a restart.
+    Rotate {
+        /// Sign with the new key at once (after a compromise): verifiers that have not seen it
+        /// fetch the JWKS on first sight of its kid.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Stop signing with a key. It stays published until its tokens have expired; a key that
+    /// never signed is withdrawn at once. Retiring the current key makes the next key sign.
+    Retire {
+        /// The key's kid (or a unique prefix of it).
+        kid: String,
+        /// Also withdraw it from the JWKS now (a compromised key): its tokens stop verifying
+        /// as soon as verifiers refresh.
+        #[arg(long)]
+        unpublish: bool,
+    },
 }
 
 /// `issuer session ...`
@@ -142,9 +170,34 @@ pub struct RawSettings {
         global = true
     )]
     pub database_statement_timeout: String,
-    /// Directory holding the RSA private key (`private.pem`, PKCS#1 or PKCS#8).
+    /// Directory holding the RSA signing keys: a key ring (`keyring.json`, managed with
+    /// `issuer keys`) or a single `private.pem` (PKCS#1 or PKCS#8).
     #[arg(long, env = "KEYS_DIR", default_value = "keys", global = true)]
     pub keys_dir: PathBuf,
+    /// How long verifiers may cache the JWKS (its `Cache-Control: max-age`).
+    #[arg(long, env = "JWKS_MAX_AGE", default_value = "5m", global = true)]
+    pub jwks_max_age: String,
+    /// How long `issuer keys rotate` publishes a new key before it signs; at least
+    /// JWKS_MAX_AGE.
+    #[arg(long, env = "KEY_PUBLISH_LEAD", default_value = "1h", global = true)]
+    pub key_publish_lead: String,
+    /// Rotate the signing key on this schedule, e.g. `30d` (`off`: only with
+    /// `issuer keys rotate`). Needs a writable KEYS_DIR.
+    #[arg(
+        long,
+        env = "KEY_ROTATION_INTERVAL",
+        default_value = "off",
+        global = true
+    )]
+    pub key_rotation_interval: String,
+    /// How often a running issuer checks KEYS_DIR for changes.
+    #[arg(
+        long,
+        env = "KEYS_RELOAD_INTERVAL",
+        default_value = "10s",
+        global = true
+    )]
+    pub keys_reload_interval: String,
     /// `RS256` or `HS256`.
     #[arg(long, env = "JWT_ALGORITHM", default_value = "RS256", global = true)]
     pub jwt_algorithm: String,

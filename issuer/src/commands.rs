@@ -3,12 +3,14 @@
 use std::io::{self, BufRead};
 
 use crate::accounts::create_account;
-use crate::cli::{Cli, Command, SessionCommand, SessionRevokeArgs, UserAddArgs, UserCommand};
-use crate::clock::unix_seconds;
-use crate::clock::{Clock, SystemClock};
+use crate::cli::{
+    Cli, Command, KeysCommand, SessionCommand, SessionRevokeArgs, UserAddArgs, UserCommand,
+};
+use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::config::{Config, ConfigError};
 use crate::domain::{Email, Password, Role};
 use crate::error::ApiError;
+use crate::keys::ring::{self, Phase, format_time};
 use crate::keys::{self, KeyError, RsaSigningKey};
 use crate::passwords::{HashError, PasswordHashing};
 use crate::startup::{Application, StartupError};
@@ -63,7 +65,82 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
             add_user(Config::from_raw(&cli.settings)?, args).await
         }
         Command::Session(command) => session(Config::from_raw(&cli.settings)?, command).await,
+        Command::Keys(command) => keys_command(&Config::from_raw(&cli.settings)?, command),
     }
+}
+
+/// `issuer keys list|rotate|retire`: file operations on KEYS_DIR, timed by the system clock.
+fn keys_command(config: &Config, command: KeysCommand) -> Result<(), CommandError> {
+    let settings = &config.keys;
+    let timing = settings.timing(unix_seconds(SystemClock.now()));
+    let dir = &settings.dir;
+    match command {
+        KeysCommand::List => {
+            let manifest = ring::read_manifest(dir)?;
+            let ttl = i64::try_from(settings.token_ttl.as_secs()).unwrap_or(i64::MAX);
+            println!("state\tkid\tcreated\tsigns_from\tsigns_until\tpublished_until\tfile");
+            let optional = |at: Option<i64>| at.map_or_else(|| "-".to_owned(), format_time);
+            for status in manifest.statuses(timing.now, ttl) {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    status.phase,
+                    status.entry.kid,
+                    format_time(status.entry.created_at),
+                    format_time(status.entry.signs_from),
+                    optional(status.signs_until),
+                    optional(status.published_until),
+                    dir.join(&status.entry.file).display(),
+                );
+            }
+        }
+        KeysCommand::Rotate { now } => {
+            let rotation = ring::rotate(dir, timing, now)?;
+            println!(
+                "created key {} ({}, mode 0600): published now, signs from {}",
+                rotation.kid,
+                rotation.path.display(),
+                format_time(rotation.signs_from)
+            );
+            for kid in rotation.deleted {
+                println!("deleted removed key {kid}");
+            }
+        }
+        KeysCommand::Retire { kid, unpublish } => {
+            let retired = ring::retire(dir, &kid, timing, unpublish)?;
+            if let Some((successor, published_at)) = &retired.promoted {
+                println!("key {successor} signs from now");
+                let published_for = timing.now.saturating_sub(*published_at);
+                let max_age = i64::try_from(config.jwks_max_age.as_secs()).unwrap_or(i64::MAX);
+                if published_for < max_age {
+                    println!(
+                        "warning: {successor} was published only {published_for}s ago, less than JWKS_MAX_AGE; verifiers that have not seen it fetch the JWKS when its first token arrives"
+                    );
+                }
+            }
+            let until = retired.published_until.map(format_time);
+            match (retired.was, retired.now, until) {
+                (Phase::Next, _, _) => println!(
+                    "key {} never signed and is withdrawn from the JWKS",
+                    retired.kid
+                ),
+                (_, Phase::Removed, _) => println!(
+                    "key {} no longer signs and is withdrawn from the JWKS now; tokens it signed stop verifying once verifiers refresh",
+                    retired.kid
+                ),
+                (was, _, Some(until)) => println!(
+                    "key {} {} and stays published until {until}",
+                    retired.kid,
+                    if was == Phase::Retired {
+                        "was already retired"
+                    } else {
+                        "no longer signs"
+                    }
+                ),
+                (_, _, None) => println!("key {} retired", retired.kid),
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> Result<(), CommandError> {

@@ -6,13 +6,13 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use axum_client_ip::ClientIpSource;
 
 use crate::cli::RawSettings;
 use crate::domain::Role;
+use crate::keys::live::RingSettings;
 use crate::throttle::ThrottlePolicy;
 
 /// Shortest HS256 secret accepted, in bytes (RFC 7518 3.2: at least the hash output size).
@@ -27,6 +27,11 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// How tokens are signed.
     pub signing: SigningConfig,
+    /// The RSA key ring: where it lives, how it rotates and reloads.
+    pub keys: RingSettings,
+    /// How long verifiers may cache the JWKS (`Cache-Control: max-age`); at most the publish
+    /// lead, so that a new key is in every cache before it signs.
+    pub jwks_max_age: Duration,
     /// The `iss` claim and public base URL.
     pub issuer: String,
     /// The `aud` claim.
@@ -92,11 +97,8 @@ impl fmt::Debug for DatabaseConfig {
 /// The signing algorithm and its key material.
 #[derive(Debug, Clone)]
 pub enum SigningConfig {
-    /// RS256 with the private key found in a directory.
-    Rs256 {
-        /// Directory holding `private.pem`.
-        keys_dir: PathBuf,
-    },
+    /// RS256 with the key ring in `KEYS_DIR`.
+    Rs256,
     /// HS256 with a shared secret.
     Hs256 {
         /// The secret, at least [`MIN_SECRET_BYTES`] long.
@@ -182,6 +184,7 @@ impl Config {
                 "must not be shorter than ACCESS_TOKEN_TTL (a client refreshes at most once per access token)",
             ));
         }
+        let (keys, jwks_max_age) = parse_keys(raw, access_token_ttl)?;
         Ok(Self {
             listen: SocketAddr::new(parse_host(&raw.host)?, parse_port(&raw.port)?),
             database: DatabaseConfig {
@@ -201,6 +204,8 @@ impl Config {
                 )?,
             },
             signing: parse_signing(raw)?,
+            keys,
+            jwks_max_age,
             issuer: parse_issuer(&raw.jwt_issuer)?,
             audience: parse_audience(&raw.jwt_audience)?,
             access_token_ttl,
@@ -301,9 +306,7 @@ fn parse_signing(raw: &RawSettings) -> Result<SigningConfig, ConfigError> {
                     "set, but JWT_ALGORITHM is RS256; unset JWT_SECRET or set JWT_ALGORITHM=HS256",
                 ));
             }
-            Ok(SigningConfig::Rs256 {
-                keys_dir: raw.keys_dir.clone(),
-            })
+            Ok(SigningConfig::Rs256)
         }
         "HS256" => {
             let secret = raw.jwt_secret.clone().ok_or(ConfigError::Missing {
@@ -328,6 +331,59 @@ fn parse_signing(raw: &RawSettings) -> Result<SigningConfig, ConfigError> {
             format!("'{other}' is not supported; use RS256 or HS256"),
         )),
     }
+}
+
+/// The key ring settings and the JWKS cache lifetime, which must fit together: a new key is
+/// published for `KEY_PUBLISH_LEAD` before it signs, so verifiers caching the JWKS for up to
+/// `JWKS_MAX_AGE` see it in time.
+fn parse_keys(
+    raw: &RawSettings,
+    token_ttl: Duration,
+) -> Result<(RingSettings, Duration), ConfigError> {
+    let jwks_max_age = parse_ttl("JWKS_MAX_AGE", &raw.jwks_max_age)?;
+    if jwks_max_age > Duration::from_secs(86_400) {
+        return Err(invalid("JWKS_MAX_AGE", "must be at most 1d"));
+    }
+    let publish_lead = parse_ttl("KEY_PUBLISH_LEAD", &raw.key_publish_lead)?;
+    if publish_lead < jwks_max_age {
+        return Err(invalid(
+            "KEY_PUBLISH_LEAD",
+            format!(
+                "must not be shorter than JWKS_MAX_AGE ({}): a verifier could still hold the old JWKS when the new key signs",
+                raw.jwks_max_age
+            ),
+        ));
+    }
+    let rotation_interval = match raw.key_rotation_interval.as_str() {
+        "off" | "" => None,
+        interval => Some(parse_ttl("KEY_ROTATION_INTERVAL", interval)?),
+    };
+    if rotation_interval.is_some_and(|interval| interval <= publish_lead) {
+        return Err(invalid(
+            "KEY_ROTATION_INTERVAL",
+            "must be longer than KEY_PUBLISH_LEAD",
+        ));
+    }
+    let reload_interval = humantime::parse_duration(&raw.keys_reload_interval)
+        .ok()
+        .filter(|interval| *interval >= Duration::from_millis(100))
+        .ok_or_else(|| {
+            invalid(
+                "KEYS_RELOAD_INTERVAL",
+                format!(
+                    "'{}' is not a duration of at least 100ms (e.g. 10s)",
+                    raw.keys_reload_interval
+                ),
+            )
+        })?;
+    let settings = RingSettings {
+        dir: raw.keys_dir.clone(),
+        token_ttl,
+        publish_lead,
+        rotation_interval,
+        reload_interval,
+    };
+    Ok((settings, jwks_max_age))
 }
 
 fn parse_issuer(raw: &str) -> Result<String, ConfigError> {
@@ -514,6 +570,33 @@ mod tests {
         assert!(
             error_for(&["--client-ip-source", "X-Forwarded-For"])
                 .starts_with("invalid CLIENT_IP_SOURCE:")
+        );
+    }
+
+    #[test]
+    fn key_ring_settings_parse_and_must_fit_together() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.jwks_max_age, Duration::from_secs(300));
+        assert_eq!(config.keys.publish_lead, Duration::from_secs(3600));
+        assert_eq!(config.keys.rotation_interval, None);
+        assert_eq!(config.keys.reload_interval, Duration::from_secs(10));
+        assert_eq!(config.keys.token_ttl, config.access_token_ttl);
+        let config = parse(&["--key-rotation-interval", "30d"]).unwrap();
+        assert_eq!(
+            config.keys.rotation_interval,
+            Some(Duration::from_secs(30 * 86_400))
+        );
+        assert_eq!(
+            error_for(&["--jwks-max-age", "2h"]),
+            "invalid KEY_PUBLISH_LEAD: must not be shorter than JWKS_MAX_AGE (2h): a verifier could still hold the old JWKS when the new key signs"
+        );
+        assert!(
+            error_for(&["--key-rotation-interval", "30m"])
+                .starts_with("invalid KEY_ROTATION_INTERVAL:")
+        );
+        assert!(
+            error_for(&["--keys-reload-interval", "1ms"])
+                .starts_with("invalid KEYS_RELOAD_INTERVAL:")
         );
     }
 

@@ -16,10 +16,10 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::config::{Config, SessionPolicy};
 use crate::error::{ApiError, InternalCause};
-use crate::keys::KeyError;
+use crate::keys::{self, KeyError};
 use crate::passwords::{HashError, PasswordHashing};
 use crate::routes;
 use crate::sessions;
@@ -59,6 +59,7 @@ pub struct Application {
     passwords: PasswordHashing,
     clock: Arc<dyn Clock>,
     sessions: SessionPolicy,
+    signer: Arc<Signer>,
 }
 
 impl Application {
@@ -72,7 +73,11 @@ impl Application {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
-        let signer = Signer::from_config(&config.signing)?;
+        let signer = Signer::load(
+            &config.signing,
+            config.keys.clone(),
+            unix_seconds(clock.now()),
+        )?;
         let store = Store::open(&config.database).await?;
         let listener =
             TcpListener::bind(config.listen)
@@ -82,9 +87,10 @@ impl Application {
                     source,
                 })?;
         let passwords = PasswordHashing::new(config.max_concurrent_hashes)?;
+        let signer = Arc::new(signer);
         let state = AppState {
             store: store.clone(),
-            signer: Arc::new(signer),
+            signer: Arc::clone(&signer),
             passwords: passwords.clone(),
             throttle: LoginThrottle::new(store.clone(), config.login_throttle, Arc::clone(&clock)),
             clock: Arc::clone(&clock),
@@ -95,6 +101,7 @@ impl Application {
                 refresh_token_ttl: config.refresh_token_ttl,
                 sessions: config.sessions,
                 self_service_roles: config.self_service_roles,
+                jwks_max_age: config.jwks_max_age,
             }),
         };
         let throttle = state.throttle.clone();
@@ -119,6 +126,7 @@ impl Application {
             passwords,
             clock,
             sessions: config.sessions,
+            signer,
         })
     }
 
@@ -149,12 +157,15 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `signal` completes, then drains in-flight requests. Dead sessions are
-    /// and stale login-failure counts are pruned in the background meanwhile.
+    /// Serves until `signal` completes, then drains in-flight requests. Meanwhile, in the
+    /// background, dead sessions and stale login-failure counts are pruned, and `KEYS_DIR` is
+    /// watched for key ring changes (and rotated on schedule if configured).
     pub async fn run_until(
         self,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
+        let reloader =
+            keys::live::spawn_reloader(Arc::clone(self.signer.ring()), Arc::clone(&self.clock));
         let pruner =
             sessions::spawn_pruner(self.store.clone(), self.throttle, self.clock, self.sessions);
         let service = self
@@ -164,6 +175,7 @@ impl Application {
             .with_graceful_shutdown(signal)
             .await;
         pruner.abort();
+        reloader.abort();
         self.store.close().await;
         served
     }

@@ -43,4 +43,6 @@ pub struct TokenSettings {
     pub sessions: SessionPolicy,
     /// Roles `/register` may grant; the first is the default.
     pub self_service_roles: Vec<Role>,
+    /// How long verifiers may cache the JWKS and public keys.
+    pub jwks_max_age: Duration,
 }

@@ -1,5 +1,7 @@
 //! Access tokens (signed JWTs) and refresh tokens (opaque random strings).
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::{aead, digest, hkdf};
@@ -12,7 +14,8 @@ use uuid::Uuid;
 
 use crate::clock::unix_seconds;
 use crate::config::SigningConfig;
-use crate::keys::{KeyError, RsaSigningKey};
+use crate::keys::live::{LiveKeyRing, RingSettings};
+use crate::keys::{KeyError, PRIVATE_KEY_FILE};
 
 /// The JOSE `typ` of access tokens (RFC 9068).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -20,10 +23,17 @@ pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// Signs access tokens with the configured algorithm and publishes what verifiers need.
 #[derive(Debug)]
 pub enum Signer {
-    /// RS256 with one RSA key.
-    Rs256(Box<RsaSigningKey>),
-    /// HS256 with a shared secret; nothing is published.
-    Hs256(HmacKey),
+    /// RS256 with the key ring's current key.
+    Rs256(Arc<LiveKeyRing>),
+    /// HS256 with a shared secret, which is never published. A key ring in `KEYS_DIR` is
+    /// published all the same (it does not sign), so that verifiers can hold the RSA keys
+    /// before the switch to RS256.
+    Hs256 {
+        /// The secret.
+        key: HmacKey,
+        /// RSA keys published ahead of a migration to RS256.
+        ring: Arc<LiveKeyRing>,
+    },
 }
 
 /// An HS256 secret as a signing key; `Debug` shows nothing of it.
@@ -35,21 +45,45 @@ impl std::fmt::Debug for HmacKey {
     }
 }
 
-/// Signing failed inside the JWT library.
+/// Signing failed.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot sign access token: {0}")]
-pub struct SignError(#[from] jsonwebtoken::errors::Error);
+pub enum SignError {
+    /// Inside the JWT library.
+    #[error("cannot sign access token: {0}")]
+    Jwt(#[from] jsonwebtoken::errors::Error),
+    /// The key ring has no current key (its files were changed by hand).
+    #[error("cannot sign access token: no key in {} may sign now", .0.display())]
+    NoSigningKey(PathBuf),
+}
 
 impl Signer {
-    /// Loads key material as configured.
-    pub fn from_config(signing: &SigningConfig) -> Result<Self, KeyError> {
+    /// Loads key material as configured, as of `now`. In RS256 mode a key must be able to
+    /// sign now.
+    ///
+    /// # Errors
+    /// Keys that cannot be loaded, or none that may sign.
+    pub fn load(
+        signing: &SigningConfig,
+        settings: RingSettings,
+        now: i64,
+    ) -> Result<Self, KeyError> {
+        let ring = Arc::new(LiveKeyRing::load(settings, now)?);
         Ok(match signing {
-            SigningConfig::Rs256 { keys_dir } => {
-                Self::Rs256(Box::new(RsaSigningKey::load(keys_dir)?))
+            SigningConfig::Rs256 => {
+                if ring.snapshot().signing_key(now).is_none() {
+                    let dir = ring.dir().to_owned();
+                    return Err(if ring.snapshot().is_empty() {
+                        KeyError::Missing(dir.join(PRIVATE_KEY_FILE))
+                    } else {
+                        KeyError::NoSigningKey(dir)
+                    });
+                }
+                Self::Rs256(ring)
             }
-            SigningConfig::Hs256 { secret } => Self::Hs256(HmacKey(EncodingKey::from_secret(
-                secret.expose().as_bytes(),
-            ))),
+            SigningConfig::Hs256 { secret } => Self::Hs256 {
+                key: HmacKey(EncodingKey::from_secret(secret.expose().as_bytes())),
+                ring,
+            },
         })
     }
 
@@ -57,40 +91,70 @@ impl Signer {
     pub fn algorithm(&self) -> Algorithm {
         match self {
             Self::Rs256(_) => Algorithm::RS256,
-            Self::Hs256(_) => Algorithm::HS256,
+            Self::Hs256 { .. } => Algorithm::HS256,
         }
     }
 
-    /// Signs `claims` as a compact JWS with header `{alg, typ: "at+jwt", kid}`.
+    /// The key ring (published in both modes; signing in RS256 mode).
+    pub fn ring(&self) -> &Arc<LiveKeyRing> {
+        match self {
+            Self::Rs256(ring) | Self::Hs256 { ring, .. } => ring,
+        }
+    }
+
+    /// Signs `claims` as a compact JWS with header `{alg, typ: "at+jwt", kid}`, with the key
+    /// that is current at the token's `iat`.
+    ///
+    /// # Errors
+    /// No key may sign, or the JWT library failed.
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, SignError> {
         let mut header = Header::new(self.algorithm());
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
-        let key = match self {
-            Self::Rs256(rsa) => {
+        match self {
+            Self::Rs256(ring) => {
+                let ring = ring.snapshot();
+                let rsa = ring
+                    .signing_key(claims.iat)
+                    .ok_or_else(|| SignError::NoSigningKey(self.ring().dir().to_owned()))?;
                 header.kid = Some(rsa.kid().to_owned());
-                rsa.encoding_key()
+                Ok(jsonwebtoken::encode(&header, claims, rsa.encoding_key())?)
             }
-            Self::Hs256(HmacKey(key)) => key,
-        };
-        Ok(jsonwebtoken::encode(&header, claims, key)?)
-    }
-
-    /// The public keys verifiers may use; empty in HS256 mode (a secret is never published).
-    pub fn jwks(&self) -> JwkSet {
-        match self {
-            Self::Rs256(rsa) => JwkSet {
-                keys: vec![rsa.jwk().clone()],
-            },
-            Self::Hs256(_) => JwkSet { keys: Vec::new() },
+            Self::Hs256 {
+                key: HmacKey(key), ..
+            } => Ok(jsonwebtoken::encode(&header, claims, key)?),
         }
     }
 
-    /// The current public key as PEM; `None` in HS256 mode.
-    pub fn public_pem(&self) -> Option<&str> {
-        match self {
-            Self::Rs256(rsa) => Some(rsa.public_pem()),
-            Self::Hs256(_) => None,
+    /// The public keys verifiers may use at `now`: the ring's next, current and retired keys.
+    /// A secret is never published.
+    pub fn jwks(&self, now: i64) -> JwkSet {
+        JwkSet {
+            keys: self
+                .ring()
+                .snapshot()
+                .published(now)
+                .map(|key| key.jwk().clone())
+                .collect(),
         }
+    }
+
+    /// The PEM of the key that signs at `now`; `None` in HS256 mode.
+    pub fn public_pem(&self, now: i64) -> Option<String> {
+        match self {
+            Self::Rs256(ring) => ring
+                .snapshot()
+                .signing_key(now)
+                .map(|key| key.public_pem().to_owned()),
+            Self::Hs256 { .. } => None,
+        }
+    }
+
+    /// The PEM of the published key `kid` at `now`.
+    pub fn public_pem_of(&self, kid: &str, now: i64) -> Option<String> {
+        self.ring()
+            .snapshot()
+            .published_key(kid, now)
+            .map(|key| key.public_pem().to_owned())
     }
 }
 

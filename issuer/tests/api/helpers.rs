@@ -201,7 +201,8 @@ pub(crate) async fn spawn_app(backend: &Backend) -> TestApp {
     spawn_app_with(backend, &[], |_| {}).await
 }
 
-/// Spawns an issuer with extra command-line flags and a final edit of the parsed config.
+/// Spawns an issuer with extra command-line flags (`--keys-dir` replaces the shared keys) and
+/// a final edit of the parsed config.
 pub(crate) async fn spawn_app_with(
     backend: &Backend,
     flags: &[&str],
@@ -225,11 +226,12 @@ pub(crate) async fn spawn_app_on(
         "0",
         "--database-url",
         &database_url,
-        "--keys-dir",
-        &keys_dir,
         "--jwt-issuer",
         ISSUER,
     ];
+    if !flags.contains(&"--keys-dir") {
+        args.extend(["--keys-dir", &keys_dir]);
+    }
     args.extend_from_slice(flags);
     let cli = Cli::try_parse_from(args).expect("test flags parse");
     let mut config = Config::from_raw(&cli.settings).expect("test config is valid");
@@ -437,4 +439,49 @@ pub(crate) fn sid(tokens: &Value) -> String {
         .as_str()
         .expect("sid")
         .to_owned()
+}
+
+/// The `kid` in a JWT's header.
+pub(crate) fn kid_of(token: &str) -> String {
+    let header = token.split('.').next().expect("a header segment");
+    let header: Value = serde_json::from_slice(&b64(header)).expect("json header");
+    header["kid"].as_str().expect("a kid").to_owned()
+}
+
+/// Polls `condition` until it holds; panics after [`PATIENCE`](crate::process::PATIENCE).
+/// For changes that land in the background (a key ring reload, a cache refresh), never to
+/// let time pass.
+pub(crate) async fn wait_until<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + crate::process::PATIENCE;
+    while !condition().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+impl TestApp {
+    /// The kids of the served JWKS, in order.
+    pub(crate) async fn jwks_kids(&self) -> Vec<String> {
+        self.jwks().await["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .map(|key| key["kid"].as_str().expect("kid").to_owned())
+            .collect()
+    }
+
+    /// Logs `email` in (with [`PASSWORD`]) and returns the access token.
+    pub(crate) async fn access_token(&self, email: &str) -> String {
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), 200, "login {email}");
+        let body: Value = response.json().await.expect("json body");
+        body["access_token"].as_str().expect("token").to_owned()
+    }
 }

@@ -6,6 +6,7 @@ mod discovery;
 mod errors;
 mod helpers;
 mod hs256;
+mod keys;
 mod login;
 mod outage;
 mod register;

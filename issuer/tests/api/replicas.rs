@@ -7,10 +7,13 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
+use issuer::clock::SystemClock;
+
 use crate::helpers::{
-    Backend, ISSUER, PASSWORD, TestDatabase, assert_error, backend_tests, refresh_token,
-    shared_keys_dir, sid, tokens, verify_rs256,
+    Backend, ISSUER, PASSWORD, TestDatabase, assert_error, backend_tests, kid_of, refresh_token,
+    shared_keys_dir, sid, tokens, verify_rs256, wait_until,
 };
+use crate::keys::KeysDir;
 use crate::process::RunningIssuer;
 
 /// Two replicas, `a` and `b`, on one fresh database.
@@ -22,6 +25,15 @@ struct Replicas {
 
 /// Starts two replicas with the same settings (plus `env`).
 async fn start_replicas(backend: &Backend, env: &[(&str, &str)]) -> Replicas {
+    start_replicas_on(backend, shared_keys_dir(), env).await
+}
+
+/// Starts two replicas sharing `keys_dir`.
+async fn start_replicas_on(
+    backend: &Backend,
+    keys_dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> Replicas {
     let database = TestDatabase::create(backend).await;
     let start = || {
         let mut command = Command::new(env!("CARGO_BIN_EXE_issuer"));
@@ -30,7 +42,7 @@ async fn start_replicas(backend: &Backend, env: &[(&str, &str)]) -> Replicas {
             .env_clear()
             .env("PORT", "0")
             .env("DATABASE_URL", &database.url)
-            .env("KEYS_DIR", shared_keys_dir())
+            .env("KEYS_DIR", keys_dir)
             .env("JWT_ISSUER", ISSUER)
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
@@ -194,6 +206,47 @@ async fn failed_logins_on_both_replicas_count_towards_one_back_off(backend: Back
 }
 
 /// The decoded JOSE header of a compact JWS.
+#[tokio::test]
+async fn replicas_sharing_a_key_ring_sign_with_the_key_its_files_name_and_follow_changes() {
+    let keys = KeysDir::new();
+    let a = keys.first.clone();
+    let b = keys.rotate(&SystemClock).kid;
+    let replicas = start_replicas_on(
+        &Backend::Sqlite,
+        keys.dir(),
+        &[("KEYS_RELOAD_INTERVAL", "100ms")],
+    )
+    .await;
+    let signed_by = |session: Value| kid_of(session["access_token"].as_str().unwrap());
+
+    // Both publish the waiting key and sign with the current one, not the newest file.
+    for (replica, email) in [
+        (&replicas.a, "a@example.com"),
+        (&replicas.b, "b@example.com"),
+    ] {
+        assert_eq!(signed_by(register_and_log_in(replica, email).await), a);
+        let kids: Vec<Value> = jwks(replica).await["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|key| key["kid"].clone())
+            .collect();
+        assert_eq!(kids, [json!(a), json!(b)]);
+    }
+
+    // A change to the files reaches both without a restart.
+    keys.retire(&SystemClock, &a, false);
+    for (replica, email) in [
+        (&replicas.a, "a@example.com"),
+        (&replicas.b, "b@example.com"),
+    ] {
+        wait_until("the replica signs with the promoted key", || async {
+            signed_by(tokens(log_in(replica, email, PASSWORD).await).await) == b
+        })
+        .await;
+    }
+}
+
 fn header_of(token: &str) -> Value {
     let header = token.split('.').next().expect("a header segment");
     serde_json::from_slice(&crate::helpers::b64(header)).expect("JSON header")

@@ -1,8 +1,15 @@
 //! RSA signing keys: loading them from `KEYS_DIR`, publishing them as JWK and PEM, and
-//! generating new pairs (`issuer keygen`).
+//! generating new ones.
+//!
+//! `KEYS_DIR` holds either one key pair (`private.pem`, as written by `scripts/gen-keys.sh` and
+//! `issuer keygen`) or a key ring ([`ring`]: `keyring.json` and one PEM file per key, managed
+//! with `issuer keys rotate|list|retire`). [`live`] keeps the ring a server signs with up to date.
 //!
 //! The `rsa` crate only parses, converts and generates keys here; signing is done by
 //! `jsonwebtoken` on the `aws_lc_rs` backend, whose RSA is constant-time.
+
+pub mod live;
+pub mod ring;
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Write};
@@ -86,19 +93,76 @@ pub enum KeyError {
     /// Key generation or encoding failed inside the crypto library.
     #[error("cannot generate an RSA key: {0}")]
     Generation(String),
+    /// `keyring.json` cannot be parsed or names files it should not.
+    #[error("KEYS_DIR: {} is not a valid key ring: {reason}", path.display())]
+    BadManifest {
+        /// The manifest.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A key file holds another key than the manifest says.
+    #[error("KEYS_DIR: {} holds key {found}, but keyring.json says {expected}", path.display())]
+    KidMismatch {
+        /// The key file.
+        path: PathBuf,
+        /// The kid in the manifest.
+        expected: String,
+        /// The kid of the file's key.
+        found: String,
+    },
+    /// No key of the ring may sign now.
+    #[error(
+        "KEYS_DIR: no key in {} may sign now; run `issuer keys rotate --now`",
+        .0.display()
+    )]
+    NoSigningKey(PathBuf),
+    /// No published key has this kid (or prefix).
+    #[error("no published key has the kid {0}; see `issuer keys list`")]
+    UnknownKid(String),
+    /// A kid prefix matches several keys.
+    #[error("the kid prefix {0} matches several keys; give more of it")]
+    AmbiguousKid(String),
+    /// Rotating again while a new key waits to sign.
+    #[error(
+        "key {kid} is already waiting to sign (from {signs_from}); retire it first, or pass --now to sign with a new key at once"
+    )]
+    NextKeyPending {
+        /// The waiting key.
+        kid: String,
+        /// When it starts signing (RFC 3339).
+        signs_from: String,
+    },
+    /// Retiring the signing key with nothing to take over.
+    #[error(
+        "key {0} is the only key that can sign; run `issuer keys rotate` first and retire it once the new key signs (or `issuer keys rotate --now`)"
+    )]
+    OnlySigningKey(String),
+    /// `keygen` on a directory that holds a key ring.
+    #[error(
+        "KEYS_DIR: {} holds a key ring; use `issuer keys rotate` instead of keygen",
+        .0.display()
+    )]
+    RingPresent(PathBuf),
 }
 
 impl RsaSigningKey {
     /// Loads `private.pem` from `keys_dir`.
     pub fn load(keys_dir: &Path) -> Result<Self, KeyError> {
-        let path = keys_dir.join(PRIVATE_KEY_FILE);
-        let pem = match fs::read_to_string(&path) {
-            Ok(pem) => pem,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(KeyError::Missing(path)),
-            Err(source) => return Err(KeyError::Unreadable { path, source }),
-        };
-        let private = RsaPrivateKey::from_pkcs8_pem(&pem)
-            .or_else(|_| RsaPrivateKey::from_pkcs1_pem(&pem))
+        Self::load_file(&keys_dir.join(PRIVATE_KEY_FILE))
+    }
+
+    /// Loads a private key file (PEM, PKCS#1 or PKCS#8).
+    pub fn load_file(path: &Path) -> Result<Self, KeyError> {
+        let pem = read_key_file(path)?;
+        Self::from_pem(&pem, path)
+    }
+
+    /// Parses a private key; `path` only names it in errors.
+    fn from_pem(pem: &str, path: &Path) -> Result<Self, KeyError> {
+        let path = path.to_owned();
+        let private = RsaPrivateKey::from_pkcs8_pem(pem)
+            .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem))
             .map_err(|_| KeyError::NotAnRsaKey(path.clone()))?;
         let bits = private.size() * 8;
         if bits < MIN_RSA_BITS {
@@ -141,6 +205,18 @@ impl RsaSigningKey {
     }
 }
 
+/// The contents of a key file.
+fn read_key_file(path: &Path) -> Result<String, KeyError> {
+    match fs::read_to_string(path) {
+        Ok(pem) => Ok(pem),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(KeyError::Missing(path.to_owned())),
+        Err(source) => Err(KeyError::Unreadable {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
 /// The public JWK of `public`, with its thumbprint as `kid`.
 fn public_jwk(public: &RsaPublicKey) -> Jwk {
     let mut jwk = Jwk {
@@ -170,8 +246,12 @@ pub struct GeneratedKeys {
 }
 
 /// Generates an RSA-2048 pair into `keys_dir` as `private.pem` (PKCS#8, mode 0600) and
-/// `public.pem` (SubjectPublicKeyInfo), the same files `scripts/gen-keys.sh` writes.
+/// `public.pem` (SubjectPublicKeyInfo), the same files `scripts/gen-keys.sh` writes. Refused
+/// when the directory holds a key ring, which `issuer keys rotate` manages instead.
 pub fn generate(keys_dir: &Path, force: bool) -> Result<GeneratedKeys, KeyError> {
+    if keys_dir.join(ring::MANIFEST_FILE).exists() {
+        return Err(KeyError::RingPresent(keys_dir.to_owned()));
+    }
     let private_path = keys_dir.join(PRIVATE_KEY_FILE);
     let public_path = keys_dir.join(PUBLIC_KEY_FILE);
     let existing = [&private_path, &public_path]
@@ -180,24 +260,13 @@ pub fn generate(keys_dir: &Path, force: bool) -> Result<GeneratedKeys, KeyError>
     if let (false, Some(existing)) = (force, existing) {
         return Err(KeyError::WouldOverwrite(existing.clone()));
     }
-    let private = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, MIN_RSA_BITS)
-        .map_err(|e| KeyError::Generation(e.to_string()))?;
-    let private_pem = private
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| KeyError::Generation(e.to_string()))?;
+    let (private, private_pem) = new_private_key()?;
     let public_pem = private
         .to_public_key()
         .to_public_key_pem(LineEnding::LF)
         .map_err(|e| KeyError::Generation(e.to_string()))?;
 
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(keys_dir)
-        .map_err(|source| KeyError::Unwritable {
-            path: keys_dir.to_owned(),
-            source,
-        })?;
+    create_keys_dir(keys_dir)?;
     write_file(&private_path, private_pem.as_bytes(), 0o600)?;
     write_file(&public_path, public_pem.as_bytes(), 0o644)?;
     Ok(GeneratedKeys {
@@ -206,6 +275,29 @@ pub fn generate(keys_dir: &Path, force: bool) -> Result<GeneratedKeys, KeyError>
     })
 }
 
+/// A new RSA-2048 private key and its PKCS#8 PEM.
+fn new_private_key() -> Result<(RsaPrivateKey, String), KeyError> {
+    let private = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, MIN_RSA_BITS)
+        .map_err(|e| KeyError::Generation(e.to_string()))?;
+    let pem = private
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| KeyError::Generation(e.to_string()))?;
+    Ok((private, pem.to_string()))
+}
+
+/// Creates `keys_dir` (mode 0700) unless it exists.
+fn create_keys_dir(keys_dir: &Path) -> Result<(), KeyError> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(keys_dir)
+        .map_err(|source| KeyError::Unwritable {
+            path: keys_dir.to_owned(),
+            source,
+        })
+}
+
+/// Writes a fresh file with `mode`, replacing any file of that name, and syncs it.
 fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), KeyError> {
     let unwritable = |source| KeyError::Unwritable {
         path: path.to_owned(),
