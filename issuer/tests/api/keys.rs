@@ -155,7 +155,11 @@ async fn retiring_the_current_key_by_hand_makes_the_next_one_sign_at_once() {
         kid_of(&app.access_token("alice@example.com").await) == b
     })
     .await;
-    assert_eq!(app.jwks_kids().await, [a.as_str(), b.as_str()], "a stays for its tokens");
+    assert_eq!(
+        app.jwks_kids().await,
+        [a.as_str(), b.as_str()],
+        "a stays for its tokens"
+    );
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ mod outage;
 mod register;
 mod replicas;
 mod revocation;
+mod rotation;
 mod sessions;
 mod throttle;
 
