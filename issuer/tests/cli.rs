@@ -596,3 +596,132 @@ fn session_commands_refuse_unknown_users_and_bad_ids_in_one_line() {
     let neither = workspace.run(&["session", "revoke"], &[]);
     assert!(!neither.status.success());
 }
+
+/// The rows of `issuer keys list` as (state, kid).
+fn key_list(workspace: &Workspace) -> Vec<(String, String)> {
+    let output = workspace.run(&["keys", "list"], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("state\tkid\tcreated\tsigns_from\tsigns_until\tpublished_until\tfile")
+    );
+    lines
+        .map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            assert_eq!(fields.len(), 7, "{line}");
+            (fields[0].to_owned(), fields[1].to_owned())
+        })
+        .collect()
+}
+
+/// The kid `issuer keys rotate` printed.
+fn rotated_kid(output: &Output) -> String {
+    assert!(output.status.success(), "{}", stderr(output));
+    let text = stdout(output);
+    text.strip_prefix("created key ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("unexpected output: {text}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn keys_rotate_list_and_retire_drive_a_running_issuer_without_a_restart() {
+    let workspace = Workspace::new();
+    let legacy = workspace.keygen();
+    let env = [("KEYS_RELOAD_INTERVAL", "100ms")];
+    let issuer = workspace.serve(&env);
+    let kids = || async {
+        let jwks: Value = issuer
+            .get("/.well-known/jwks.json")
+            .await
+            .json()
+            .await
+            .unwrap();
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|key| key["kid"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(key_list(&workspace), [("current".into(), legacy.clone())]);
+
+    let rotated = workspace.run(&["keys", "rotate"], &[]);
+    let next = rotated_kid(&rotated);
+    assert!(
+        stdout(&rotated).contains(", mode 0600): published now, signs from "),
+        "{}",
+        stdout(&rotated)
+    );
+    assert_eq!(
+        mode(&workspace.keys_dir().join(format!("{next}.pem"))),
+        0o600
+    );
+    assert_eq!(
+        key_list(&workspace),
+        [
+            ("current".into(), legacy.clone()),
+            ("next".into(), next.clone())
+        ]
+    );
+    let again = workspace.run(&["keys", "rotate"], &[]);
+    assert!(
+        single_error_line(&again).contains(&format!("key {next} is already waiting to sign")),
+        "{}",
+        stderr(&again)
+    );
+    let keygen = workspace.run(&["keygen", "--force"], &[]);
+    assert!(single_error_line(&keygen).contains("holds a key ring; use `issuer keys rotate`"));
+    let deadline = std::time::Instant::now() + process::PATIENCE;
+    while kids().await != [legacy.clone(), next.clone()] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rotation never reached the server"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(jwks_kid(&issuer).await, legacy);
+
+    let retired = workspace.run(&["keys", "retire", &legacy[..10]], &[]);
+    assert!(retired.status.success(), "{}", stderr(&retired));
+    let text = stdout(&retired);
+    assert!(
+        text.starts_with(&format!("key {next} signs from now\n")),
+        "{text}"
+    );
+    assert!(text.contains("warning:"), "published moments ago: {text}");
+    assert!(text.contains(&format!(
+        "key {legacy} no longer signs and stays published until "
+    )));
+    assert_eq!(
+        key_list(&workspace),
+        [
+            ("retired".into(), legacy.clone()),
+            ("current".into(), next.clone())
+        ]
+    );
+    let public_key_of_next = format!("/public-key/{next}");
+    let deadline = std::time::Instant::now() + process::PATIENCE;
+    loop {
+        let current = issuer.get("/public-key").await.text().await.unwrap();
+        let next_pem = issuer.get(&public_key_of_next).await.text().await.unwrap();
+        if current == next_pem {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the retirement never reached the server"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    let only = workspace.run(&["keys", "retire", &next], &[]);
+    assert!(single_error_line(&only).contains("is the only key that can sign"));
+    let unknown = workspace.run(&["keys", "retire", "nope"], &[]);
+    assert_eq!(
+        single_error_line(&unknown),
+        "issuer: error: no published key has the kid nope; see `issuer keys list`"
+    );
+}

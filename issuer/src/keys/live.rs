@@ -149,3 +149,37 @@ pub fn spawn_reloader(ring: Arc<LiveKeyRing>, clock: Arc<dyn Clock>) -> JoinHand
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(dir: &Path) -> RingSettings {
+        RingSettings {
+            dir: dir.to_owned(),
+            token_ttl: Duration::from_secs(900),
+            publish_lead: Duration::from_secs(3600),
+            rotation_interval: None,
+            reload_interval: Duration::from_secs(10),
+        }
+    }
+
+    #[test]
+    fn a_reload_picks_up_a_rotation_and_a_broken_change_keeps_the_working_ring() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let settings = settings(dir.path());
+        let first = ring::rotate(dir.path(), settings.timing(0), false).unwrap();
+        let live = LiveKeyRing::load(settings.clone(), 0).unwrap();
+
+        assert!(!live.reload(0).unwrap(), "nothing changed");
+        let next = ring::rotate(dir.path(), settings.timing(10), false).unwrap();
+        assert!(live.reload(10).unwrap());
+        assert_eq!(live.snapshot().published(10).count(), 2);
+
+        std::fs::write(dir.path().join(ring::MANIFEST_FILE), "{ not json").unwrap();
+        assert!(matches!(live.reload(20), Err(KeyError::BadManifest { .. })));
+        let kept = live.snapshot();
+        assert_eq!(kept.signing_key(20).unwrap().kid(), first.kid);
+        assert!(kept.published_key(&next.kid, 20).is_some());
+    }
+}

@@ -822,6 +822,130 @@ mod tests {
         assert_eq!(serde_json::from_str::<Manifest>(&json).unwrap(), manifest);
     }
 
+    fn timing(now: i64) -> RotationTiming {
+        RotationTiming {
+            now,
+            publish_lead: Duration::from_secs(3600),
+            token_ttl: Duration::from_secs(u64::try_from(TTL).unwrap()),
+        }
+    }
+
+    #[test]
+    fn the_first_key_signs_at_once_and_a_second_rotation_waits_for_the_first() {
+        let dir = tempfile::TempDir::new().unwrap();
+
+        let first = rotate(dir.path(), timing(1000), false).unwrap();
+        let second = rotate(dir.path(), timing(1010), false).unwrap();
+        let refused = rotate(dir.path(), timing(1020), false).unwrap_err();
+        let urgent = rotate(dir.path(), timing(1030), true).unwrap();
+
+        assert_eq!(first.signs_from, 1000);
+        assert_eq!(second.signs_from, 1010 + 3600);
+        assert!(matches!(refused, KeyError::NextKeyPending { ref kid, .. } if *kid == second.kid));
+        assert_eq!(urgent.signs_from, 1030);
+        let manifest = read_manifest(dir.path()).unwrap();
+        assert_eq!(manifest.current(1030, TTL).unwrap().kid, urgent.kid);
+        assert_eq!(manifest.current(1010 + 3600, TTL).unwrap().kid, second.kid);
+        let ring = KeyRing::load(dir.path(), 1030, Duration::from_secs(900), None).unwrap();
+        assert_eq!(ring.signing_key(1030).unwrap().kid(), urgent.kid);
+        assert_eq!(ring.published(1030).count(), 3);
+    }
+
+    #[test]
+    fn a_lone_private_pem_is_adopted_as_the_current_key() {
+        let dir = tempfile::TempDir::new().unwrap();
+        crate::keys::generate(dir.path(), false).unwrap();
+        let legacy = RsaSigningKey::load(dir.path()).unwrap().kid().to_owned();
+
+        let next = rotate(dir.path(), timing(5000), false).unwrap();
+
+        let manifest = read_manifest(dir.path()).unwrap();
+        assert_eq!(manifest.keys[0].kid, legacy);
+        assert_eq!(manifest.keys[0].file, PRIVATE_KEY_FILE);
+        assert_eq!(manifest.current(5000, TTL).unwrap().kid, legacy);
+        assert_eq!(manifest.next(5000, TTL).unwrap().kid, next.kid);
+        assert!(matches!(
+            crate::keys::generate(dir.path(), true),
+            Err(KeyError::RingPresent(_))
+        ));
+    }
+
+    #[test]
+    fn the_only_signing_key_cannot_be_retired() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let only = rotate(dir.path(), timing(1000), false).unwrap();
+
+        let refused = retire(dir.path(), &only.kid, timing(2000), false).unwrap_err();
+
+        assert!(matches!(refused, KeyError::OnlySigningKey(ref kid) if *kid == only.kid));
+        assert!(matches!(
+            retire(dir.path(), "no-such-kid", timing(2000), false),
+            Err(KeyError::UnknownKid(_))
+        ));
+    }
+
+    #[test]
+    fn scheduled_rotation_publishes_one_lead_before_the_interval_ends_and_deletes_removed_keys() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let interval = Duration::from_secs(30 * 86_400);
+        let first = rotate(dir.path(), timing(0), false).unwrap();
+        let due_at = 30 * 86_400 - 3600;
+
+        assert_eq!(
+            rotate_if_due(dir.path(), timing(due_at - 1), interval).unwrap(),
+            None
+        );
+        let second = rotate_if_due(dir.path(), timing(due_at), interval)
+            .unwrap()
+            .expect("due");
+        assert_eq!(second.signs_from, 30 * 86_400);
+        assert_eq!(
+            rotate_if_due(dir.path(), timing(due_at + 1), interval).unwrap(),
+            None
+        );
+
+        let gone = 30 * 86_400 + RETENTION;
+        assert_eq!(
+            rotate_if_due(dir.path(), timing(gone), interval).unwrap(),
+            None
+        );
+        assert!(!first.path.exists(), "the removed key's file is deleted");
+        assert!(second.path.exists());
+        let kids: Vec<String> = read_manifest(dir.path())
+            .unwrap()
+            .keys
+            .into_iter()
+            .map(|key| key.kid)
+            .collect();
+        assert_eq!(kids, [second.kid]);
+    }
+
+    #[test]
+    fn key_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::TempDir::new().unwrap();
+
+        let key = rotate(dir.path(), timing(0), false).unwrap();
+
+        let mode = fs::metadata(&key.path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_manifest_naming_another_key_than_its_file_holds_is_refused() {
+        let dir = tempfile::TempDir::new().unwrap();
+        rotate(dir.path(), timing(0), false).unwrap();
+        let path = dir.path().join(MANIFEST_FILE);
+        let edited = fs::read_to_string(&path)
+            .unwrap()
+            .replacen("\"kid\": \"", "\"kid\": \"x", 1);
+        fs::write(&path, edited).unwrap();
+
+        let error = KeyRing::load(dir.path(), 0, Duration::from_secs(900), None).unwrap_err();
+
+        assert!(matches!(error, KeyError::KidMismatch { .. }), "{error}");
+    }
+
     #[test]
     fn file_names_outside_the_directory_are_refused() {
         for file in ["", ".", "..", "../etc/passwd", "/abs.pem", "a/b.pem"] {
