@@ -115,6 +115,11 @@ struct Issuer {
 
 impl Issuer {
     fn start(port: u16) -> Self {
+        Self::start_with(port, &[])
+    }
+
+    /// An issuer with `extra` environment (e.g. HS256 mode).
+    fn start_with(port: u16, extra: &[(&'static str, String)]) -> Self {
         let dir = TempDir::new().unwrap();
         let keygen = Command::new(issuer_binary())
             .args(["keygen", "--keys-dir", "keys"])
@@ -123,10 +128,11 @@ impl Issuer {
             .output()
             .unwrap();
         assert!(keygen.status.success(), "{keygen:?}");
-        let env = [
+        let mut env = vec![
             ("PORT", port.to_string()),
             ("JWT_ISSUER", ISSUER.to_owned()),
         ];
+        env.extend_from_slice(extra);
         let process = Process::start(issuer_binary(), &["serve"], &env, dir.path());
         Self { process, _dir: dir }
     }
@@ -146,16 +152,22 @@ fn service(name: &str, jwks_url: &str) -> Process {
 
 /// A service verifying with `jwks_url`, with `extra` environment.
 fn service_with(name: &str, jwks_url: &str, extra: &[(&'static str, String)]) -> Process {
+    let mut env = vec![("JWT_JWKS_URL", jwks_url.to_owned())];
+    env.extend_from_slice(extra);
+    service_on(name, &env)
+}
+
+/// A service configured by `env` alone (plus port and issuer).
+fn service_on(name: &str, env: &[(&'static str, String)]) -> Process {
     let program = match name {
         "user-service" => env!("CARGO_BIN_EXE_user-service"),
         _ => env!("CARGO_BIN_EXE_raider-service"),
     };
-    let mut env = vec![
-        ("PORT", "0".to_owned()),
-        ("JWT_ISSUER", ISSUER.to_owned()),
-        ("JWT_JWKS_URL", jwks_url.to_owned()),
-    ];
-    env.extend_from_slice(extra);
+    let mut env = [
+        vec![("PORT", "0".to_owned()), ("JWT_ISSUER", ISSUER.to_owned())],
+        env.to_vec(),
+    ]
+    .concat();
     Process::start(Path::new(program), &[], &env, &std::env::temp_dir())
 }
 
@@ -319,6 +331,119 @@ async fn a_token_from_another_issuers_key_is_refused() {
         body["error_description"],
         "the token was signed by an unknown key"
     );
+}
+
+const SECRET: &str = "a-shared-secret-of-at-least-32-bytes-for-hs256";
+
+/// An issuer in HS256 mode with [`SECRET`].
+fn hs256_issuer() -> Issuer {
+    Issuer::start_with(
+        0,
+        &[
+            ("JWT_ALGORITHM", "HS256".to_owned()),
+            ("JWT_SECRET", SECRET.to_owned()),
+        ],
+    )
+}
+
+/// The `alg` in a token's header.
+fn alg_of(token: &str) -> String {
+    let header = token.split('.').next().unwrap();
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    header["alg"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn hs256_mode_works_end_to_end_and_each_mode_refuses_the_others_tokens() {
+    let hs256 = hs256_issuer();
+    let rs256 = Issuer::start(0);
+    let secret_only = service_on("user-service", &[("JWT_SECRET", SECRET.to_owned())]);
+    let jwks_only = service("user-service", &rs256.jwks_url());
+    let client = reqwest::Client::new();
+    let shared = account(&client, hs256.url(), "alice@example.com", "user").await;
+    let signed = account(&client, rs256.url(), "alice@example.com", "user").await;
+    assert_eq!(alg_of(&shared), "HS256");
+    assert_eq!(alg_of(&signed), "RS256");
+    let public_key = client
+        .get(format!("{}/public-key", hs256.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public_key.status(), 404);
+
+    let book = |service: &Process| format!("{}/book", service.base_url);
+    let booked = call(&client, book(&secret_only), Some(&shared)).await;
+    assert_eq!(booked.status(), 200);
+    assert_eq!(
+        booked.text().await.unwrap(),
+        r#"{"success":true,"message":"Booking successful","user":"alice@example.com"}"#
+    );
+    for (service, foreign) in [(&secret_only, &signed), (&jwks_only, &shared)] {
+        let refused = call(&client, book(service), Some(foreign)).await;
+        assert_eq!(refused.status(), 401);
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_token");
+    }
+    assert_eq!(
+        call(&client, book(&jwks_only), Some(&signed))
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_migration_mode_accepts_both_and_refuses_hs256_keyed_with_the_public_key() {
+    let hs256 = hs256_issuer();
+    let rs256 = Issuer::start(0);
+    let both = service_with(
+        "user-service",
+        &rs256.jwks_url(),
+        &[("JWT_SECRET", SECRET.to_owned())],
+    );
+    let client = reqwest::Client::new();
+    let shared = account(&client, hs256.url(), "alice@example.com", "user").await;
+    let signed = account(&client, rs256.url(), "alice@example.com", "user").await;
+    let url = format!("{}/book", both.base_url);
+    assert_eq!(
+        call(&client, url.clone(), Some(&shared)).await.status(),
+        200
+    );
+    assert_eq!(
+        call(&client, url.clone(), Some(&signed)).await.status(),
+        200
+    );
+
+    // Algorithm confusion: the RS256 token's claims and kid, re-signed with HS256 using the
+    // issuer's public key (which anyone can fetch) as the HMAC secret.
+    let pem = client
+        .get(format!("{}/public-key", rs256.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(signed.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = jsonwebtoken::decode_header(&signed).unwrap().kid;
+    for secret in [pem.as_str(), pem.trim_end()] {
+        let forged = jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap();
+        let refused = call(&client, url.clone(), Some(&forged)).await;
+        assert_eq!(refused.status(), 401);
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error_description"], "the token signature is invalid");
+    }
 }
 
 /// A port nothing listens on yet: bound, read and released.
