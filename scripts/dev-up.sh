@@ -35,7 +35,7 @@ say "building (release)..."
 cargo build --release --quiet -p issuer -p example-services
 bin="$root/target/release"
 
-if [ ! -f keys/private.pem ]; then
+if [ ! -f keys/private.pem ] && [ ! -f keys/keyring.json ]; then
   say "no keys yet: generating keys/private.pem"
   if command -v openssl >/dev/null; then
     scripts/gen-keys.sh keys >&2

@@ -163,7 +163,7 @@ fn service_on(name: &str, env: &[(&'static str, String)]) -> Process {
         "user-service" => env!("CARGO_BIN_EXE_user-service"),
         _ => env!("CARGO_BIN_EXE_raider-service"),
     };
-    let mut env = [
+    let env = [
         vec![("PORT", "0".to_owned()), ("JWT_ISSUER", ISSUER.to_owned())],
         env.to_vec(),
     ]
