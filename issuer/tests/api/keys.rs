@@ -182,3 +182,35 @@ async fn an_unpublished_key_leaves_the_jwks_at_once_and_a_next_key_retired_never
     assert_eq!(kid_of(&app.access_token("alice@example.com").await), c);
     assert_error(app.get(&format!("/public-key/{a}")).await, 404, "not_found").await;
 }
+
+#[tokio::test]
+async fn scheduled_rotation_publishes_the_next_key_one_lead_before_the_interval_ends() {
+    let keys = KeysDir::new();
+    let path = keys.path();
+    let flags = [
+        "--keys-dir",
+        path.as_str(),
+        "--keys-reload-interval",
+        "100ms",
+        "--key-rotation-interval",
+        "1d",
+    ];
+    let app = spawn_app_with(&Backend::Sqlite, &flags, |_| {}).await;
+    app.register("alice@example.com", None).await;
+    let a = keys.first.clone();
+
+    app.clock.advance(Duration::from_secs(86_400) - LEAD);
+    wait_until("a scheduled rotation", || async {
+        app.jwks_kids().await.len() == 2
+    })
+    .await;
+    let kids = app.jwks_kids().await;
+    assert_eq!(kids[0], a);
+    assert_eq!(kid_of(&app.access_token("alice@example.com").await), a);
+
+    app.clock.advance(LEAD);
+    assert_eq!(
+        kid_of(&app.access_token("alice@example.com").await),
+        kids[1]
+    );
+}
