@@ -101,6 +101,9 @@ fn keys_command(config: &Config, command: KeysCommand) -> Result<(), CommandErro
                 rotation.path.display(),
                 format_time(rotation.signs_from)
             );
+            for kid in rotation.cancelled {
+                println!("withdrew key {kid}, which was waiting to sign");
+            }
             for kid in rotation.deleted {
                 println!("deleted removed key {kid}");
             }

@@ -345,15 +345,6 @@ fn parse_keys(
         return Err(invalid("JWKS_MAX_AGE", "must be at most 1d"));
     }
     let publish_lead = parse_ttl("KEY_PUBLISH_LEAD", &raw.key_publish_lead)?;
-    if publish_lead < jwks_max_age {
-        return Err(invalid(
-            "KEY_PUBLISH_LEAD",
-            format!(
-                "must not be shorter than JWKS_MAX_AGE ({}): a verifier could still hold the old JWKS when the new key signs",
-                raw.jwks_max_age
-            ),
-        ));
-    }
     let rotation_interval = match raw.key_rotation_interval.as_str() {
         "off" | "" => None,
         interval => Some(parse_ttl("KEY_ROTATION_INTERVAL", interval)?),
@@ -376,6 +367,18 @@ fn parse_keys(
                 ),
             )
         })?;
+    // Replicas see a new key up to one reload interval late, and verifiers cache the JWKS for
+    // its max-age, but no less than a minute (verifier-middleware's floor).
+    let needed = jwks_max_age.max(MIN_VERIFIER_CACHE) + reload_interval;
+    if publish_lead < needed {
+        return Err(invalid(
+            "KEY_PUBLISH_LEAD",
+            format!(
+                "must be at least {} (JWKS_MAX_AGE, at least 1m, plus KEYS_RELOAD_INTERVAL): a verifier could still hold the old JWKS when the new key signs",
+                humantime::format_duration(needed)
+            ),
+        ));
+    }
     let settings = RingSettings {
         dir: raw.keys_dir.clone(),
         token_ttl,
@@ -385,6 +388,10 @@ fn parse_keys(
     };
     Ok((settings, jwks_max_age))
 }
+
+/// The shortest time verifiers built with `verifier-middleware` cache a JWKS, whatever its
+/// `max-age`.
+const MIN_VERIFIER_CACHE: Duration = Duration::from_secs(60);
 
 fn parse_issuer(raw: &str) -> Result<String, ConfigError> {
     let is_url = raw.starts_with("http://") || raw.starts_with("https://");
@@ -588,7 +595,11 @@ mod tests {
         );
         assert_eq!(
             error_for(&["--jwks-max-age", "2h"]),
-            "invalid KEY_PUBLISH_LEAD: must not be shorter than JWKS_MAX_AGE (2h): a verifier could still hold the old JWKS when the new key signs"
+            "invalid KEY_PUBLISH_LEAD: must be at least 2h 10s (JWKS_MAX_AGE, at least 1m, plus KEYS_RELOAD_INTERVAL): a verifier could still hold the old JWKS when the new key signs"
+        );
+        assert!(
+            error_for(&["--jwks-max-age", "1s", "--key-publish-lead", "30s"])
+                .starts_with("invalid KEY_PUBLISH_LEAD: must be at least 1m 10s")
         );
         assert!(
             error_for(&["--key-rotation-interval", "30m"])

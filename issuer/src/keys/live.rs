@@ -96,6 +96,11 @@ impl LiveKeyRing {
             self.settings.token_ttl,
             Some(&previous),
         )?;
+        // Files moved aside, a mount gone, `keygen --force` half done: losing every signing
+        // key is never what an operator meant, so it is refused like a broken file.
+        if previous.signing_key(now).is_some() && ring.signing_key(now).is_none() {
+            return Err(KeyError::NoSigningKey(self.settings.dir.clone()));
+        }
         *self.ring.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(ring);
         *known = fingerprint;
         Ok(true)
@@ -181,5 +186,9 @@ mod tests {
         let kept = live.snapshot();
         assert_eq!(kept.signing_key(20).unwrap().kid(), first.kid);
         assert!(kept.published_key(&next.kid, 20).is_some());
+
+        std::fs::remove_file(dir.path().join(ring::MANIFEST_FILE)).unwrap();
+        assert!(matches!(live.reload(30), Err(KeyError::NoSigningKey(_))));
+        assert_eq!(live.snapshot().signing_key(30).unwrap().kid(), first.kid);
     }
 }

@@ -347,8 +347,12 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, KeyError> {
         Ok(bytes) => {
             let manifest: Manifest =
                 serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+            let mut files = std::collections::HashSet::new();
             for entry in &manifest.keys {
-                check_file_name(&entry.file).map_err(|reason| bad(reason.to_owned()))?;
+                check_file_name(entry).map_err(|reason| bad(reason.to_owned()))?;
+                if !files.insert(entry.file.as_str()) {
+                    return Err(bad(format!("{} is named twice", entry.file)));
+                }
             }
             Ok(manifest)
         }
@@ -382,17 +386,19 @@ fn legacy_manifest(dir: &Path) -> Result<Manifest, KeyError> {
     }
 }
 
-/// A key file name must stay inside `KEYS_DIR`.
-fn check_file_name(file: &str) -> Result<(), &'static str> {
-    let plain = !file.is_empty()
-        && file != "."
-        && file != ".."
-        && !file.contains('/')
-        && !file.contains('\0');
-    if plain {
+/// A key's file is `<kid>.pem` (as `rotate` writes it) or an adopted `private.pem`: nothing
+/// else in or outside `KEYS_DIR` can be named, read or deleted through the manifest.
+fn check_file_name(entry: &KeyEntry) -> Result<(), &'static str> {
+    let kid_is_plain = !entry.kid.is_empty()
+        && entry
+            .kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let own_file = entry.file.strip_suffix(".pem") == Some(entry.kid.as_str());
+    if kid_is_plain && (own_file || entry.file == PRIVATE_KEY_FILE) {
         Ok(())
     } else {
-        Err("a key file name must be a plain file name inside KEYS_DIR")
+        Err("a key's file must be <kid>.pem or private.pem, with a base64url kid")
     }
 }
 
@@ -420,6 +426,8 @@ pub struct Rotation {
     pub signs_from: i64,
     /// Removed keys whose entries and files were deleted.
     pub deleted: Vec<String>,
+    /// Keys that were waiting to sign and were withdrawn (`--now` only).
+    pub cancelled: Vec<String>,
 }
 
 /// How a rotation times the new key.
@@ -475,9 +483,10 @@ pub fn rotate_if_due(
     if due {
         return add_key(dir, &mut manifest, timing, false).map(Some);
     }
-    let deleted = delete_removed(dir, &mut manifest, timing.now, ttl)?;
-    if !deleted.is_empty() {
+    let removed = take_removed(&mut manifest, timing.now, ttl);
+    if !removed.is_empty() {
         write_manifest(dir, &manifest)?;
+        delete_files(dir, removed)?;
     }
     Ok(None)
 }
@@ -490,12 +499,23 @@ fn add_key(
 ) -> Result<Rotation, KeyError> {
     let ttl = seconds(timing.token_ttl);
     let now = timing.now;
-    let signs_from = if immediately || manifest.current(now, ttl).is_none() {
-        now
-    } else {
-        now.saturating_add(seconds(timing.publish_lead))
+    let signs_from = match manifest.current(now, ttl) {
+        None => now,
+        Some(current) if immediately => takeover_time(current, now),
+        Some(_) => now.saturating_add(seconds(timing.publish_lead)),
     };
-    let deleted = delete_removed(dir, manifest, now, ttl)?;
+    let mut cancelled = Vec::new();
+    if immediately {
+        // Keys waiting to sign would take over from the new one at their time; after a
+        // compromise they may be compromised too.
+        for index in 0..manifest.keys.len() {
+            if manifest.phase(&manifest.keys[index], now, ttl) == Phase::Next {
+                manifest.keys[index].retired_at = Some(now);
+                cancelled.push(manifest.keys[index].kid.clone());
+            }
+        }
+    }
+    let removed = take_removed(manifest, now, ttl);
     let (_, pem) = new_private_key()?;
     let scratch = dir.join(format!(".new-key-{}.pem", std::process::id()));
     write_file(&scratch, pem.as_bytes(), 0o600)?;
@@ -515,33 +535,58 @@ fn add_key(
         unpublished_at: None,
     });
     write_manifest(dir, manifest)?;
+    let deleted = delete_files(dir, removed)?;
     Ok(Rotation {
         kid: key.kid().to_owned(),
         path,
         signs_from,
         deleted,
+        cancelled,
     })
 }
 
-/// Drops removed keys from `manifest` and deletes their files; returns their kids.
-fn delete_removed(
-    dir: &Path,
-    manifest: &mut Manifest,
-    now: i64,
-    ttl: i64,
-) -> Result<Vec<String>, KeyError> {
-    let (removed, kept): (Vec<KeyEntry>, Vec<KeyEntry>) = manifest
-        .keys
-        .iter()
-        .cloned()
-        .partition(|key| manifest.phase(key, now, ttl) == Phase::Removed);
+/// When a key made current by hand can take over from `current` at `now`: now, or a second
+/// after `current` started if that is now, so that it ranks after `current` (a tie would let
+/// `current` win and leave the new key never signing).
+fn takeover_time(current: &KeyEntry, now: i64) -> i64 {
+    now.max(current.signs_from.saturating_add(1))
+}
+
+/// How long after a key left the JWKS its entry and file are deleted. The margin covers an
+/// `issuer keys` run with a shorter `ACCESS_TOKEN_TTL` than the servers' (which would see the key
+/// as removed too early): deleting is the only step that cannot be taken back.
+pub const DELETE_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Takes out of `manifest` the keys removed for longer than [`DELETE_AFTER`].
+fn take_removed(manifest: &mut Manifest, now: i64, ttl: i64) -> Vec<KeyEntry> {
+    let deletable = |key: &KeyEntry| {
+        let status = manifest.status(key, now, ttl);
+        status.phase == Phase::Removed
+            && status
+                .published_until
+                .is_some_and(|until| now >= until.saturating_add(seconds(DELETE_AFTER)))
+    };
+    let (removed, kept): (Vec<KeyEntry>, Vec<KeyEntry>) =
+        manifest.keys.iter().cloned().partition(deletable);
     manifest.keys = kept;
+    removed
+}
+
+/// Deletes the files of keys the manifest no longer names (it is written first, so no reader
+/// sees an entry without its file); an adopted `private.pem` takes its `public.pem` along.
+fn delete_files(dir: &Path, removed: Vec<KeyEntry>) -> Result<Vec<String>, KeyError> {
     for entry in &removed {
-        let path = dir.join(&entry.file);
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(source) => return Err(KeyError::Unwritable { path, source }),
+        let mut files = vec![entry.file.as_str()];
+        if entry.file == PRIVATE_KEY_FILE {
+            files.push(super::PUBLIC_KEY_FILE);
+        }
+        for file in files {
+            let path = dir.join(file);
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => return Err(KeyError::Unwritable { path, source }),
+            }
         }
     }
     Ok(removed.into_iter().map(|entry| entry.kid).collect())
@@ -591,18 +636,23 @@ pub fn retire(
                 .map(|next| next.kid.clone())
                 .ok_or_else(|| KeyError::OnlySigningKey(manifest.keys[index].kid.clone()))?;
             let next = manifest.position(&next)?;
-            manifest.keys[next].signs_from = now;
+            let takeover = takeover_time(&manifest.keys[index], now);
+            manifest.keys[next].signs_from = takeover;
             promoted = Some((
                 manifest.keys[next].kid.clone(),
                 manifest.keys[next].created_at,
             ));
-            manifest.keys[index].retired_at = Some(now);
+            manifest.keys[index].retired_at = Some(takeover);
         }
         Phase::Next => manifest.keys[index].retired_at = Some(now),
         Phase::Retired => {}
     }
     if unpublish {
-        manifest.keys[index].unpublished_at = Some(now);
+        // Not before it stops signing (a second at most): the ring always has a signing key.
+        let at = manifest.keys[index]
+            .retired_at
+            .map_or(now, |at| at.max(now));
+        manifest.keys[index].unpublished_at = Some(at);
     }
     write_manifest(dir, &manifest)?;
     let status = manifest.status(&manifest.keys[index], now, ttl);
@@ -845,10 +895,15 @@ mod tests {
         assert_eq!(urgent.signs_from, 1030);
         let manifest = read_manifest(dir.path()).unwrap();
         assert_eq!(manifest.current(1030, TTL).unwrap().kid, urgent.kid);
-        assert_eq!(manifest.current(1010 + 3600, TTL).unwrap().kid, second.kid);
+        assert_eq!(manifest.current(1010 + 3600, TTL).unwrap().kid, urgent.kid);
+        assert_eq!(
+            urgent.cancelled,
+            std::slice::from_ref(&second.kid),
+            "--now withdraws waiting keys"
+        );
         let ring = KeyRing::load(dir.path(), 1030, Duration::from_secs(900), None).unwrap();
         assert_eq!(ring.signing_key(1030).unwrap().kid(), urgent.kid);
-        assert_eq!(ring.published(1030).count(), 3);
+        assert_eq!(ring.published(1030).count(), 2);
     }
 
     #[test]
@@ -868,6 +923,54 @@ mod tests {
             crate::keys::generate(dir.path(), true),
             Err(KeyError::RingPresent(_))
         ));
+    }
+
+    #[test]
+    fn a_key_made_current_by_hand_in_the_second_the_current_one_started_still_takes_over() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let first = rotate(dir.path(), timing(1000), false).unwrap();
+        let pending = rotate(dir.path(), timing(1000), false).unwrap();
+
+        let urgent = rotate(dir.path(), timing(1000), true).unwrap();
+
+        assert_eq!(urgent.cancelled, [pending.kid]);
+        assert_eq!(urgent.signs_from, 1001);
+        let manifest = read_manifest(dir.path()).unwrap();
+        assert_eq!(manifest.current(1000, TTL).unwrap().kid, first.kid);
+        assert_eq!(manifest.current(1001, TTL).unwrap().kid, urgent.kid);
+        assert_eq!(manifest.current(100_000, TTL).unwrap().kid, urgent.kid);
+
+        let next = rotate(dir.path(), timing(1001), false).unwrap();
+        let retired = retire(dir.path(), &urgent.kid, timing(1001), false).unwrap();
+        assert_eq!(retired.promoted.map(|(kid, _)| kid), Some(next.kid.clone()));
+        let manifest = read_manifest(dir.path()).unwrap();
+        for now in [1002, 5000, 100_000] {
+            assert_eq!(
+                manifest.current(now, TTL).unwrap().kid,
+                next.kid,
+                "at {now}"
+            );
+        }
+    }
+
+    #[test]
+    fn scheduled_rotation_from_many_replicas_at_once_adds_one_key() {
+        let dir = tempfile::TempDir::new().unwrap();
+        rotate(dir.path(), timing(0), false).unwrap();
+        let interval = Duration::from_secs(2 * 3600);
+
+        let rotations: Vec<Option<Rotation>> = std::thread::scope(|scope| {
+            let replicas: Vec<_> = (0..4)
+                .map(|_| scope.spawn(|| rotate_if_due(dir.path(), timing(3600), interval)))
+                .collect();
+            replicas
+                .into_iter()
+                .map(|replica| replica.join().unwrap().unwrap())
+                .collect()
+        });
+
+        assert_eq!(rotations.iter().flatten().count(), 1);
+        assert_eq!(read_manifest(dir.path()).unwrap().keys.len(), 2);
     }
 
     #[test]
@@ -909,6 +1012,12 @@ mod tests {
             rotate_if_due(dir.path(), timing(gone), interval).unwrap(),
             None
         );
+        assert!(first.path.exists(), "kept a day past its removal");
+        let deletable = gone + 86_400;
+        assert_eq!(
+            rotate_if_due(dir.path(), timing(deletable), interval).unwrap(),
+            None
+        );
         assert!(!first.path.exists(), "the removed key's file is deleted");
         assert!(second.path.exists());
         let kids: Vec<String> = read_manifest(dir.path())
@@ -934,12 +1043,10 @@ mod tests {
     #[test]
     fn a_manifest_naming_another_key_than_its_file_holds_is_refused() {
         let dir = tempfile::TempDir::new().unwrap();
-        rotate(dir.path(), timing(0), false).unwrap();
-        let path = dir.path().join(MANIFEST_FILE);
-        let edited = fs::read_to_string(&path)
-            .unwrap()
-            .replacen("\"kid\": \"", "\"kid\": \"x", 1);
-        fs::write(&path, edited).unwrap();
+        let ours = rotate(dir.path(), timing(0), false).unwrap();
+        let elsewhere = tempfile::TempDir::new().unwrap();
+        let theirs = rotate(elsewhere.path(), timing(0), false).unwrap();
+        fs::copy(&theirs.path, &ours.path).unwrap();
 
         let error = KeyRing::load(dir.path(), 0, Duration::from_secs(900), None).unwrap_err();
 
@@ -947,10 +1054,52 @@ mod tests {
     }
 
     #[test]
-    fn file_names_outside_the_directory_are_refused() {
-        for file in ["", ".", "..", "../etc/passwd", "/abs.pem", "a/b.pem"] {
-            assert!(check_file_name(file).is_err(), "{file}");
+    fn a_key_file_must_be_named_after_its_kid() {
+        let named = |kid: &str, file: &str| KeyEntry {
+            file: file.to_owned(),
+            ..entry(kid, 0, 0)
+        };
+        for (kid, file) in [
+            ("a", ""),
+            ("a", ".."),
+            ("a", "../etc/passwd"),
+            ("a", "/abs.pem"),
+            ("a", "b.pem"),
+            ("a", "keyring.json"),
+            ("a", ".keyring.lock"),
+            ("../x", "../x.pem"),
+            ("", ".pem"),
+        ] {
+            assert!(check_file_name(&named(kid, file)).is_err(), "{kid} {file}");
         }
-        assert!(check_file_name("abc.pem").is_ok());
+        assert!(check_file_name(&named("abc-_9", "abc-_9.pem")).is_ok());
+        assert!(check_file_name(&named("abc", "private.pem")).is_ok());
+    }
+
+    #[test]
+    fn a_manifest_naming_one_file_twice_is_refused() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let manifest = Manifest {
+            keys: vec![
+                KeyEntry {
+                    file: PRIVATE_KEY_FILE.to_owned(),
+                    ..entry("a", 0, 0)
+                },
+                KeyEntry {
+                    file: PRIVATE_KEY_FILE.to_owned(),
+                    ..entry("b", 0, 0)
+                },
+            ],
+        };
+        fs::write(
+            dir.path().join(MANIFEST_FILE),
+            serde_json::to_vec(&manifest).unwrap(),
+        )
+        .unwrap();
+
+        assert!(matches!(
+            read_manifest(dir.path()),
+            Err(KeyError::BadManifest { .. })
+        ));
     }
 }

@@ -151,6 +151,9 @@ async fn retiring_the_current_key_by_hand_makes_the_next_one_sign_at_once() {
 
     assert_eq!(retired.kid, a);
     assert_eq!(retired.promoted.as_ref().map(|(kid, _)| kid), Some(&b));
+    // A key made current by hand takes over within the second (after the second in which
+    // the retired key started, so that the two never tie).
+    app.clock.advance(Duration::from_secs(1));
     wait_until("the issuer signs with the promoted key", || async {
         kid_of(&app.access_token("alice@example.com").await) == b
     })
@@ -178,6 +181,7 @@ async fn an_unpublished_key_leaves_the_jwks_at_once_and_a_next_key_retired_never
 
     let c = keys.rotate(&app.clock).kid;
     keys.retire(&app.clock, &a, true);
+    app.clock.advance(Duration::from_secs(1));
     wait_for_jwks(&app, &[&c]).await;
     assert_eq!(kid_of(&app.access_token("alice@example.com").await), c);
     assert_error(app.get(&format!("/public-key/{a}")).await, 404, "not_found").await;
