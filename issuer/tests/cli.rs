@@ -16,7 +16,7 @@ use tempfile::TempDir;
 #[path = "support/process.rs"]
 mod process;
 
-use process::RunningIssuer;
+use process::{RunningIssuer, wait_until};
 
 /// A scratch directory that is the working directory of the commands run in it.
 struct Workspace {
@@ -70,13 +70,7 @@ impl Workspace {
 
 /// The kid of the first key in the issuer's JWKS.
 async fn jwks_kid(issuer: &RunningIssuer) -> String {
-    let jwks: Value = issuer
-        .get("/.well-known/jwks.json")
-        .await
-        .json()
-        .await
-        .unwrap();
-    jwks["keys"][0]["kid"].as_str().unwrap().to_owned()
+    issuer.jwks_kids().await.swap_remove(0)
 }
 
 fn stdout(output: &Output) -> String {
@@ -343,13 +337,7 @@ async fn the_server_loads_the_keys_gen_keys_sh_writes() {
     assert!(stderr(&refused).contains("--force"), "{}", stderr(&refused));
 
     let issuer = workspace.serve(&[]);
-    let jwks: Value = issuer
-        .get("/.well-known/jwks.json")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(jwks["keys"][0]["alg"], "RS256");
+    assert_eq!(issuer.jwks().await["keys"][0]["alg"], "RS256");
     let pem = issuer.get("/public-key").await.text().await.unwrap();
     let script_public = fs::read_to_string(workspace.keys_dir().join("public.pem")).unwrap();
     assert_eq!(pem.trim(), script_public.trim());
@@ -632,20 +620,6 @@ async fn keys_rotate_list_and_retire_drive_a_running_issuer_without_a_restart() 
     let legacy = workspace.keygen();
     let env = [("KEYS_RELOAD_INTERVAL", "100ms")];
     let issuer = workspace.serve(&env);
-    let kids = || async {
-        let jwks: Value = issuer
-            .get("/.well-known/jwks.json")
-            .await
-            .json()
-            .await
-            .unwrap();
-        jwks["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|key| key["kid"].as_str().unwrap().to_owned())
-            .collect::<Vec<_>>()
-    };
     assert_eq!(key_list(&workspace), [("current".into(), legacy.clone())]);
 
     let rotated = workspace.run(&["keys", "rotate"], &[]);
@@ -674,14 +648,10 @@ async fn keys_rotate_list_and_retire_drive_a_running_issuer_without_a_restart() 
     );
     let keygen = workspace.run(&["keygen", "--force"], &[]);
     assert!(single_error_line(&keygen).contains("holds a key ring; use `issuer keys rotate`"));
-    let deadline = std::time::Instant::now() + process::PATIENCE;
-    while kids().await != [legacy.clone(), next.clone()] {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the rotation never reached the server"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_until("the rotation reaches the server", || async {
+        issuer.jwks_kids().await == [legacy.clone(), next.clone()]
+    })
+    .await;
     assert_eq!(jwks_kid(&issuer).await, legacy);
 
     let retired = workspace.run(&["keys", "retire", &legacy[..10]], &[]);
@@ -703,19 +673,11 @@ async fn keys_rotate_list_and_retire_drive_a_running_issuer_without_a_restart() 
         ]
     );
     let public_key_of_next = format!("/public-key/{next}");
-    let deadline = std::time::Instant::now() + process::PATIENCE;
-    loop {
+    wait_until("the retirement reaches the server", || async {
         let current = issuer.get("/public-key").await.text().await.unwrap();
-        let next_pem = issuer.get(&public_key_of_next).await.text().await.unwrap();
-        if current == next_pem {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the retirement never reached the server"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        current == issuer.get(&public_key_of_next).await.text().await.unwrap()
+    })
+    .await;
 
     let only = workspace.run(&["keys", "retire", &next], &[]);
     assert!(single_error_line(&only).contains("is the only key that can sign"));

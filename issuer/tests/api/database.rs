@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::helpers::{
-    Backend, PASSWORD, TestApp, assert_error, backend_tests, spawn_app, spawn_app_with,
+    Backend, PASSWORD, TestApp, assert_error, assert_writes_unavailable, backend_tests, spawn_app,
+    spawn_app_with,
 };
 
 /// An app whose statements give up on a lock after 100 ms.
@@ -87,22 +88,7 @@ async fn with_the_database_gone_readyz_and_storage_endpoints_are_503_and_the_res
     app.store.close().await;
 
     assert_error(app.get("/readyz").await, 503, "temporarily_unavailable").await;
-    assert_error(
-        app.login("a@example.com", PASSWORD).await,
-        503,
-        "temporarily_unavailable",
-    )
-    .await;
-    assert_error(
-        app.post_json(
-            "/register",
-            &json!({ "email": "b@example.com", "password": PASSWORD }),
-        )
-        .await,
-        503,
-        "temporarily_unavailable",
-    )
-    .await;
+    assert_writes_unavailable(&app).await;
     assert_eq!(app.get("/healthz").await.status(), 200);
     assert_eq!(app.get("/.well-known/jwks.json").await.status(), 200);
     assert_eq!(app.get("/public-key").await.status(), 200);

@@ -448,24 +448,6 @@ pub(crate) fn kid_of(token: &str) -> String {
     header["kid"].as_str().expect("a kid").to_owned()
 }
 
-/// Polls `condition` until it holds; panics after [`PATIENCE`](crate::process::PATIENCE).
-/// For changes that land in the background (a key ring reload, a cache refresh), never to
-/// let time pass.
-pub(crate) async fn wait_until<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + crate::process::PATIENCE;
-    while !condition().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never happened: {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
 impl TestApp {
     /// The kids of the served JWKS, in order.
     pub(crate) async fn jwks_kids(&self) -> Vec<String> {
@@ -484,4 +466,25 @@ impl TestApp {
         let body: Value = response.json().await.expect("json body");
         body["access_token"].as_str().expect("token").to_owned()
     }
+}
+
+/// Asserts that a login of `a@example.com` and a registration of `b@example.com` both answer
+/// 503 `temporarily_unavailable` (the database is away).
+pub(crate) async fn assert_writes_unavailable(app: &TestApp) {
+    assert_error(
+        app.login("a@example.com", PASSWORD).await,
+        503,
+        "temporarily_unavailable",
+    )
+    .await;
+    assert_error(
+        app.post_json(
+            "/register",
+            &json!({ "email": "b@example.com", "password": PASSWORD }),
+        )
+        .await,
+        503,
+        "temporarily_unavailable",
+    )
+    .await;
 }

@@ -8,9 +8,8 @@ use issuer::clock::{Clock, SystemClock, unix_seconds};
 use issuer::keys::ring::{self, Rotation, RotationTiming};
 use tempfile::TempDir;
 
-use crate::helpers::{
-    Backend, TestApp, assert_error, kid_of, spawn_app_with, verify_rs256, wait_until,
-};
+use crate::helpers::{Backend, TestApp, assert_error, kid_of, spawn_app_with, verify_rs256};
+use crate::process::wait_until;
 
 /// `KEY_PUBLISH_LEAD` in these tests (the default).
 pub(crate) const LEAD: Duration = Duration::from_secs(3600);

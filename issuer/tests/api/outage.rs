@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::helpers::{
-    Backend, PASSWORD, TestDatabase, assert_error, refresh_token, sid, spawn_app_on, tokens,
+    Backend, PASSWORD, TestDatabase, assert_error, assert_writes_unavailable, refresh_token, sid,
+    spawn_app_on, tokens,
 };
 
 /// Forwards TCP connections to `upstream` while up; cutting it closes every open connection
@@ -88,22 +88,7 @@ async fn a_postgres_outage_is_503_and_the_issuer_recovers_by_itself_with_nothing
         !description.contains("connect"),
         "no driver text: {description}"
     );
-    assert_error(
-        app.login("a@example.com", PASSWORD).await,
-        503,
-        "temporarily_unavailable",
-    )
-    .await;
-    assert_error(
-        app.post_json(
-            "/register",
-            &json!({ "email": "b@example.com", "password": PASSWORD }),
-        )
-        .await,
-        503,
-        "temporarily_unavailable",
-    )
-    .await;
+    assert_writes_unavailable(&app).await;
     assert_eq!(app.get("/healthz").await.status(), 200, "still alive");
     assert_eq!(app.get("/.well-known/jwks.json").await.status(), 200);
 

@@ -11,10 +11,11 @@ use issuer::clock::SystemClock;
 
 use crate::helpers::{
     Backend, ISSUER, PASSWORD, TestDatabase, assert_error, backend_tests, kid_of, refresh_token,
-    shared_keys_dir, sid, tokens, verify_rs256, wait_until,
+    shared_keys_dir, sid, tokens, verify_rs256,
 };
 use crate::keys::KeysDir;
 use crate::process::RunningIssuer;
+use crate::process::wait_until;
 
 /// Two replicas, `a` and `b`, on one fresh database.
 struct Replicas {
@@ -81,17 +82,13 @@ async fn refresh(on: &RunningIssuer, token: &str) -> reqwest::Response {
         .await
 }
 
-async fn jwks(on: &RunningIssuer) -> Value {
-    on.get("/.well-known/jwks.json").await.json().await.unwrap()
-}
-
 async fn a_token_from_one_replica_verifies_with_the_other_replicas_keys(backend: Backend) {
     let replicas = start_replicas(&backend, &[]).await;
     let session = register_and_log_in(&replicas.a, "a@example.com").await;
     let token = session["access_token"].as_str().unwrap();
 
-    let keys = jwks(&replicas.b).await;
-    assert_eq!(keys, jwks(&replicas.a).await, "one key set");
+    let keys = replicas.b.jwks().await;
+    assert_eq!(keys, replicas.a.jwks().await, "one key set");
     let kid = &header_of(token)["kid"];
     let key = keys["keys"]
         .as_array()
@@ -225,13 +222,7 @@ async fn replicas_sharing_a_key_ring_sign_with_the_key_its_files_name_and_follow
         (&replicas.b, "b@example.com"),
     ] {
         assert_eq!(signed_by(register_and_log_in(replica, email).await), a);
-        let kids: Vec<Value> = jwks(replica).await["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|key| key["kid"].clone())
-            .collect();
-        assert_eq!(kids, [json!(a), json!(b)]);
+        assert_eq!(replica.jwks_kids().await, [a.as_str(), b.as_str()]);
     }
 
     // A change to the files reaches both without a restart.

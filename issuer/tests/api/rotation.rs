@@ -17,8 +17,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use verifier_middleware::Verifier;
 
-use crate::helpers::{ISSUER, TestApp, claims_of, kid_of, wait_until};
+use crate::helpers::{ISSUER, TestApp, claims_of, kid_of};
 use crate::keys::{KeysDir, LEAD, TTL, wait_for_jwks};
+use crate::process::wait_until;
 
 /// What the JWKS max-age is (the default), and so how far the clock moves per step: each step
 /// makes the service's cached keys due for a refresh.

@@ -66,6 +66,25 @@ impl RunningIssuer {
             .expect("POST")
     }
 
+    /// The served JWKS.
+    #[allow(dead_code)] // used by one of the two test binaries that include this file
+    pub(crate) async fn jwks(&self) -> Value {
+        let response = self.get("/.well-known/jwks.json").await;
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("JSON JWKS")
+    }
+
+    /// The kids of the served JWKS, in order.
+    #[allow(dead_code)] // used by one of the two test binaries that include this file
+    pub(crate) async fn jwks_kids(&self) -> Vec<String> {
+        self.jwks().await["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .map(|key| key["kid"].as_str().expect("kid").to_owned())
+            .collect()
+    }
+
     /// Stops reading the server's stderr: its next log line closes the pipe, as when a log
     /// collector dies.
     #[allow(dead_code)] // used by one of the two test binaries that include this file
@@ -114,4 +133,22 @@ fn listening_address(line: &str) -> Option<String> {
     }
     let (_, rest) = line.split_once("address=")?;
     Some(rest.split_whitespace().next()?.to_owned())
+}
+
+/// Polls `condition` until it holds; panics after [`PATIENCE`].
+/// For changes that land in the background (a key ring reload, a cache refresh), never to
+/// let time pass.
+pub(crate) async fn wait_until<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !condition().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
