@@ -122,6 +122,9 @@ mod claims;
 pub mod clock;
 #[cfg(feature = "axum")]
 mod extract;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod keys;
 pub mod layer;
 mod rejection;

@@ -63,6 +63,8 @@
 //! ```
 
 mod bearer;
+#[cfg(feature = "fuzzing")]
+pub(crate) use bearer::bearer_token;
 mod future;
 
 use std::sync::Arc;
