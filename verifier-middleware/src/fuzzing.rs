@@ -5,13 +5,24 @@
 //! input, exactly as the layer runs it, and throws the result away: a fuzzer only looks for
 //! panics, hangs and runaway memory.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
 use jsonwebtoken::Algorithm;
 
 use crate::builder::DEFAULT_MAX_TOKEN_BYTES;
 use crate::claims::{self, ClaimRules};
+use crate::clock::ManualClock;
+use crate::verifier::{Attempt, Verifier};
+
+/// The RSA key of the committed `token/rs256-at-jwt` seed (`fuzz/seeds/jwks/rsa-2048`): a
+/// throwaway test key, so the `verify` target starts from a token that passes every check.
+const SEED_JWK: &str = r#"{"kty":"RSA","kid":"k1","use":"sig","alg":"RS256","e":"AQAB","n":"taMEa4DLs_jyDT__hwt9mwf7KjXU9cFfcSTQOMP_owpbALuAlM6hDA-LzuqUSZpnQxylfJaz3wUPr3GiqG0JYYp2vGcZX7S9q8l5kgeY30oENVQviHCUOV4VWdMPHcg5MWkLOtxT_3rwihWmblXQVFvM_-Vh7--tWXZb1h0TwB70gFEaXeoZ4YvTV0lwmfJhkwPvnYRt_ToluYWtEcklFEsxx2ZJwQzwKdmMYyoX9NSUuL2tVY0A40Dsi4uQE_4gOjQZd0JD1sYZsSgLQ0CE-EHUye80gETTj6yzg3vSAJSyKbgoUf5Zoxtgglb81pG0T0VNtYradFR6tviY8czw3w"}"#;
+
+/// The seeds' issuer, audience and time (`iat` of the seed token).
+const SEED_ISSUER: &str = "https://issuer.example";
+const SEED_NOW: u64 = 1_700_000_000;
 
 /// `Authorization` header values as the layer reads them (each line of `data` is one value, so
 /// repeated headers are covered too).
@@ -43,11 +54,11 @@ pub fn claims(data: &[u8]) {
         return;
     };
     let rules = ClaimRules {
-        issuer: Some(Arc::from("https://issuer.example")),
+        issuer: Some(Arc::from(SEED_ISSUER)),
         audiences: Some(Arc::from(["api".to_owned()])),
         leeway_seconds: 60,
     };
-    if let Ok(verified) = claims::validate(object, &rules, 1_700_000_000) {
+    if let Ok(verified) = claims::validate(object, &rules, SEED_NOW as i64) {
         let _ = (verified.roles(), verified.subject(), verified.expires_at());
     }
 }
@@ -56,4 +67,28 @@ pub fn claims(data: &[u8]) {
 pub fn jwks(data: &[u8]) {
     let algorithms: Arc<[Algorithm]> = Arc::from([Algorithm::RS256, Algorithm::PS256]);
     let _ = crate::keys::jwk::parse_jwks(data, &algorithms);
+}
+
+/// A whole verification as the layer runs it (form, key lookup, signature, claims), with the
+/// seed's RSA key and an HS256 secret, at the seed's time. Answers whether the token passed, so
+/// the replay test can check that the seed token really reaches the end.
+pub fn verify(data: &[u8]) -> bool {
+    static VERIFIER: OnceLock<Verifier> = OnceLock::new();
+    let Ok(text) = std::str::from_utf8(data) else {
+        return false;
+    };
+    let verifier = VERIFIER.get_or_init(|| {
+        Verifier::builder()
+            .rsa_public_jwk(SEED_JWK)
+            .hs256_secret([7u8; 32])
+            .issuer(SEED_ISSUER)
+            .audience("api")
+            .clock(ManualClock::new(
+                SystemTime::UNIX_EPOCH + Duration::from_secs(SEED_NOW),
+            ))
+            .build()
+            .expect("the fuzz verifier builds")
+    });
+    // Static keys never wait, so the attempt is always finished.
+    matches!(verifier.try_verify(text.trim_end()), Attempt::Done(Ok(_)))
 }
