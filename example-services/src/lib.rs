@@ -13,11 +13,14 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderValue;
 use axum::http::StatusCode;
+use axum::http::header::X_CONTENT_TYPE_OPTIONS;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 use tracing_subscriber::EnvFilter;
@@ -60,8 +63,8 @@ async fn serve(name: &'static str, default_port: u16, routes: Router) -> Result<
         .map_err(|e| format!("server error: {e}"))
 }
 
-/// `routes` behind the verifier, plus the unauthenticated health endpoints, request logging
-/// and JSON 404s.
+/// `routes` behind the verifier, plus the unauthenticated health endpoints, request logging,
+/// JSON 404s and `X-Content-Type-Options: nosniff` on every response (bodies are JSON only).
 pub fn app(routes: Router, verifier: Verifier) -> Router {
     let health = Router::new()
         .route(
@@ -74,6 +77,10 @@ pub fn app(routes: Router, verifier: Verifier) -> Router {
         .layer(verifier.layer())
         .merge(health)
         .fallback(not_found)
+        .layer(SetResponseHeaderLayer::overriding(
+            X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)

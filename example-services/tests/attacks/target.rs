@@ -91,6 +91,11 @@ impl Target {
     pub async fn assert_accepted(&self, case: &str, token: &str) {
         let response = self.book(token).await;
         assert_eq!(response.status(), 200, "{case}");
+        assert_eq!(
+            response.headers()["x-content-type-options"],
+            "nosniff",
+            "{case}"
+        );
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["success"], true, "{case}");
     }
@@ -121,6 +126,11 @@ pub async fn assert_invalid_token(case: &str, response: reqwest::Response, descr
     assert!(
         challenge.starts_with("Bearer") && challenge.contains(r#"error="invalid_token""#),
         "{case}: {challenge}"
+    );
+    assert_eq!(
+        response.headers()["x-content-type-options"],
+        "nosniff",
+        "{case}"
     );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_token", "{case}");
