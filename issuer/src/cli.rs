@@ -3,11 +3,15 @@
 //!
 //! Every setting is a flag and an environment variable of the same name (`--port` / `PORT`).
 //! Values arrive here as raw strings and are parsed by [`crate::config`], so that a bad value is
-//! reported in one line that names the variable, whichever way it was given.
+//! reported in one line that names the variable, whichever way it was given. Values that are or
+//! may hold secrets (`JWT_SECRET`, `DATABASE_URL`, `--password`) are [`Secret`]s, so that `Debug`
+//! of the parsed command line shows none of them.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::config::Secret;
 
 /// The issuer's command line.
 #[derive(Debug, Parser)]
@@ -118,7 +122,7 @@ pub struct UserAddArgs {
         required_unless_present = "password_stdin",
         conflicts_with = "password_stdin"
     )]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// Read the password from the first line of standard input.
     #[arg(long)]
     pub password_stdin: bool,
@@ -144,7 +148,7 @@ pub struct RawSettings {
         hide_env_values = true,
         global = true
     )]
-    pub database_url: String,
+    pub database_url: Secret,
     /// Most connections the pool opens (per issuer process).
     #[arg(
         long,
@@ -203,7 +207,7 @@ pub struct RawSettings {
     pub jwt_algorithm: String,
     /// HS256 shared secret, at least 32 bytes.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
     /// The `iss` claim; also the public base URL used in discovery.
     #[arg(
         long,

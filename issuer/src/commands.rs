@@ -169,7 +169,7 @@ async fn add_user(config: Config, args: UserAddArgs) -> Result<(), CommandError>
     let invalid = |flag, reason: String| CommandError::InvalidArgument { flag, reason };
     let email = Email::parse(&args.email).map_err(|e| invalid("--email", e.to_string()))?;
     let raw_password = match args.password {
-        Some(password) => password,
+        Some(password) => password.expose().to_owned(),
         None => read_password_line().map_err(|e| invalid("--password-stdin", e.to_string()))?,
     };
     let password =

@@ -106,9 +106,17 @@ pub enum SigningConfig {
     },
 }
 
-/// A secret string whose `Debug` output is redacted.
+/// A secret string whose `Debug` output is redacted (the HS256 secret, a database URL that may
+/// hold a password, a password given on the command line).
 #[derive(Clone)]
 pub struct Secret(String);
+
+/// How clap builds it from a flag or an environment variable.
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
 
 impl Secret {
     /// Wraps a secret.
@@ -188,7 +196,7 @@ impl Config {
         Ok(Self {
             listen: SocketAddr::new(parse_host(&raw.host)?, parse_port(&raw.port)?),
             database: DatabaseConfig {
-                url: parse_database_url(&raw.database_url)?,
+                url: parse_database_url(raw.database_url.expose())?,
                 max_connections: parse_count(
                     "DATABASE_MAX_CONNECTIONS",
                     &raw.database_max_connections,
@@ -313,18 +321,16 @@ fn parse_signing(raw: &RawSettings) -> Result<SigningConfig, ConfigError> {
                 var: "JWT_SECRET",
                 reason: "JWT_ALGORITHM=HS256 signs with a shared secret of at least 32 bytes",
             })?;
-            if secret.len() < MIN_SECRET_BYTES {
+            let length = secret.expose().len();
+            if length < MIN_SECRET_BYTES {
                 return Err(invalid(
                     "JWT_SECRET",
                     format!(
-                        "{} bytes is too short; use at least {MIN_SECRET_BYTES} random bytes (e.g. `openssl rand -base64 48`)",
-                        secret.len()
+                        "{length} bytes is too short; use at least {MIN_SECRET_BYTES} random bytes (e.g. `openssl rand -base64 48`)"
                     ),
                 ));
             }
-            Ok(SigningConfig::Hs256 {
-                secret: Secret::new(secret),
-            })
+            Ok(SigningConfig::Hs256 { secret })
         }
         other => Err(invalid(
             "JWT_ALGORITHM",
@@ -615,6 +621,43 @@ mod tests {
     fn the_database_password_is_not_in_debug_output() {
         let config = parse(&["--database-url", "postgres://app:s3cret@db/issuer"]).unwrap();
         assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn the_raw_command_line_shows_no_secret_in_debug_output() {
+        let secret = "an-hs256-secret-of-at-least-32-bytes!";
+        let cli = Cli::try_parse_from([
+            "issuer",
+            "--jwt-algorithm",
+            "HS256",
+            "--jwt-secret",
+            secret,
+            "--database-url",
+            "postgres://app:s3cret@db/issuer",
+            "user",
+            "add",
+            "--email",
+            "ops@example.com",
+            "--password",
+            "hunter2hunter2",
+            "--role",
+            "admin",
+        ])
+        .unwrap();
+
+        let shown = format!("{cli:?}");
+
+        for leaked in [secret, "s3cret", "hunter2hunter2"] {
+            assert!(!shown.contains(leaked), "{leaked} in {shown}");
+        }
+        assert!(
+            shown.contains("ops@example.com"),
+            "the rest is shown: {shown}"
+        );
+        let config = Config::from_raw(&cli.settings).unwrap();
+        assert!(
+            matches!(config.signing, SigningConfig::Hs256 { secret: ref parsed } if parsed.expose() == secret)
+        );
     }
 
     #[test]

@@ -202,12 +202,38 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
 
 /// serde's message names the field and the problem ("email: invalid type: sequence, expected a
 /// string"), which is useful and reveals nothing internal; axum prefixes it with its own words and
-/// serde appends a line/column, both of which we drop.
+/// serde appends a line/column, both of which we drop. serde also quotes the value it did not
+/// expect ("password: invalid type: integer `12345678`"), and that value may be a password or a
+/// token sent with the wrong type: it is dropped too, so an error never repeats what was sent.
 fn data_error_description(body_text: &str) -> String {
     const AXUM_PREFIX: &str = "Failed to deserialize the JSON body into the target type: ";
     let detail = body_text.strip_prefix(AXUM_PREFIX).unwrap_or(body_text);
     let detail = detail.split(" at line ").next().unwrap_or(detail);
-    format!("invalid request body: {detail}")
+    format!("invalid request body: {}", without_values(detail))
+}
+
+/// `invalid type: <kind> <value>, expected <what>` (and `invalid value: ...`) without `<value>`,
+/// which serde writes in backticks or double quotes after the kind. The expectation comes last
+/// and from our types, so it is found from the end, whatever the value holds.
+fn without_values(detail: &str) -> String {
+    for marker in ["invalid type: ", "invalid value: "] {
+        if let Some((field, rest)) = detail.split_once(marker) {
+            let (unexpected, expected) = match rest.rsplit_once(", expected ") {
+                Some((unexpected, expected)) => (unexpected, Some(expected)),
+                None => (rest, None),
+            };
+            let kind = unexpected
+                .split(['`', '"'])
+                .next()
+                .unwrap_or_default()
+                .trim_end();
+            return match expected {
+                Some(expected) => format!("{field}{marker}{kind}, expected {expected}"),
+                None => format!("{field}{marker}{kind}"),
+            };
+        }
+    }
+    detail.to_owned()
 }
 
 #[cfg(test)]
@@ -228,5 +254,34 @@ mod tests {
             data_error_description(text),
             "invalid request body: missing field `email`"
         );
+    }
+
+    #[test]
+    fn a_data_error_never_repeats_the_value_that_was_sent() {
+        let cases = [
+            (
+                "password: invalid type: integer `12345678`, expected a string at line 1 column 9",
+                "invalid request body: password: invalid type: integer, expected a string",
+            ),
+            (
+                "invalid type: string \"hunter2, expected x\", expected struct LoginRequest",
+                "invalid request body: invalid type: string, expected struct LoginRequest",
+            ),
+            (
+                "refresh_token: invalid type: boolean `true`, expected a string",
+                "invalid request body: refresh_token: invalid type: boolean, expected a string",
+            ),
+            (
+                "email: invalid type: null, expected a string",
+                "invalid request body: email: invalid type: null, expected a string",
+            ),
+            (
+                "invalid value: string \"s3cret\"",
+                "invalid request body: invalid value: string",
+            ),
+        ];
+        for (body_text, expected) in cases {
+            assert_eq!(data_error_description(body_text), expected);
+        }
     }
 }

@@ -9,10 +9,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -116,8 +118,8 @@ impl Application {
             )
             .layer(CatchPanicLayer::custom(|_| {
                 ApiError::Internal("handler panicked".into()).into_response()
-            }))
-            .with_state(state);
+            }));
+        let router = with_security_headers(router).with_state(state);
         Ok(Self {
             listener,
             router,
@@ -179,6 +181,44 @@ impl Application {
         self.store.close().await;
         served
     }
+}
+
+/// Headers for every response, the panic answer included (so these layers sit outside
+/// [`CatchPanicLayer`]):
+/// - `X-Content-Type-Options: nosniff`, always: a browser never guesses a type for our JSON or
+///   PEM.
+/// - `Cache-Control: no-store` unless the handler chose its own (the JWKS, the PEMs and
+///   discovery are `public, max-age=JWKS_MAX_AGE`; `/revoked-sessions` is `no-cache`). Token
+///   responses must not be cached (RFC 6749 5.1), and neither should errors, registrations or
+///   health answers, which describe one moment.
+/// - `Pragma: no-cache` alongside `no-store`, for HTTP/1.0 caches (RFC 6749 5.1 asks for both);
+///   never next to a cacheable `Cache-Control`, which it would contradict.
+fn with_security_headers<S>(router: Router<S>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    router
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::PRAGMA,
+            pragma_for as fn(&Response) -> Option<HeaderValue>,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+}
+
+/// `Pragma: no-cache` for a response that may not be stored.
+fn pragma_for(response: &Response) -> Option<HeaderValue> {
+    let no_store = response
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .is_some_and(|value| value == "no-store");
+    no_store.then(|| HeaderValue::from_static("no-cache"))
 }
 
 /// Logs the cause of 5xx answers (the body only says that something failed).

@@ -311,6 +311,42 @@ mod tests {
     }
 
     #[test]
+    fn a_signers_debug_output_shows_no_secret_and_no_private_key() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let written = crate::keys::generate(dir.path(), false).unwrap();
+        let pem = std::fs::read_to_string(written.private_path).unwrap();
+        let secret = "an-hs256-secret-of-at-least-32-bytes!";
+        let settings = RingSettings {
+            dir: dir.path().to_owned(),
+            token_ttl: Duration::from_secs(900),
+            publish_lead: Duration::from_secs(3600),
+            rotation_interval: None,
+            reload_interval: Duration::from_secs(10),
+        };
+        let hs256 = SigningConfig::Hs256 {
+            secret: crate::config::Secret::new(secret.to_owned()),
+        };
+
+        let shown = [
+            format!(
+                "{:?}",
+                Signer::load(&SigningConfig::Rs256, settings.clone(), 0).unwrap()
+            ),
+            format!("{:?}", Signer::load(&hs256, settings, 0).unwrap()),
+        ];
+
+        let body = pem.lines().nth(1).unwrap();
+        // As text, and as the list of numbers `Debug` prints for bytes.
+        let body_as_bytes = format!("{:?}", body.as_bytes());
+        let body_as_bytes = body_as_bytes.trim_matches(['[', ']']);
+        for shown in shown {
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(!shown.contains(body), "{shown}");
+            assert!(!shown.contains(body_as_bytes), "{shown}");
+        }
+    }
+
+    #[test]
     fn refresh_tokens_have_the_documented_length() {
         assert_eq!(new_refresh_token().len(), REFRESH_TOKEN_LEN);
     }

@@ -103,6 +103,10 @@ fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+fn chmod(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
 fn token_claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWS has a payload");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
@@ -132,13 +136,70 @@ fn a_missing_key_stops_start_up_with_one_line_saying_what_to_run() {
 fn a_key_file_that_is_not_a_key_stops_start_up() {
     let workspace = Workspace::new();
     fs::create_dir(workspace.keys_dir()).unwrap();
-    fs::write(workspace.keys_dir().join("private.pem"), "not a key").unwrap();
+    let path = workspace.keys_dir().join("private.pem");
+    fs::write(&path, "not a key").unwrap();
+    chmod(&path, 0o600);
 
     let line = single_error_line(&workspace.run(&["serve"], &[]));
 
     assert_eq!(
         line,
         "issuer: error: KEYS_DIR: keys/private.pem is not an RSA private key in PEM (PKCS#1 or PKCS#8)"
+    );
+}
+
+#[test]
+fn a_key_file_other_users_may_read_stops_start_up_with_one_line_saying_how_to_fix_it() {
+    let lone = Workspace::new();
+    lone.keygen();
+    chmod(&lone.keys_dir().join("private.pem"), 0o644);
+    let ring = Workspace::new();
+    let kid = rotated_kid(&ring.run(&["keys", "rotate"], &[]));
+    chmod(&ring.keys_dir().join(format!("{kid}.pem")), 0o604);
+
+    let lone_output = lone.run(&["serve"], &[]);
+    let ring_output = ring.run(&["serve"], &[]);
+
+    assert_eq!(
+        single_error_line(&lone_output),
+        "issuer: error: KEYS_DIR: keys/private.pem may be read or written by other users (mode 0644); run `chmod 600 keys/private.pem`"
+    );
+    assert_eq!(
+        single_error_line(&ring_output),
+        format!(
+            "issuer: error: KEYS_DIR: keys/{kid}.pem may be read or written by other users (mode 0604); run `chmod 600 keys/{kid}.pem`"
+        )
+    );
+    for output in [&lone_output, &ring_output] {
+        assert!(!stderr(output).contains("panicked"), "{}", stderr(output));
+    }
+    assert!(
+        !lone.path().join("issuer.db").exists(),
+        "no database is created when start-up fails"
+    );
+}
+
+#[tokio::test]
+async fn a_key_file_its_group_may_read_is_used_with_a_warning_naming_it() {
+    let workspace = Workspace::new();
+    let kid = workspace.keygen();
+    chmod(&workspace.keys_dir().join("private.pem"), 0o640);
+
+    let issuer = workspace.serve(&[]);
+    let served = jwks_kid(&issuer).await;
+    let (status, output) = issuer.terminate_with_output();
+
+    assert_eq!(served, kid);
+    assert!(status.success(), "{output}");
+    let warnings: Vec<&str> = output
+        .lines()
+        .filter(|line| line.contains("WARN") && line.contains("may be read by its group"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{output}");
+    assert!(
+        warnings[0].contains("file=keys/private.pem"),
+        "{}",
+        warnings[0]
     );
 }
 

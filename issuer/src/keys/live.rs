@@ -191,4 +191,35 @@ mod tests {
         assert!(matches!(live.reload(30), Err(KeyError::NoSigningKey(_))));
         assert_eq!(live.snapshot().signing_key(30).unwrap().kid(), first.kid);
     }
+
+    #[test]
+    fn a_reload_that_would_read_a_key_file_other_users_may_read_keeps_the_working_ring() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::TempDir::new().unwrap();
+        let settings = settings(dir.path());
+        let first = ring::rotate(dir.path(), settings.timing(0), false).unwrap();
+        let live = LiveKeyRing::load(settings.clone(), 0).unwrap();
+        let next = ring::rotate(dir.path(), settings.timing(10), false).unwrap();
+        let chmod = |mode| {
+            std::fs::set_permissions(&next.path, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+
+        chmod(0o644);
+        let refused = live.reload(10);
+        let kept: Vec<String> = live
+            .snapshot()
+            .published(10)
+            .map(|key| key.kid().to_owned())
+            .collect();
+        chmod(0o600);
+        let fixed = live.reload(20);
+
+        assert!(
+            matches!(refused, Err(KeyError::ExposedKey { ref path, .. }) if *path == next.path),
+            "{refused:?}"
+        );
+        assert_eq!(kept, [first.kid]);
+        assert!(fixed.unwrap(), "the fixed file is picked up");
+        assert_eq!(live.snapshot().published(20).count(), 2);
+    }
 }

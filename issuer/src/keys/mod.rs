@@ -11,8 +11,8 @@
 pub mod live;
 pub mod ring;
 
-use std::fs::{self, DirBuilder, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -41,6 +41,35 @@ pub struct RsaSigningKey {
     encoding: EncodingKey,
     jwk: Jwk,
     public_pem: String,
+    file_access: KeyFileAccess,
+}
+
+/// Who besides its owner may read or write a private key file, by the file's mode.
+///
+/// Any permission for other users refuses the key ([`KeyError::ExposedKey`]); a group
+/// permission is tolerated with a warning, because a Kubernetes secret mounted with `fsGroup`
+/// is `0640` (or `0440`) and the issuer reads it through that group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFileAccess {
+    /// The owner only (`0600`, `0400`).
+    Owner,
+    /// The file's group too (`0640`, `0660`).
+    Group,
+    /// Every user of the host (`0644`, `0604`, `0666`, ...).
+    Others,
+}
+
+impl KeyFileAccess {
+    /// Judges a Unix mode (`st_mode`; only the permission bits count).
+    pub fn of_mode(mode: u32) -> Self {
+        if mode & 0o007 != 0 {
+            Self::Others
+        } else if mode & 0o070 != 0 {
+            Self::Group
+        } else {
+            Self::Owner
+        }
+    }
 }
 
 impl std::fmt::Debug for RsaSigningKey {
@@ -67,6 +96,18 @@ pub enum KeyError {
         path: PathBuf,
         /// Why.
         source: io::Error,
+    },
+    /// Other users of the host may read or write the key file.
+    #[error(
+        "KEYS_DIR: {} may be read or written by other users (mode {mode:04o}); run `chmod 600 {}`",
+        path.display(),
+        path.display()
+    )]
+    ExposedKey {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
     },
     /// The file is not an RSA private key in PEM.
     #[error("KEYS_DIR: {} is not an RSA private key in PEM (PKCS#1 or PKCS#8)", .0.display())]
@@ -152,14 +193,15 @@ impl RsaSigningKey {
         Self::load_file(&keys_dir.join(PRIVATE_KEY_FILE))
     }
 
-    /// Loads a private key file (PEM, PKCS#1 or PKCS#8).
+    /// Loads a private key file (PEM, PKCS#1 or PKCS#8). A file other users may read or write
+    /// is refused (see [`KeyFileAccess`]).
     pub fn load_file(path: &Path) -> Result<Self, KeyError> {
-        let pem = read_key_file(path)?;
-        Self::from_pem(&pem, path)
+        let (pem, file_access) = read_key_file(path)?;
+        Self::from_pem(&pem, path, file_access)
     }
 
     /// Parses a private key; `path` only names it in errors.
-    fn from_pem(pem: &str, path: &Path) -> Result<Self, KeyError> {
+    fn from_pem(pem: &str, path: &Path, file_access: KeyFileAccess) -> Result<Self, KeyError> {
         let path = path.to_owned();
         let private = RsaPrivateKey::from_pkcs8_pem(pem)
             .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem))
@@ -181,6 +223,7 @@ impl RsaSigningKey {
             encoding,
             jwk,
             public_pem,
+            file_access,
         })
     }
 
@@ -203,18 +246,55 @@ impl RsaSigningKey {
     pub fn public_pem(&self) -> &str {
         &self.public_pem
     }
+
+    /// Who besides its owner could access the file when it was read.
+    pub fn file_access(&self) -> KeyFileAccess {
+        self.file_access
+    }
 }
 
-/// The contents of a key file.
-fn read_key_file(path: &Path) -> Result<String, KeyError> {
-    match fs::read_to_string(path) {
-        Ok(pem) => Ok(pem),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(KeyError::Missing(path.to_owned())),
-        Err(source) => Err(KeyError::Unreadable {
-            path: path.to_owned(),
-            source,
-        }),
-    }
+/// The contents of a key file and who may access it; refused when other users may. The mode
+/// is read from the open file, so it is the mode of the file that is read.
+fn read_key_file(path: &Path) -> Result<(String, KeyFileAccess), KeyError> {
+    let unreadable = |source| KeyError::Unreadable {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(KeyError::Missing(path.to_owned()));
+        }
+        Err(source) => return Err(unreadable(source)),
+    };
+    let access = match regular_file_mode(&file).map_err(unreadable)? {
+        Some(mode) if KeyFileAccess::of_mode(mode) == KeyFileAccess::Others => {
+            return Err(KeyError::ExposedKey {
+                path: path.to_owned(),
+                mode: mode & 0o7777,
+            });
+        }
+        Some(mode) => KeyFileAccess::of_mode(mode),
+        None => KeyFileAccess::Owner,
+    };
+    let mut pem = String::new();
+    file.read_to_string(&mut pem).map_err(unreadable)?;
+    Ok((pem, access))
+}
+
+/// The mode of `file` if it is a regular file. (Anything else is refused when it is read, with
+/// the reason: a directory cannot be read as a key.)
+#[cfg(unix)]
+fn regular_file_mode(file: &File) -> io::Result<Option<u32>> {
+    use std::os::unix::fs::PermissionsExt;
+    let metadata = file.metadata()?;
+    Ok(metadata.is_file().then(|| metadata.permissions().mode()))
+}
+
+/// Without Unix modes there is nothing to judge.
+#[cfg(not(unix))]
+fn regular_file_mode(_file: &File) -> io::Result<Option<u32>> {
+    Ok(None)
 }
 
 /// The public JWK of `public`, with its thumbprint as `kid`.
@@ -318,4 +398,65 @@ fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), KeyError> {
     file.write_all(contents)
         .and_then(|()| file.sync_all())
         .map_err(unwritable)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn a_key_file_is_private_to_its_owner_shared_with_its_group_or_exposed_to_others() {
+        for mode in [0o600, 0o400, 0o700, 0o100_600] {
+            assert_eq!(
+                KeyFileAccess::of_mode(mode),
+                KeyFileAccess::Owner,
+                "{mode:o}"
+            );
+        }
+        for mode in [0o640, 0o440, 0o660, 0o610, 0o620] {
+            assert_eq!(
+                KeyFileAccess::of_mode(mode),
+                KeyFileAccess::Group,
+                "{mode:o}"
+            );
+        }
+        for mode in [0o644, 0o604, 0o602, 0o601, 0o666, 0o777, 0o100_644] {
+            assert_eq!(
+                KeyFileAccess::of_mode(mode),
+                KeyFileAccess::Others,
+                "{mode:o}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_file_other_users_may_read_is_refused_and_one_its_group_may_read_is_loaded() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = generate(dir.path(), false).unwrap().private_path;
+        let chmod = |mode| fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+
+        chmod(0o644);
+        let refused = RsaSigningKey::load_file(&path).unwrap_err();
+        chmod(0o640);
+        let shared = RsaSigningKey::load_file(&path).unwrap();
+        chmod(0o600);
+        let private = RsaSigningKey::load_file(&path).unwrap();
+
+        assert!(
+            matches!(refused, KeyError::ExposedKey { mode: 0o644, .. }),
+            "{refused}"
+        );
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "KEYS_DIR: {0} may be read or written by other users (mode 0644); run `chmod 600 {0}`",
+                path.display()
+            )
+        );
+        assert_eq!(shared.file_access(), KeyFileAccess::Group);
+        assert_eq!(private.file_access(), KeyFileAccess::Owner);
+        assert_eq!(shared.kid(), private.kid());
+    }
 }

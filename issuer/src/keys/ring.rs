@@ -29,7 +29,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    KeyError, PRIVATE_KEY_FILE, RsaSigningKey, create_keys_dir, new_private_key, write_file,
+    KeyError, KeyFileAccess, PRIVATE_KEY_FILE, RsaSigningKey, create_keys_dir, new_private_key,
+    write_file,
 };
 
 /// The manifest's file name inside `KEYS_DIR`.
@@ -361,12 +362,16 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, KeyError> {
     }
 }
 
-/// What identifies the ring's state on disk: the manifest's bytes, or the lone key's. Equal
-/// fingerprints mean nothing to reload.
+/// What identifies the ring's state on disk: a SHA-256 of the manifest's bytes, or of the lone
+/// key's. Equal fingerprints mean nothing to reload. A digest, so that the running issuer keeps
+/// no second copy of a private key, which `Debug` of the live ring would show.
 pub(crate) fn fingerprint(dir: &Path) -> Vec<u8> {
-    fs::read(dir.join(MANIFEST_FILE))
+    let bytes = fs::read(dir.join(MANIFEST_FILE))
         .or_else(|_| fs::read(dir.join(PRIVATE_KEY_FILE)))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes)
+        .as_ref()
+        .to_vec()
 }
 
 fn legacy_manifest(dir: &Path) -> Result<Manifest, KeyError> {
@@ -411,6 +416,12 @@ fn load_entry(dir: &Path, entry: &KeyEntry) -> Result<RsaSigningKey, KeyError> {
             expected: entry.kid.clone(),
             found: key.kid().to_owned(),
         });
+    }
+    if key.file_access() == KeyFileAccess::Group {
+        tracing::warn!(
+            file = %path.display(),
+            "private key file may be read by its group: fine for a shared secret mount (Kubernetes fsGroup), otherwise run `chmod 600` on it"
+        );
     }
     Ok(key)
 }

@@ -2,13 +2,17 @@
 //!
 //! Only the fields this issuer can honour are listed: `issuer` and `jwks_uri` as in OpenID
 //! Connect Discovery (which JWKS clients read), plus this issuer's own endpoint names. URLs are
-//! built from `JWT_ISSUER`, which must therefore be the issuer's public base URL.
+//! built from `JWT_ISSUER`, which must therefore be the issuer's public base URL. It changes
+//! only with the configuration, so it is cacheable like the JWKS (`public, max-age=JWKS_MAX_AGE`).
 
 use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
+use crate::routes::jwks::cache_control;
 use crate::state::AppState;
 
 /// Routes of this feature.
@@ -29,11 +33,11 @@ struct Discovery {
     token_signing_alg_values_supported: Vec<String>,
 }
 
-async fn discovery(State(state): State<AppState>) -> Json<Discovery> {
+async fn discovery(State(state): State<AppState>) -> impl IntoResponse {
     let issuer = state.tokens.issuer.clone();
     let base = issuer.trim_end_matches('/');
     let url = |path: &str| format!("{base}{path}");
-    Json(Discovery {
+    let body = Json(Discovery {
         jwks_uri: url("/.well-known/jwks.json"),
         registration_endpoint: url("/register"),
         login_endpoint: url("/login"),
@@ -43,5 +47,6 @@ async fn discovery(State(state): State<AppState>) -> Json<Discovery> {
         public_key_endpoint: url("/public-key"),
         token_signing_alg_values_supported: vec![format!("{:?}", state.signer.algorithm())],
         issuer,
-    })
+    });
+    ([(header::CACHE_CONTROL, cache_control(&state))], body)
 }

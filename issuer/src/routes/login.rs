@@ -4,7 +4,7 @@
 //! argon2 verification), and repeated failures are slowed by [`crate::throttle`].
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -61,14 +61,12 @@ impl From<TokenPair> for TokenResponse {
     }
 }
 
+/// JSON; `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 5.1) come from the layer
+/// that gives them to every response that does not choose its own caching (see
+/// [`crate::startup`]).
 impl IntoResponse for TokenResponse {
     fn into_response(self) -> Response {
-        // RFC 6749 5.1: responses carrying tokens must not be cached.
-        let mut response = Json(self).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        response
+        Json(self).into_response()
     }
 }
 

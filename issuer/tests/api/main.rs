@@ -4,6 +4,7 @@
 mod database;
 mod discovery;
 mod errors;
+mod headers;
 mod helpers;
 mod hs256;
 mod keys;
@@ -13,6 +14,7 @@ mod register;
 mod replicas;
 mod revocation;
 mod rotation;
+mod secrets;
 mod sessions;
 mod throttle;
 

@@ -15,7 +15,9 @@ pub(crate) const PATIENCE: Duration = Duration::from_secs(60);
 /// A running `issuer serve`; killed if the test ends without stopping it.
 pub(crate) struct RunningIssuer {
     child: Child,
-    /// The rest of its stderr; dropping it closes the pipe at the next line.
+    /// The lines read while waiting for it to listen.
+    seen: Vec<String>,
+    /// The rest of its stdout and stderr; dropping it closes the pipes at the next line.
     log: Option<mpsc::Receiver<String>>,
     /// `http://HOST:PORT`
     pub(crate) base_url: String,
@@ -26,21 +28,25 @@ impl RunningIssuer {
     /// Starts `command` (an `issuer serve` with `PORT=0`) and waits until it listens.
     pub(crate) fn start(mut command: Command) -> Self {
         let mut child = command
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start issuer serve");
         let log = log_lines(&mut child);
+        let mut seen = Vec::new();
         let address = loop {
             let line = log
                 .recv_timeout(PATIENCE)
                 .expect("issuer serve exited or never said it was listening");
-            if let Some(address) = listening_address(&line) {
+            let address = listening_address(&line);
+            seen.push(line);
+            if let Some(address) = address {
                 break address;
             }
         };
         Self {
             child,
+            seen,
             log: Some(log),
             base_url: format!("http://{address}"),
             client: reqwest::Client::new(),
@@ -85,7 +91,7 @@ impl RunningIssuer {
             .collect()
     }
 
-    /// Stops reading the server's stderr: its next log line closes the pipe, as when a log
+    /// Stops reading the server's output: its next log line closes the pipe, as when a log
     /// collector dies.
     #[allow(dead_code)] // used by one of the two test binaries that include this file
     pub(crate) fn close_log(&mut self) {
@@ -94,13 +100,23 @@ impl RunningIssuer {
 
     /// Sends SIGTERM and waits for the process to exit.
     #[allow(dead_code)] // used by one of the two test binaries that include this file
-    pub(crate) fn terminate(mut self) -> ExitStatus {
+    pub(crate) fn terminate(self) -> ExitStatus {
+        self.terminate_with_output().0
+    }
+
+    /// Sends SIGTERM, waits for the process to exit, and returns everything it wrote to stdout
+    /// and stderr since it started (lines of the two streams interleaved as they were read).
+    pub(crate) fn terminate_with_output(mut self) -> (ExitStatus, String) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("run kill");
         assert!(status.success());
-        self.child.wait().expect("wait for issuer")
+        let status = self.child.wait().expect("wait for issuer");
+        let mut lines = std::mem::take(&mut self.seen);
+        // The readers stop at the end of the streams, which the exit closed: this ends.
+        lines.extend(self.log.take().into_iter().flatten());
+        (status, lines.join("\n"))
     }
 }
 
@@ -111,19 +127,33 @@ impl Drop for RunningIssuer {
     }
 }
 
-/// Forwards the child's stderr line by line; the channel closes when the child exits, and the
-/// pipe closes once the receiver is gone.
+/// Forwards the child's stdout and stderr line by line into one channel; the channel closes
+/// when the child exits, and each pipe closes once the receiver is gone.
 fn log_lines(child: &mut Child) -> mpsc::Receiver<String> {
-    let stderr = child.stderr.take().expect("piped stderr");
     let (sender, receiver) = mpsc::channel();
+    let stdout = child.stdout.take().expect("piped stdout");
+    let stderr = child.stderr.take().expect("piped stderr");
+    forward_lines(stdout, sender.clone());
+    forward_lines(stderr, sender);
+    receiver
+}
+
+/// Lines that are not UTF-8 are kept (lossily) rather than ending the stream.
+fn forward_lines(stream: impl std::io::Read + Send + 'static, sender: mpsc::Sender<String>) {
     std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
+        let mut reader = BufReader::new(stream);
+        let mut line = Vec::new();
+        while matches!(reader.read_until(b'\n', &mut line), Ok(read) if read > 0) {
+            let text = String::from_utf8_lossy(&line);
+            if sender
+                .send(text.trim_end_matches(['\n', '\r']).to_owned())
+                .is_err()
+            {
                 break;
             }
+            line.clear();
         }
     });
-    receiver
 }
 
 /// The address in the `issuer listening address=HOST:PORT` log line.
