@@ -208,7 +208,10 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
 fn data_error_description(body_text: &str) -> String {
     const AXUM_PREFIX: &str = "Failed to deserialize the JSON body into the target type: ";
     let detail = body_text.strip_prefix(AXUM_PREFIX).unwrap_or(body_text);
-    let detail = detail.split(" at line ").next().unwrap_or(detail);
+    // The position comes last; the value, which may itself hold " at line ", comes before it.
+    let detail = detail
+        .rsplit_once(" at line ")
+        .map_or(detail, |(text, _)| text);
     format!("invalid request body: {}", without_values(detail))
 }
 
@@ -274,6 +277,10 @@ mod tests {
             (
                 "email: invalid type: null, expected a string",
                 "invalid request body: email: invalid type: null, expected a string",
+            ),
+            (
+                "invalid type: string \"hunter2, expected x at line 1\", expected struct LoginRequest at line 1 column 30",
+                "invalid request body: invalid type: string, expected struct LoginRequest",
             ),
             (
                 "invalid value: string \"s3cret\"",

@@ -88,14 +88,7 @@ fn public_key_as_secrets(target: &Target, served_pem: &str) -> Vec<(&'static str
             "PEM as written to disk",
             target.issuer.public_key_pem().into_bytes(),
         ),
-        (
-            "PEM body only",
-            served_pem
-                .lines()
-                .filter(|l| !l.starts_with("-----"))
-                .collect::<String>()
-                .into_bytes(),
-        ),
+        ("PEM body only", forge::pem_base64(served_pem).into_bytes()),
         (
             "PKCS#1 PEM",
             forge::pem_block("RSA PUBLIC KEY", &pkcs1).into_bytes(),
@@ -109,15 +102,8 @@ fn public_key_as_secrets(target: &Target, served_pem: &str) -> Vec<(&'static str
         ),
         ("JWKS document", target.jwks.to_string().into_bytes()),
         ("modulus text", modulus.as_bytes().to_vec()),
-        ("modulus bytes", base64_url_decode(modulus)),
+        ("modulus bytes", forge::b64_decode(modulus)),
     ]
-}
-
-fn base64_url_decode(text: &str) -> Vec<u8> {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text)
-        .unwrap()
 }
 
 async fn served_pem(target: &Target) -> String {
@@ -175,8 +161,14 @@ async fn the_migration_mode_refuses_hs256_keyed_with_the_public_key_or_a_weak_se
         ("the secret plus a byte", format!("{SECRET}x").into_bytes()),
     ]);
     for (form, secret) in secrets {
-        let token = hs256(&header, &claims(), &secret);
-        target.assert_refused(form, &token, BAD_SIGNATURE).await;
+        for kid in [Some(target.kid.as_str()), None] {
+            let mut header = header.clone();
+            if let Some(kid) = kid {
+                header["kid"] = Value::from(kid);
+            }
+            let token = hs256(&header, &claims(), &secret);
+            target.assert_refused(form, &token, BAD_SIGNATURE).await;
+        }
     }
 }
 

@@ -11,6 +11,16 @@ const EXPIRED: &str = "the token has expired";
 const WRONG_ISSUER: &str = "the token was issued by another issuer";
 const WRONG_AUDIENCE: &str = "the token is meant for another audience";
 
+/// Each `(case, claim, value, description)`: a genuine token with `claim` set to `value` (null
+/// removes it) is refused with `description`.
+async fn refuse_each<const N: usize>(target: &Target, cases: [(&str, &str, Value, &str); N]) {
+    for (case, name, value, description) in cases {
+        target
+            .assert_refused(case, &target.token(&claims_with(name, value)), description)
+            .await;
+    }
+}
+
 #[tokio::test]
 async fn expired_not_yet_valid_and_undated_tokens_are_refused() {
     let target = Target::start().await;
@@ -47,11 +57,7 @@ async fn expired_not_yet_valid_and_undated_tokens_are_refused() {
             "the token is not valid yet",
         ),
     ];
-    for (case, name, value, description) in cases {
-        target
-            .assert_refused(case, &target.token(&claims_with(name, value)), description)
-            .await;
-    }
+    refuse_each(&target, cases).await;
 }
 
 #[tokio::test]
@@ -139,11 +145,7 @@ async fn the_issuer_and_audience_must_be_exactly_ours() {
             MALFORMED_CLAIMS,
         ),
     ];
-    for (case, name, value, description) in cases {
-        target
-            .assert_refused(case, &target.token(&claims_with(name, value)), description)
-            .await;
-    }
+    refuse_each(&target, cases).await;
 }
 
 #[tokio::test]

@@ -89,13 +89,21 @@ pub fn claims_with(name: &str, value: Value) -> Value {
     claims
 }
 
+/// The base64 text of a PEM block, without its armour lines.
+pub fn pem_base64(pem: &str) -> String {
+    pem.lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect()
+}
+
 /// The DER inside a PEM block.
 pub fn pem_body(pem: &str) -> Vec<u8> {
-    let base64: String = pem
-        .lines()
-        .filter(|line| !line.starts_with("-----"))
-        .collect();
-    STANDARD.decode(base64).expect("PEM body")
+    STANDARD.decode(pem_base64(pem)).expect("PEM body")
+}
+
+/// The bytes of a base64url segment.
+pub fn b64_decode(segment: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(segment).expect("base64url")
 }
 
 /// A PEM block of `der` under `label`, 64 columns.

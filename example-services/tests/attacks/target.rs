@@ -38,16 +38,8 @@ impl Target {
         env.extend_from_slice(extra);
         let service = service_with("user-service", &issuer.jwks_url(), &env);
         let client = reqwest::Client::new();
-        let jwks: Value = client
-            .get(issuer.jwks_url())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (key, jwks) = signing_key_and_jwks(&issuer, &client).await;
         let kid = jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
-        let key = EncodingKey::from_rsa_pem(&issuer.private_key_pem()).unwrap();
         Self {
             issuer,
             service,
@@ -117,6 +109,23 @@ impl Target {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"], "insufficient_scope", "{case}");
     }
+}
+
+/// `issuer`'s private key and its published JWKS.
+pub async fn signing_key_and_jwks(
+    issuer: &Issuer,
+    client: &reqwest::Client,
+) -> (EncodingKey, Value) {
+    let jwks = client
+        .get(issuer.jwks_url())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = EncodingKey::from_rsa_pem(&issuer.private_key_pem()).unwrap();
+    (key, jwks)
 }
 
 /// A 401 with the RFC 6750 challenge and the JSON body naming `description`.

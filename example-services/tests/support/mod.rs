@@ -65,8 +65,9 @@ impl Process {
         let stderr = child.stderr.take().expect("piped stderr");
         let (sender, log) = mpsc::channel();
         std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = sender.send(line);
+            // Lossy, so a line that is not UTF-8 is kept (and searched), not the end of the log.
+            for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
+                let _ = sender.send(String::from_utf8_lossy(&line).into_owned());
             }
         });
         let mut start_log = Vec::new();

@@ -46,25 +46,26 @@ pub struct RsaSigningKey {
 
 /// Who besides its owner may read or write a private key file, by the file's mode.
 ///
-/// Any permission for other users refuses the key ([`KeyError::ExposedKey`]); a group
-/// permission is tolerated with a warning, because a Kubernetes secret mounted with `fsGroup`
-/// is `0640` (or `0440`) and the issuer reads it through that group.
+/// Any permission for other users, or write permission for the group, refuses the key
+/// ([`KeyError::ExposedKey`]): whoever can write the file can replace the signing key. Group
+/// read is tolerated with a warning, because a Kubernetes secret mounted with `fsGroup` is
+/// `0640` (or `0440`) and the issuer reads it through that group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyFileAccess {
     /// The owner only (`0600`, `0400`).
     Owner,
-    /// The file's group too (`0640`, `0660`).
+    /// The file's group may read it too (`0640`, `0440`).
     Group,
-    /// Every user of the host (`0644`, `0604`, `0666`, ...).
+    /// Other users may read it, or the group may write it (`0644`, `0604`, `0660`, `0620`, ...).
     Others,
 }
 
 impl KeyFileAccess {
     /// Judges a Unix mode (`st_mode`; only the permission bits count).
     pub fn of_mode(mode: u32) -> Self {
-        if mode & 0o007 != 0 {
+        if mode & 0o027 != 0 {
             Self::Others
-        } else if mode & 0o070 != 0 {
+        } else if mode & 0o050 != 0 {
             Self::Group
         } else {
             Self::Owner
@@ -267,34 +268,28 @@ fn read_key_file(path: &Path) -> Result<(String, KeyFileAccess), KeyError> {
         }
         Err(source) => return Err(unreadable(source)),
     };
-    let access = match regular_file_mode(&file).map_err(unreadable)? {
-        Some(mode) if KeyFileAccess::of_mode(mode) == KeyFileAccess::Others => {
-            return Err(KeyError::ExposedKey {
-                path: path.to_owned(),
-                mode: mode & 0o7777,
-            });
-        }
-        Some(mode) => KeyFileAccess::of_mode(mode),
-        None => KeyFileAccess::Owner,
-    };
+    let mode = regular_file_mode(&file).map_err(unreadable)?;
+    let access = KeyFileAccess::of_mode(mode);
+    if access == KeyFileAccess::Others {
+        return Err(KeyError::ExposedKey {
+            path: path.to_owned(),
+            mode: mode & 0o7777,
+        });
+    }
     let mut pem = String::new();
     file.read_to_string(&mut pem).map_err(unreadable)?;
     Ok((pem, access))
 }
 
-/// The mode of `file` if it is a regular file. (Anything else is refused when it is read, with
-/// the reason: a directory cannot be read as a key.)
-#[cfg(unix)]
-fn regular_file_mode(file: &File) -> io::Result<Option<u32>> {
+/// The mode of `file`, which must be a regular file (after symbolic links, as Kubernetes
+/// secret mounts use them): a FIFO or a device is not a key file.
+fn regular_file_mode(file: &File) -> io::Result<u32> {
     use std::os::unix::fs::PermissionsExt;
     let metadata = file.metadata()?;
-    Ok(metadata.is_file().then(|| metadata.permissions().mode()))
-}
-
-/// Without Unix modes there is nothing to judge.
-#[cfg(not(unix))]
-fn regular_file_mode(_file: &File) -> io::Result<Option<u32>> {
-    Ok(None)
+    if !metadata.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    Ok(metadata.permissions().mode())
 }
 
 /// The public JWK of `public`, with its thumbprint as `kid`.
@@ -415,14 +410,16 @@ mod tests {
                 "{mode:o}"
             );
         }
-        for mode in [0o640, 0o440, 0o660, 0o610, 0o620] {
+        for mode in [0o640, 0o440, 0o650, 0o610] {
             assert_eq!(
                 KeyFileAccess::of_mode(mode),
                 KeyFileAccess::Group,
                 "{mode:o}"
             );
         }
-        for mode in [0o644, 0o604, 0o602, 0o601, 0o666, 0o777, 0o100_644] {
+        for mode in [
+            0o644, 0o604, 0o602, 0o601, 0o666, 0o777, 0o100_644, 0o660, 0o620,
+        ] {
             assert_eq!(
                 KeyFileAccess::of_mode(mode),
                 KeyFileAccess::Others,

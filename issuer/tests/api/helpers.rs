@@ -150,6 +150,24 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// `issuer serve` on this database with `keys_dir`, on a free port, logging at `rust_log`;
+    /// add settings with `.env` and start it with `RunningIssuer::start`.
+    pub(crate) fn serve_command(&self, keys_dir: &Path, rust_log: &str) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_issuer"));
+        command
+            .arg("serve")
+            .env_clear()
+            .env("PORT", "0")
+            .env("DATABASE_URL", &self.url)
+            .env("KEYS_DIR", keys_dir)
+            .env("JWT_ISSUER", ISSUER)
+            .env("RUST_LOG", rust_log)
+            .current_dir(self.dir.path());
+        command
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let Some((admin_url, name)) = self.postgres.take() else {

@@ -3,7 +3,6 @@
 //! across them, as behind a load balancer.
 
 use std::collections::HashSet;
-use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -37,17 +36,8 @@ async fn start_replicas_on(
 ) -> Replicas {
     let database = TestDatabase::create(backend).await;
     let start = || {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_issuer"));
-        command
-            .arg("serve")
-            .env_clear()
-            .env("PORT", "0")
-            .env("DATABASE_URL", &database.url)
-            .env("KEYS_DIR", keys_dir)
-            .env("JWT_ISSUER", ISSUER)
-            .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
-            .current_dir(database.dir.path());
+        let mut command = database.serve_command(keys_dir, "info");
+        command.envs(env.iter().copied());
         RunningIssuer::start(command)
     };
     // One after the other: the first applies the migrations. (Concurrent starts are safe too:

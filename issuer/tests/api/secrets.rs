@@ -3,12 +3,11 @@
 //! and afterwards its whole output (stdout and stderr) is searched for each of them.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::helpers::{Backend, ISSUER, TestDatabase, backend_tests};
+use crate::helpers::{Backend, TestDatabase, backend_tests};
 use crate::keys::KeysDir;
 use crate::process::RunningIssuer;
 
@@ -45,18 +44,10 @@ fn keep_tokens(secrets: &mut Vec<Secret>, tokens: &Value, name: &str) {
 /// `issuer serve` at trace level on a fresh database; a replayed refresh token ends its
 /// session at once (no grace window), so reuse detection runs too.
 fn start(database: &TestDatabase, keys_dir: &Path, env: &[(&str, &str)]) -> RunningIssuer {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_issuer"));
+    let mut command = database.serve_command(keys_dir, "trace");
     command
-        .arg("serve")
-        .env_clear()
-        .env("PORT", "0")
-        .env("DATABASE_URL", &database.url)
-        .env("KEYS_DIR", keys_dir)
-        .env("JWT_ISSUER", ISSUER)
         .env("REFRESH_GRACE_PERIOD", "0s")
-        .env("RUST_LOG", "trace")
-        .envs(env.iter().copied())
-        .current_dir(database.dir.path());
+        .envs(env.iter().copied());
     RunningIssuer::start(command)
 }
 
