@@ -67,7 +67,9 @@ pub enum KeysCommand {
     /// Stop signing with a key. It stays published until its tokens have expired; a key that
     /// never signed is withdrawn at once. Retiring the current key makes the next key sign.
     Retire {
-        /// The key's kid (or a unique prefix of it).
+        /// The key's kid (or a unique prefix of it). A kid is base64url, so it may start with
+        /// `-`: that is read as the kid, not as an option.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         /// Also withdraw it from the JWKS now (a compromised key): its tokens stop verifying
         /// as soon as verifiers refresh.
@@ -285,4 +287,35 @@ pub struct RawSettings {
         global = true
     )]
     pub self_service_roles: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn retire_args(args: &[&str]) -> (String, bool) {
+        let cli = Cli::try_parse_from(args).unwrap();
+        match cli.command {
+            Some(Command::Keys(KeysCommand::Retire { kid, unpublish })) => (kid, unpublish),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_kid_starting_with_a_hyphen_is_a_kid_not_an_option() {
+        assert_eq!(
+            retire_args(&["issuer", "keys", "retire", "-Xk3F"]),
+            ("-Xk3F".to_owned(), false)
+        );
+        assert_eq!(
+            retire_args(&["issuer", "keys", "retire", "-Xk3F", "--unpublish"]),
+            ("-Xk3F".to_owned(), true)
+        );
+        assert_eq!(
+            retire_args(&["issuer", "keys", "retire", "--unpublish", "-Xk3F"]),
+            ("-Xk3F".to_owned(), true)
+        );
+    }
 }
