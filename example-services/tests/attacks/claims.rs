@@ -21,6 +21,18 @@ async fn refuse_each<const N: usize>(target: &Target, cases: [(&str, &str, Value
     }
 }
 
+/// A genuine token with `claim` set to `value` is refused as malformed.
+async fn refuse_as_malformed(target: &Target, claim: &str, value: Value) {
+    let case = format!("{claim} = {value}");
+    target
+        .assert_refused(
+            &case,
+            &target.token(&claims_with(claim, value)),
+            MALFORMED_CLAIMS,
+        )
+        .await;
+}
+
 #[tokio::test]
 async fn expired_not_yet_valid_and_undated_tokens_are_refused() {
     let target = Target::start().await;
@@ -72,14 +84,7 @@ async fn time_claims_of_the_wrong_json_type_are_malformed() {
             json!({ "seconds": later }),
             json!(""),
         ] {
-            let case = format!("{name} = {value}");
-            target
-                .assert_refused(
-                    &case,
-                    &target.token(&claims_with(name, value)),
-                    MALFORMED_CLAIMS,
-                )
-                .await;
+            refuse_as_malformed(&target, name, value).await;
         }
     }
 }
@@ -217,14 +222,7 @@ async fn role_claims_of_the_wrong_type_are_refused_and_other_roles_are_forbidden
         ("roles", json!([["user"]])),
         ("roles", json!({ "user": true })),
     ] {
-        let case = format!("{name} = {value}");
-        target
-            .assert_refused(
-                &case,
-                &target.token(&claims_with(name, value)),
-                MALFORMED_CLAIMS,
-            )
-            .await;
+        refuse_as_malformed(&target, name, value).await;
     }
     for role in [
         "raider",
