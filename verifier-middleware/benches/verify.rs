@@ -1,6 +1,7 @@
 //! What the layer costs next to the physical limit: the bare RSA-2048 (and HMAC) verify of the
 //! same bytes through the same crypto backend (aws-lc), then `Verifier::verify`, then the whole
-//! tower layer around a service that does nothing; rejected tokens too.
+//! tower layer around a service that does nothing, without and with the verified-token cache;
+//! rejected tokens; and the JWKS key lookup and cache hits under contention from many tasks.
 //!
 //! `cargo bench -p verifier-middleware --bench verify`; figures and ratios in BENCHMARKS.md.
 
@@ -9,7 +10,7 @@ use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::{hmac, signature};
 use base64::Engine;
@@ -25,7 +26,8 @@ use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
 use tower::{Service, service_fn};
-use verifier_middleware::{JwtAuthLayer, Verifier};
+use verifier_middleware::fuzzing::find_jwks_key;
+use verifier_middleware::{JwtAuthLayer, Verifier, VerifierBuilder};
 
 const ISSUER: &str = "https://issuer.example";
 const SECRET: &[u8] = b"a benchmark secret of at least 32 bytes!";
@@ -46,7 +48,11 @@ struct Fixture {
     alg_none: String,
     n: Vec<u8>,
     e: Vec<u8>,
-    verifier: Verifier,
+    jwk: Value,
+    /// Verifies every token in full.
+    uncached: Verifier,
+    /// The default configuration: with the verified-token cache.
+    cached: Verifier,
 }
 
 /// Access-token claims issued at `iat` (Unix seconds), valid for an hour.
@@ -91,13 +97,13 @@ fn fixture() -> Fixture {
         signed.split('.').nth(1).expect("payload"),
         URL_SAFE_NO_PAD.encode("x")
     );
-    let verifier = Verifier::builder()
-        .rsa_public_jwk(jwk.to_string())
-        .hs256_secret(SECRET)
-        .issuer(ISSUER)
-        .audience("api")
-        .build()
-        .expect("verifier");
+    let builder = || {
+        Verifier::builder()
+            .rsa_public_jwk(jwk.to_string())
+            .hs256_secret(SECRET)
+            .issuer(ISSUER)
+            .audience("api")
+    };
     Fixture {
         hs256: sign(
             Algorithm::HS256,
@@ -110,8 +116,37 @@ fn fixture() -> Fixture {
         alg_none,
         n,
         e,
-        verifier,
+        uncached: builder().disable_token_cache().build().expect("verifier"),
+        cached: builder().build().expect("verifier"),
+        jwk,
     }
+}
+
+/// A request through `JwtAuthLayer` (with `verifier`) around a service that does nothing.
+fn layered(
+    verifier: &Verifier,
+) -> impl Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible> {
+    tower::Layer::layer(&JwtAuthLayer::new(verifier.clone()), no_op())
+}
+
+fn no_op()
+-> impl Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible> + Clone
+{
+    service_fn(|_request: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+    })
+}
+
+/// Times `service` on a request carrying `token` (built outside the timing).
+fn bench_request<S>(b: &mut criterion::Bencher<'_>, service: &mut S, token: &str)
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible>,
+{
+    b.iter_batched(
+        || request(token),
+        |request| ready(service.call(request)).expect("infallible").status(),
+        BatchSize::SmallInput,
+    );
 }
 
 fn request(token: &str) -> Request<Full<Bytes>> {
@@ -131,12 +166,8 @@ fn signature_parts(token: &str) -> (&str, Vec<u8>) {
 
 fn bench(c: &mut Criterion) {
     let fixture = fixture();
-    let mut layered = tower::Layer::layer(
-        &JwtAuthLayer::new(fixture.verifier.clone()),
-        service_fn(|_request: Request<Full<Bytes>>| async {
-            Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
-        }),
-    );
+    let mut uncached = layered(&fixture.uncached);
+    let mut cached = layered(&fixture.cached);
 
     let mut rs256 = c.benchmark_group("rs256");
     let (signed, signature) = signature_parts(&fixture.rs256);
@@ -155,15 +186,24 @@ fn bench(c: &mut Criterion) {
                 .expect("valid")
         });
     });
+    let parsed = public
+        .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
+        .expect("RSA key");
+    rs256.bench_function("bare aws-lc RSA-2048 verify, key parsed once", |b| {
+        b.iter(|| {
+            parsed
+                .verify_sig(black_box(signed.as_bytes()), black_box(&signature))
+                .expect("valid")
+        });
+    });
     rs256.bench_function("Verifier::verify", |b| {
-        b.iter(|| ready(fixture.verifier.verify(black_box(&fixture.rs256))).expect("valid"));
+        b.iter(|| ready(fixture.uncached.verify(black_box(&fixture.rs256))).expect("valid"));
     });
     rs256.bench_function("JwtAuthLayer request", |b| {
-        b.iter_batched(
-            || request(&fixture.rs256),
-            |request| ready(layered.call(request)).expect("infallible").status(),
-            BatchSize::SmallInput,
-        );
+        bench_request(b, &mut uncached, &fixture.rs256);
+    });
+    rs256.bench_function("JwtAuthLayer request, cache hit", |b| {
+        bench_request(b, &mut cached, &fixture.rs256);
     });
     rs256.finish();
 
@@ -176,16 +216,21 @@ fn bench(c: &mut Criterion) {
         });
     });
     hs256.bench_function("Verifier::verify", |b| {
-        b.iter(|| ready(fixture.verifier.verify(black_box(&fixture.hs256))).expect("valid"));
+        b.iter(|| ready(fixture.uncached.verify(black_box(&fixture.hs256))).expect("valid"));
     });
     hs256.bench_function("JwtAuthLayer request", |b| {
-        b.iter_batched(
-            || request(&fixture.hs256),
-            |request| ready(layered.call(request)).expect("infallible").status(),
-            BatchSize::SmallInput,
-        );
+        bench_request(b, &mut uncached, &fixture.hs256);
+    });
+    hs256.bench_function("JwtAuthLayer request, cache hit", |b| {
+        bench_request(b, &mut cached, &fixture.hs256);
     });
     hs256.finish();
+
+    let mut baseline = c.benchmark_group("baseline");
+    baseline.bench_function("request without the layer", |b| {
+        bench_request(b, &mut no_op(), &fixture.rs256);
+    });
+    baseline.finish();
 
     let mut rejected = c.benchmark_group("rejected");
     for (name, token) in [
@@ -197,7 +242,7 @@ fn bench(c: &mut Criterion) {
             b.iter_batched(
                 || request(token),
                 |request| {
-                    let status = ready(layered.call(request)).expect("infallible").status();
+                    let status = ready(cached.call(request)).expect("infallible").status();
                     assert_eq!(status, 401);
                     status
                 },
@@ -206,6 +251,99 @@ fn bench(c: &mut Criterion) {
         });
     }
     rejected.finish();
+
+    contention(c, &fixture);
+}
+
+/// Many tasks on a two-thread runtime (one per core here) looking keys up in one JWKS cache,
+/// and verifying one token from the verified-token cache. Times are per operation: the elapsed
+/// time for all tasks divided by the operations they made together.
+fn contention(c: &mut Criterion, fixture: &Fixture) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let jwks_url = runtime.block_on(serve_jwks(json!({ "keys": [fixture.jwk] })));
+    let from_jwks = |builder: VerifierBuilder| {
+        let verifier = builder
+            .jwks_url(&jwks_url)
+            .issuer(ISSUER)
+            .audience("api")
+            .build()
+            .expect("verifier");
+        runtime
+            .block_on(verifier.prefetch())
+            .expect("the JWKS loads");
+        verifier
+    };
+    let uncached = from_jwks(Verifier::builder().disable_token_cache());
+    let cached = from_jwks(Verifier::builder());
+    assert!(find_jwks_key(&uncached, "bench"));
+
+    let mut group = c.benchmark_group("contention");
+    for tasks in [1, 16, 256] {
+        group.bench_function(format!("JWKS key lookup by kid, {tasks} tasks"), |b| {
+            b.iter_custom(|iterations| {
+                runtime.block_on(run_tasks(tasks, iterations, &uncached, |verifier| {
+                    assert!(find_jwks_key(verifier, black_box("bench")));
+                }))
+            });
+        });
+        group.bench_function(format!("verify, cache hit, {tasks} tasks"), |b| {
+            let token: std::sync::Arc<str> = fixture.rs256.as_str().into();
+            b.iter_custom(|iterations| {
+                let token = std::sync::Arc::clone(&token);
+                runtime.block_on(run_tasks(tasks, iterations, &cached, move |verifier| {
+                    ready(verifier.verify(black_box(&token))).expect("valid");
+                }))
+            });
+        });
+    }
+    group.finish();
+}
+
+/// Splits `iterations` calls of `operation` over `tasks` spawned tasks; the time until all
+/// finished.
+async fn run_tasks<F>(tasks: u64, iterations: u64, verifier: &Verifier, operation: F) -> Duration
+where
+    F: Fn(&Verifier) + Clone + Send + 'static,
+{
+    let started = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|task| {
+            let share = iterations / tasks + u64::from(task < iterations % tasks);
+            let verifier = verifier.clone();
+            let operation = operation.clone();
+            tokio::spawn(async move {
+                for i in 0..share {
+                    operation(&verifier);
+                    if i % 64 == 63 {
+                        // Let the other tasks interleave, as requests would.
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.expect("task");
+    }
+    started.elapsed()
+}
+
+/// Serves `document` as a JWKS on a port-0 listener; its URL.
+async fn serve_jwks(document: Value) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/jwks.json", listener.local_addr().expect("addr"));
+    let app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || async move { axum::Json(document) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
 }
 
 criterion_group! {

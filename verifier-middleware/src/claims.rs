@@ -32,7 +32,37 @@ pub struct VerifiedClaims {
 struct ClaimsInner {
     payload: Value,
     roles: Vec<String>,
+    times: Times,
+}
+
+/// The time claims, in Unix seconds, kept so a cached token can be checked again.
+#[derive(Debug, Clone, Copy)]
+struct Times {
     expires_at: i64,
+    not_before: Option<i64>,
+    issued_at: Option<i64>,
+}
+
+impl Times {
+    /// `exp`, `nbf` and `iat` at `now`, each with the leeway.
+    fn check(self, leeway: i64, now: i64) -> Result<(), InvalidToken> {
+        if now >= self.expires_at.saturating_add(leeway) {
+            return Err(InvalidToken::Expired);
+        }
+        if self
+            .not_before
+            .is_some_and(|not_before| now.saturating_add(leeway) < not_before)
+        {
+            return Err(InvalidToken::NotYetValid);
+        }
+        if self
+            .issued_at
+            .is_some_and(|issued_at| issued_at > now.saturating_add(leeway))
+        {
+            return Err(InvalidToken::IssuedInFuture);
+        }
+        Ok(())
+    }
 }
 
 impl VerifiedClaims {
@@ -53,8 +83,18 @@ impl VerifiedClaims {
 
     /// When the token expires (`exp`).
     pub fn expires_at(&self) -> SystemTime {
-        let seconds = Duration::from_secs(u64::try_from(self.inner.expires_at).unwrap_or(0));
+        let seconds = Duration::from_secs(u64::try_from(self.inner.times.expires_at).unwrap_or(0));
         SystemTime::UNIX_EPOCH + seconds
+    }
+
+    /// `exp` in Unix seconds.
+    pub(crate) fn expires_at_seconds(&self) -> i64 {
+        self.inner.times.expires_at
+    }
+
+    /// Checks the time claims again at `now` (Unix seconds): for a token taken from the cache.
+    pub(crate) fn check_times(&self, leeway_seconds: i64, now: i64) -> Result<(), InvalidToken> {
+        self.inner.times.check(leeway_seconds, now)
     }
 
     /// The roles the token carries: its `role` string and the entries of its `roles` array.
@@ -97,7 +137,7 @@ impl fmt::Debug for VerifiedClaims {
         f.debug_struct("VerifiedClaims")
             .field("sub", &self.subject())
             .field("roles", &self.inner.roles)
-            .field("exp", &self.inner.expires_at)
+            .field("exp", &self.inner.times.expires_at)
             .finish_non_exhaustive()
     }
 }
@@ -112,21 +152,12 @@ pub(crate) fn validate(
     rules: &ClaimRules,
     now: i64,
 ) -> Result<VerifiedClaims, InvalidToken> {
-    let leeway = rules.leeway_seconds;
-    let expires_at = numeric_date(&payload, "exp")?.ok_or(InvalidToken::MissingExpiry)?;
-    if now >= expires_at.saturating_add(leeway) {
-        return Err(InvalidToken::Expired);
-    }
-    if let Some(not_before) = numeric_date(&payload, "nbf")?
-        && now.saturating_add(leeway) < not_before
-    {
-        return Err(InvalidToken::NotYetValid);
-    }
-    if let Some(issued_at) = numeric_date(&payload, "iat")?
-        && issued_at > now.saturating_add(leeway)
-    {
-        return Err(InvalidToken::IssuedInFuture);
-    }
+    let times = Times {
+        expires_at: numeric_date(&payload, "exp")?.ok_or(InvalidToken::MissingExpiry)?,
+        not_before: numeric_date(&payload, "nbf")?,
+        issued_at: numeric_date(&payload, "iat")?,
+    };
+    times.check(rules.leeway_seconds, now)?;
     if let Some(issuer) = &rules.issuer {
         match payload.get("iss") {
             Some(Value::String(iss)) if iss == issuer.as_ref() => {}
@@ -150,7 +181,7 @@ pub(crate) fn validate(
         inner: Arc::new(ClaimsInner {
             payload: Value::Object(payload),
             roles,
-            expires_at,
+            times,
         }),
     })
 }

@@ -1,4 +1,5 @@
-//! Entry points for the fuzz targets (`verifier-middleware/fuzz`) and their corpus replay test.
+//! Entry points for the fuzz targets (`verifier-middleware/fuzz`), their corpus replay test and
+//! the benchmarks.
 //!
 //! Not part of the supported API: compiled only with the `fuzzing` feature, hidden from the
 //! docs, and free to change. Each function runs one stage of what the layer does with untrusted
@@ -91,4 +92,11 @@ pub fn verify(data: &[u8]) -> bool {
     });
     // Static keys never wait, so the attempt is always finished.
     matches!(verifier.try_verify(text.trim_end()), Attempt::Done(Ok(_)))
+}
+
+/// The JWKS key lookup a request makes before its signature check (a lock-free load of the key
+/// set, then a lookup by `kid`), alone: for the contention benchmark. True when an RS256 key
+/// with this `kid` is held.
+pub fn find_jwks_key(verifier: &Verifier, kid: &str) -> bool {
+    verifier.finds_jwks_key(kid, Algorithm::RS256)
 }

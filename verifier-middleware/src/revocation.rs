@@ -69,6 +69,8 @@ pub(crate) struct RevocationList {
 #[derive(Debug, Default)]
 struct ListState {
     sids: Arc<HashSet<String>>,
+    /// Grows each time a download brings a list different from the one held.
+    generation: u64,
     etag: Option<String>,
     /// When the download that produced `sids` was sent; `None`: never.
     fetched_at: Option<SystemTime>,
@@ -135,6 +137,11 @@ impl RevocationList {
         self.state.load().sids.contains(sid)
     }
 
+    /// Which list is held: grows whenever a download changes it.
+    pub(crate) fn generation(&self) -> u64 {
+        self.state.load().generation
+    }
+
     /// Downloads the list now, if it was never loaded; for start-up.
     pub(crate) async fn prefetch(self: &Arc<Self>) -> Result<(), FetchError> {
         if self.state.load().fetched_at.is_none() && tokio::runtime::Handle::try_current().is_ok() {
@@ -167,13 +174,19 @@ impl RevocationList {
                     let list: ListBody = serde_json::from_slice(&body).map_err(|_| {
                         FetchError::Unusable("the response is not a revocation list")
                     })?;
-                    Arc::new(list.sids.into_iter().collect())
+                    let sids: HashSet<String> = list.sids.into_iter().collect();
+                    if sids == *previous.sids {
+                        Arc::clone(&previous.sids)
+                    } else {
+                        Arc::new(sids)
+                    }
                 }
             };
             Ok((sids, document.etag))
         });
         let next = match parsed {
             Ok((sids, etag)) => {
+                let changed = !Arc::ptr_eq(&sids, &previous.sids);
                 tracing::debug!(
                     url = %self.endpoint.display(),
                     revoked = sids.len(),
@@ -181,6 +194,7 @@ impl RevocationList {
                 );
                 ListState {
                     sids,
+                    generation: previous.generation + u64::from(changed),
                     etag,
                     fetched_at: Some(sent_at),
                     retry_at: None,
@@ -199,6 +213,7 @@ impl RevocationList {
                 );
                 ListState {
                     sids: Arc::clone(&previous.sids),
+                    generation: previous.generation,
                     etag: previous.etag.clone(),
                     fetched_at: previous.fetched_at,
                     retry_at: Some(self.clock.now() + delay),
@@ -207,5 +222,48 @@ impl RevocationList {
             }
         };
         self.state.store(Arc::new(next));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn list() -> RevocationList {
+        let second = Duration::from_secs(1);
+        RevocationList::new(
+            Url::parse("http://127.0.0.1:9/revoked-sessions").unwrap(),
+            Client::new(),
+            Arc::new(ManualClock::new(SystemTime::now())),
+            RevocationSettings::default(),
+            (second, second, second),
+        )
+    }
+
+    fn downloaded(body: Option<&str>) -> Result<Document, FetchError> {
+        Ok(Document {
+            body: body.map(|body| body.as_bytes().to_vec()),
+            max_age: None,
+            etag: None,
+        })
+    }
+
+    #[test]
+    fn the_generation_moves_only_when_a_download_changes_the_list() {
+        let list = list();
+        let now = SystemTime::now();
+        list.apply(now, downloaded(Some(r#"{"sids": ["a", "b"]}"#)));
+        let first = list.generation();
+
+        list.apply(now, downloaded(Some(r#"{"sids": ["b", "a"]}"#)));
+        assert_eq!(list.generation(), first, "the same set, reordered");
+        list.apply(now, downloaded(None));
+        assert_eq!(list.generation(), first, "304 Not Modified");
+        list.apply(now, Err(FetchError::Unusable("down")));
+        assert_eq!(list.generation(), first, "a failed download");
+
+        list.apply(now, downloaded(Some(r#"{"sids": ["a", "b", "c"]}"#)));
+        assert_eq!(list.generation(), first + 1, "a new revocation");
     }
 }

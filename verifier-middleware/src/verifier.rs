@@ -14,6 +14,7 @@ use crate::keys::{KeySet, Lookup, VerifyingKey};
 use crate::rejection::{InvalidToken, Rejection};
 use crate::revocation::{Check, RevocationList};
 use crate::token::{self, ParsedToken};
+use crate::token_cache::TokenCache;
 
 /// Verifies bearer tokens against the configured key sources and claim rules.
 ///
@@ -33,6 +34,7 @@ pub(crate) struct Inner {
     pub(crate) max_token_bytes: usize,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) revocation: Option<Arc<RevocationList>>,
+    pub(crate) token_cache: Option<Arc<TokenCache>>,
 }
 
 /// Where RSA keys come from. The algorithms are pinned per key in the key set.
@@ -55,6 +57,7 @@ impl std::fmt::Debug for Verifier {
             .field("hs256", &self.inner.hmac.is_some())
             .field("rules", &self.inner.rules)
             .field("revocation_list", &self.inner.revocation.is_some())
+            .field("token_cache", &self.inner.token_cache.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -122,11 +125,72 @@ impl Verifier {
 
     /// Verification without waiting when possible.
     pub(crate) fn try_verify(&self, token: &str) -> Attempt {
-        let attempt = self.try_verify_token(token);
+        let attempt = self.try_verify_cached(token);
         match &self.inner.revocation {
             Some(list) => screen(attempt, list),
             None => attempt,
         }
+    }
+
+    /// A token verified before under the same keys and revocation list is taken from the
+    /// cache, its time claims checked again; any other is verified in full and remembered.
+    fn try_verify_cached(&self, token: &str) -> Attempt {
+        let (Some(cache), Some(generation)) = (&self.inner.token_cache, self.cache_generation())
+        else {
+            return self.try_verify_token(token);
+        };
+        if token.len() > self.inner.max_token_bytes {
+            return Attempt::Done(Err(InvalidToken::TooLong.into()));
+        }
+        let now = unix_seconds(self.inner.clock.now());
+        if let Some(hit) = cache.get(token, generation, &self.inner.rules, now) {
+            return Attempt::Done(hit.map_err(Rejection::from));
+        }
+        match self.try_verify_token(token) {
+            Attempt::Done(Ok(claims)) => {
+                cache.insert(token, &claims, generation, now);
+                Attempt::Done(Ok(claims))
+            }
+            Attempt::Pending(verification) => {
+                let cache = Arc::clone(cache);
+                let clock = Arc::clone(&self.inner.clock);
+                let token = token.to_owned();
+                Attempt::Pending(Box::pin(async move {
+                    let claims = verification.await?;
+                    cache.insert(&token, &claims, generation, unix_seconds(clock.now()));
+                    Ok(claims)
+                }))
+            }
+            rejected @ Attempt::Done(Err(_)) => rejected,
+        }
+    }
+
+    /// The generation of the keys and the revocation list, which the cache's entries must
+    /// match; `None` when a JWKS source holds no usable keys (then nothing is served from the
+    /// cache). Both parts only grow, so their sum changes whenever either does.
+    fn cache_generation(&self) -> Option<u64> {
+        let keys = match &self.inner.rsa {
+            Some(RsaSource::Jwks(cache)) => cache.generation()?,
+            _ => 0,
+        };
+        let list = self
+            .inner
+            .revocation
+            .as_ref()
+            .map_or(0, |list| list.generation());
+        Some(keys.wrapping_add(list))
+    }
+
+    /// Whether the JWKS key set held now has a key for `kid` and `alg`, looked up exactly as a
+    /// request does before its signature check. For the benchmarks.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn finds_jwks_key(&self, kid: &str, alg: Algorithm) -> bool {
+        let Some(RsaSource::Jwks(cache)) = &self.inner.rsa else {
+            return false;
+        };
+        cache
+            .current()
+            .is_some_and(|keys| matches!(keys.find(Some(kid), alg), Lookup::Found(_)))
     }
 
     /// Form, signature and claims; no revocation check.

@@ -9,9 +9,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use jsonwebtoken::crypto;
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use aws_lc_rs::hmac;
+use aws_lc_rs::signature::{self, ParsedPublicKey, RsaParameters, RsaPublicKeyComponents};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
 
 use crate::rejection::InvalidToken;
 
@@ -23,7 +25,10 @@ pub(crate) const MIN_RSA_BITS: usize = 2048;
 /// One key and the algorithms it may verify.
 pub(crate) struct VerifyingKey {
     kid: Option<String>,
-    decoding: DecodingKey,
+    material: Material,
+    /// The public modulus and exponent (empty for the secret, which is never compared): what
+    /// tells a changed key set from a re-download of the same keys.
+    public_material: Box<[u8]>,
     /// Fixed by the key source (the configured RSA list, or HS256 for the secret), narrowed to
     /// the key's own `alg` when it names one.
     algorithms: Arc<[Algorithm]>,
@@ -33,7 +38,8 @@ impl VerifyingKey {
     pub(crate) fn hmac(secret: &[u8]) -> Self {
         Self {
             kid: None,
-            decoding: DecodingKey::from_secret(secret),
+            material: Material::Hmac(Box::new(hmac::Key::new(hmac::HMAC_SHA256, secret))),
+            public_material: Box::default(),
             algorithms: Arc::from([Algorithm::HS256]),
         }
     }
@@ -55,9 +61,25 @@ impl VerifyingKey {
         if exponent.is_empty() || exponent.len() > 4 || exponent[exponent.len() - 1] & 1 == 0 {
             return Err(KeyRejected::BadExponent);
         }
+        let components = RsaPublicKeyComponents {
+            n: modulus,
+            e: exponent,
+        };
+        let parsed = algorithms
+            .iter()
+            .filter_map(|&alg| Some((alg, rsa_parameters(alg)?)))
+            .map(|(alg, parameters)| {
+                components
+                    .to_parsed_public_key(parameters)
+                    .map(|key| (alg, key))
+                    .map_err(|_| KeyRejected::Malformed("not a valid RSA public key"))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             kid,
-            decoding: DecodingKey::from_rsa_raw_components(modulus, exponent),
+            material: Material::Rsa(parsed),
+            // The exponent is at most 4 bytes: its length in one byte makes the pair unambiguous.
+            public_material: [&[exponent.len() as u8], exponent, modulus].concat().into(),
             algorithms,
         })
     }
@@ -78,19 +100,55 @@ impl VerifyingKey {
         if !self.verifies(alg) {
             return Err(InvalidToken::AlgorithmNotAllowed);
         }
-        match crypto::verify(signature, message, &self.decoding, alg) {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(InvalidToken::BadSignature),
-            Err(error) => {
-                if !matches!(
-                    error.kind(),
-                    ErrorKind::Base64(_) | ErrorKind::InvalidSignature
-                ) {
-                    tracing::debug!(%error, "signature check failed");
-                }
-                Err(InvalidToken::BadSignature)
+        // Canonical base64url only, as for the other segments.
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| InvalidToken::BadSignature)?;
+        let verified = match &self.material {
+            Material::Hmac(key) if alg == Algorithm::HS256 => {
+                hmac::verify(key, message, &signature).is_ok()
             }
+            Material::Rsa(keys) => keys
+                .iter()
+                .find(|(pinned, _)| *pinned == alg)
+                .is_some_and(|(_, key)| key.verify_sig(message, &signature).is_ok()),
+            Material::Hmac(_) => false,
+        };
+        if verified {
+            Ok(())
+        } else {
+            Err(InvalidToken::BadSignature)
         }
+    }
+}
+
+/// The key itself, prepared once so that each token costs only the signature math: an RSA key
+/// parsed for each algorithm it may verify, an HMAC key with its pads computed. Verification
+/// is aws-lc's, the backend jsonwebtoken uses (`hmac::verify` compares in constant time).
+enum Material {
+    Rsa(Vec<(Algorithm, ParsedPublicKey)>),
+    Hmac(Box<hmac::Key>),
+}
+
+/// aws-lc's parameters for an RSA JOSE algorithm: PKCS#1 v1.5 or PSS, 2048 to 8192 bits.
+fn rsa_parameters(alg: Algorithm) -> Option<&'static RsaParameters> {
+    Some(match alg {
+        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+        _ => return None,
+    })
+}
+
+/// Same `kid`, same algorithms, same public key.
+impl PartialEq for VerifyingKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.kid == other.kid
+            && self.algorithms == other.algorithms
+            && self.public_material == other.public_material
     }
 }
 
@@ -168,7 +226,7 @@ pub(crate) enum Lookup<'a> {
 }
 
 /// Keys by `kid`, plus keys without one (a PEM has no `kid`).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct KeySet {
     by_kid: HashMap<String, VerifyingKey>,
     without_kid: Vec<VerifyingKey>,

@@ -136,6 +136,11 @@ fn out_of_bounds_settings_are_refused() {
         jwks().jwks_fetch_timeout(Duration::ZERO),
         jwks().jwks_retry_backoff(Duration::ZERO, Duration::from_secs(1)),
         jwks().jwks_max_response_bytes(10),
+        base().hs256_secret(SECRET).token_cache_max_entries(0),
+        base().hs256_secret(SECRET).token_cache_max_bytes(1024),
+        base()
+            .hs256_secret(SECRET)
+            .token_cache_max_lifetime(Duration::from_millis(500)),
     ] {
         assert!(matches!(
             refused(builder),

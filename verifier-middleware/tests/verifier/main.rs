@@ -6,4 +6,5 @@ mod cache;
 mod embedding;
 mod revocation;
 mod support;
+mod token_cache;
 mod validation;

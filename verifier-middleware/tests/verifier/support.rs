@@ -2,7 +2,7 @@
 //! port 0.
 
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -172,7 +172,14 @@ impl JwksServer {
     /// Waits until the server has received `count` requests.
     pub(crate) async fn wait_for_hits(&self, count: usize) {
         let mut hits = self.state.hits.subscribe();
-        hits.wait_for(|hits| *hits >= count).await.unwrap();
+        // A guard against a hung test, not a synchronisation: the condition is the hit count.
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            hits.wait_for(|hits| *hits >= count),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the JWKS server never got {count} requests"))
+        .unwrap();
     }
 }
 

@@ -3,6 +3,7 @@
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 use verifier_middleware::clock::{Clock, ManualClock};
+use verifier_middleware::{InvalidToken, Rejection, RsaAlgorithm};
 
 use crate::support::{
     TestApp, assert_invalid_token, b64, builder, claims_at, clock, key, sign, token, token_with,
@@ -289,6 +290,49 @@ async fn an_rsa_algorithm_outside_the_pin_is_refused() {
         "the token's algorithm is not accepted",
     )
     .await;
+}
+
+#[tokio::test]
+async fn each_rsa_algorithm_verifies_when_pinned_and_not_under_another_name() {
+    let clock = clock();
+    let all = [
+        (RsaAlgorithm::Rs256, Algorithm::RS256),
+        (RsaAlgorithm::Rs384, Algorithm::RS384),
+        (RsaAlgorithm::Rs512, Algorithm::RS512),
+        (RsaAlgorithm::Ps256, Algorithm::PS256),
+        (RsaAlgorithm::Ps384, Algorithm::PS384),
+        (RsaAlgorithm::Ps512, Algorithm::PS512),
+    ];
+    let mut jwk = key(0).jwk.clone();
+    jwk.as_object_mut().unwrap().remove("alg");
+    let verifier = builder(&clock)
+        .rsa_public_jwk(jwk.to_string())
+        .rsa_algorithms(all.map(|(pinned, _)| pinned))
+        .build()
+        .unwrap();
+
+    for (_, alg) in all {
+        let claims = claims_at(clock.now());
+        let header = json!({ "alg": alg, "kid": key(0).kid });
+        let token = sign(&header, &claims, &key(0).encoding, alg);
+        assert!(verifier.verify(&token).await.is_ok(), "{alg:?}");
+
+        // The same signature presented as another algorithm of the family never verifies.
+        let signature = token.rsplit_once('.').unwrap().1;
+        for (_, other) in all.into_iter().filter(|(_, other)| *other != alg) {
+            let header = json!({ "alg": other, "kid": key(0).kid });
+            let relabelled = format!(
+                "{}.{}.{signature}",
+                b64(header.to_string()),
+                b64(claims.to_string())
+            );
+            assert_eq!(
+                verifier.verify(&relabelled).await.unwrap_err(),
+                Rejection::InvalidToken(InvalidToken::BadSignature),
+                "{alg:?} signature labelled {other:?}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

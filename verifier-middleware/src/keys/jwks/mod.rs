@@ -93,6 +93,8 @@ pub(crate) struct JwksCache {
 #[derive(Debug)]
 struct CacheState {
     keys: Option<Arc<KeySet>>,
+    /// Grows each time a download brings keys different from the ones held.
+    generation: u64,
     refresh_at: SystemTime,
     discard_at: SystemTime,
     retry_at: Option<SystemTime>,
@@ -135,6 +137,7 @@ impl JwksCache {
             algorithms,
             state: ArcSwap::from_pointee(CacheState {
                 keys: None,
+                generation: 0,
                 refresh_at: now,
                 discard_at: now,
                 retry_at: None,
@@ -148,6 +151,20 @@ impl JwksCache {
     /// The keys to verify with now, without waiting. Starts a background refresh when the
     /// keys are due for one. `None` when no usable keys are held.
     pub(crate) fn current(self: &Arc<Self>) -> Option<Arc<KeySet>> {
+        self.held(|_, keys| Arc::clone(keys))
+    }
+
+    /// Which key set is held: grows whenever a download changes the keys. `None` while no
+    /// usable keys are held, so that nothing verified earlier is vouched for. Like
+    /// [`current`](Self::current), starts a refresh when one is due: requests answered from
+    /// the verified-token cache must keep the keys fresh too.
+    pub(crate) fn generation(self: &Arc<Self>) -> Option<u64> {
+        self.held(|state, _| state.generation)
+    }
+
+    /// Reads the held state when usable keys are held, starting a background refresh when
+    /// they are due for one.
+    fn held<T>(self: &Arc<Self>, read: impl FnOnce(&CacheState, &Arc<KeySet>) -> T) -> Option<T> {
         let now = self.clock.now();
         let state = self.state.load();
         let keys = state.usable_keys(now)?;
@@ -158,7 +175,7 @@ impl JwksCache {
         {
             drop(self.start_flight());
         }
-        Some(Arc::clone(keys))
+        Some(read(&state, keys))
     }
 
     /// Whether usable keys are held.
@@ -270,8 +287,13 @@ impl JwksCache {
                     "JWKS loaded"
                 );
                 self.absent_kids.invalidate_all();
+                let (keys, generation) = match &previous.keys {
+                    Some(held) if **held == fetched.keys => (Arc::clone(held), previous.generation),
+                    _ => (Arc::new(fetched.keys), previous.generation + 1),
+                };
                 CacheState {
-                    keys: Some(Arc::new(fetched.keys)),
+                    keys: Some(keys),
+                    generation,
                     refresh_at: now + ttl.mul_f64(0.8),
                     discard_at: now + ttl + self.settings.max_stale,
                     retry_at: None,
@@ -292,6 +314,7 @@ impl JwksCache {
                 );
                 CacheState {
                     keys: previous.keys.clone(),
+                    generation: previous.generation,
                     refresh_at: previous.refresh_at,
                     discard_at: previous.discard_at,
                     retry_at: Some(now + backoff),
@@ -308,4 +331,59 @@ fn millis_since_epoch(at: SystemTime) -> u64 {
         .map_or(0, |since| {
             u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::keys::VerifyingKey;
+
+    fn key_set(modulus_byte: u8) -> KeySet {
+        let mut modulus = vec![modulus_byte; 256];
+        modulus[255] |= 1;
+        let algorithms: Arc<[Algorithm]> = Arc::from([Algorithm::RS256]);
+        let mut set = KeySet::default();
+        set.insert(VerifyingKey::rsa(Some("k1".into()), &modulus, &[1, 0, 1], algorithms).unwrap())
+            .unwrap();
+        set
+    }
+
+    fn downloaded(keys: KeySet) -> Result<Fetched, FetchError> {
+        Ok(Fetched {
+            keys,
+            skipped: Vec::new(),
+            max_age: None,
+        })
+    }
+
+    fn cache() -> Arc<JwksCache> {
+        Arc::new(JwksCache::new(
+            Url::parse("http://127.0.0.1:9/jwks.json").unwrap(),
+            Client::new(),
+            Arc::new(ManualClock::new(SystemTime::now())),
+            JwksSettings::default(),
+            Arc::from([Algorithm::RS256]),
+        ))
+    }
+
+    #[test]
+    fn the_generation_moves_only_when_a_download_changes_the_keys() {
+        let cache = cache();
+        assert_eq!(cache.generation(), None, "no keys yet");
+
+        cache.apply(downloaded(key_set(0xC5)));
+        let first = cache.generation().unwrap();
+        cache.apply(downloaded(key_set(0xC5)));
+        assert_eq!(cache.generation(), Some(first), "the same keys again");
+        cache.apply(Err(FetchError::Unusable("down")));
+        assert_eq!(cache.generation(), Some(first), "a failed download");
+
+        cache.apply(downloaded(key_set(0xC7)));
+        assert_eq!(
+            cache.generation(),
+            Some(first + 1),
+            "another modulus, same kid"
+        );
+    }
 }

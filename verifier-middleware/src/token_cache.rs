@@ -1,0 +1,340 @@
+//! The verified-token cache: a token seen and verified before skips the signature check and
+//! the JSON parsing; its time claims are checked again on every hit.
+//!
+//! - **Key**: the whole token, compared byte for byte (never a prefix or a short hash), so a
+//!   hit can only be the very token that was verified.
+//! - **Lifetime**: until the token's `exp` (without the leeway: a token inside its leeway is
+//!   verified in full again) and at most [`TokenCacheSettings::max_lifetime`].
+//! - **Key or revocation changes**: each entry remembers the generation of the key set and of
+//!   the revocation list it was verified under. When either changes (a JWKS download brings
+//!   different keys, a revocation list download brings a different list) the whole cache is
+//!   flushed, and an entry from an older generation is never served, even one inserted by a
+//!   verification that raced the change. While a JWKS source holds no usable keys the cache is
+//!   not consulted at all. Revocation is checked on every request, hit or not.
+//! - **Bounds**: entries and (estimated) bytes, both enforced by one weighted capacity: every
+//!   entry weighs at least `max_bytes / max_entries`, so neither bound can be passed.
+//! - Only accepted tokens are cached; a rejected token is checked in full every time.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+use moka::sync::Cache;
+
+use crate::claims::{ClaimRules, VerifiedClaims};
+use crate::rejection::InvalidToken;
+
+/// Bounds of the verified-token cache; set through the builder's `token_cache_*` methods.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenCacheSettings {
+    /// `false` after `disable_token_cache`.
+    pub(crate) enabled: bool,
+    /// Most tokens held.
+    pub(crate) max_entries: u64,
+    /// Most (estimated) bytes held: tokens plus their parsed claims.
+    pub(crate) max_bytes: u64,
+    /// Longest an entry lives, whatever its `exp`.
+    pub(crate) max_lifetime: Duration,
+}
+
+impl Default for TokenCacheSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_entries: 10_000,
+            max_bytes: 32 * 1024 * 1024,
+            max_lifetime: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// Estimated bytes of an entry beyond the token and its claims: the map node, the claims'
+/// `Arc` and bookkeeping.
+const ENTRY_OVERHEAD_BYTES: u64 = 256;
+
+/// An entry's estimated size: the token (the key), its parsed claims (a JSON map takes about
+/// twice the text it was read from, and the payload is shorter than the token) and overhead.
+fn estimated_bytes(token: &str) -> u64 {
+    u64::try_from(token.len())
+        .unwrap_or(u64::MAX)
+        .saturating_mul(3)
+        .saturating_add(ENTRY_OVERHEAD_BYTES)
+}
+
+/// Tokens verified recently, with their claims.
+pub(crate) struct TokenCache {
+    entries: Cache<Box<str>, Entry, foldhash::fast::RandomState>,
+    max_lifetime: Duration,
+    /// The key-set and revocation generation the entries were verified under.
+    generation: AtomicU64,
+}
+
+#[derive(Clone)]
+struct Entry {
+    claims: VerifiedClaims,
+    generation: u64,
+    lifetime: Duration,
+}
+
+/// Each entry expires after its own lifetime (its `exp`, capped).
+struct UntilExpiry;
+
+impl Expiry<Box<str>, Entry> for UntilExpiry {
+    fn expire_after_create(
+        &self,
+        _token: &Box<str>,
+        entry: &Entry,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        Some(entry.lifetime)
+    }
+}
+
+impl TokenCache {
+    /// A cache with these bounds; `None` when the settings turn it off.
+    pub(crate) fn new(settings: &TokenCacheSettings) -> Option<Self> {
+        if !settings.enabled {
+            return None;
+        }
+        // Every entry weighs at least this, so `max_bytes` also caps the count at `max_entries`.
+        let floor = settings.max_bytes / settings.max_entries.max(1);
+        // moka hands the weigher `&K`, and K is `Box<str>`.
+        #[allow(clippy::borrowed_box)]
+        let entries = Cache::builder()
+            .max_capacity(settings.max_bytes)
+            .weigher(move |token: &Box<str>, _: &Entry| -> u32 {
+                u32::try_from(estimated_bytes(token).max(floor)).unwrap_or(u32::MAX)
+            })
+            .expire_after(UntilExpiry)
+            .build_with_hasher(foldhash::fast::RandomState::default());
+        Some(Self {
+            entries,
+            max_lifetime: settings.max_lifetime,
+            generation: AtomicU64::new(0),
+        })
+    }
+
+    /// The claims of `token` if it was verified under `generation`, with its time claims
+    /// checked again at `now` (Unix seconds). `None`: verify it in full.
+    pub(crate) fn get(
+        &self,
+        token: &str,
+        generation: u64,
+        rules: &ClaimRules,
+        now: i64,
+    ) -> Option<Result<VerifiedClaims, InvalidToken>> {
+        if self.generation.load(Ordering::Acquire) < generation {
+            self.flush(generation);
+            return None;
+        }
+        let entry = self.entries.get(token)?;
+        if entry.generation != generation {
+            return None;
+        }
+        Some(
+            entry
+                .claims
+                .check_times(rules.leeway_seconds, now)
+                .map(|()| entry.claims),
+        )
+    }
+
+    /// Remembers a token verified under `generation` at `now` (Unix seconds), until its `exp`
+    /// and at most the configured lifetime.
+    pub(crate) fn insert(&self, token: &str, claims: &VerifiedClaims, generation: u64, now: i64) {
+        if self.generation.load(Ordering::Acquire) != generation {
+            // The keys or the list changed while this token was being verified.
+            return;
+        }
+        let remaining = claims.expires_at_seconds().saturating_sub(now);
+        let Ok(remaining @ 1..) = u64::try_from(remaining) else {
+            return;
+        };
+        let lifetime = Duration::from_secs(remaining).min(self.max_lifetime);
+        self.entries.insert(
+            Box::from(token),
+            Entry {
+                claims: claims.clone(),
+                generation,
+                lifetime,
+            },
+        );
+    }
+
+    /// Drops every entry once the generation moves on. Generations only grow; a request that
+    /// read an older one late does not move it back.
+    fn flush(&self, generation: u64) {
+        if self.generation.fetch_max(generation, Ordering::AcqRel) < generation {
+            self.entries.invalidate_all();
+        }
+    }
+
+    /// How many tokens are held (approximate until pending maintenance runs).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> u64 {
+        self.entries.run_pending_tasks();
+        self.entries.entry_count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::claims;
+
+    const NOW: i64 = 1_800_000_000;
+    const CURRENT: u64 = 7;
+
+    fn rules() -> ClaimRules {
+        ClaimRules {
+            issuer: None,
+            audiences: None,
+            leeway_seconds: 60,
+        }
+    }
+
+    fn claims_expiring_at(exp: i64) -> VerifiedClaims {
+        let Value::Object(payload) = json!({"sub": "u1", "exp": exp, "iat": NOW, "nbf": NOW})
+        else {
+            unreachable!()
+        };
+        claims::validate(payload, &rules(), NOW).unwrap()
+    }
+
+    fn cache(settings: TokenCacheSettings) -> TokenCache {
+        let cache = TokenCache::new(&settings).unwrap();
+        // As if the verifier had seen the current generation already.
+        cache.flush(CURRENT);
+        cache
+    }
+
+    fn default_cache() -> TokenCache {
+        cache(TokenCacheSettings::default())
+    }
+
+    fn hit(cache: &TokenCache, token: &str, now: i64) -> Option<Result<String, InvalidToken>> {
+        cache
+            .get(token, CURRENT, &rules(), now)
+            .map(|found| found.map(|claims| claims.subject().unwrap_or_default().to_owned()))
+    }
+
+    #[test]
+    fn a_verified_token_is_served_from_the_cache() {
+        let cache = default_cache();
+
+        cache.insert("a.b.c", &claims_expiring_at(NOW + 900), CURRENT, NOW);
+
+        assert_eq!(hit(&cache, "a.b.c", NOW + 10), Some(Ok("u1".to_owned())));
+    }
+
+    #[test]
+    fn only_the_very_same_token_hits() {
+        let cache = default_cache();
+        cache.insert("a.b.c", &claims_expiring_at(NOW + 900), CURRENT, NOW);
+
+        for other in ["a.b.d", "a.b.c ", "a.b.", "A.b.c", "a.b.cc"] {
+            assert_eq!(hit(&cache, other, NOW), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn time_claims_are_checked_again_on_every_hit() {
+        let cache = default_cache();
+        cache.insert("a.b.c", &claims_expiring_at(NOW + 100), CURRENT, NOW);
+
+        assert_eq!(hit(&cache, "a.b.c", NOW + 159), Some(Ok("u1".to_owned())));
+        assert_eq!(
+            hit(&cache, "a.b.c", NOW + 160),
+            Some(Err(InvalidToken::Expired))
+        );
+        // A clock that steps back before nbf/iat (beyond the leeway) refuses it too.
+        assert_eq!(
+            hit(&cache, "a.b.c", NOW - 61),
+            Some(Err(InvalidToken::NotYetValid))
+        );
+    }
+
+    #[test]
+    fn a_token_already_past_its_exp_is_not_cached() {
+        let cache = default_cache();
+
+        cache.insert("a.b.c", &claims_expiring_at(NOW - 10), CURRENT, NOW);
+        cache.insert("d.e.f", &claims_expiring_at(NOW), CURRENT, NOW);
+
+        assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn a_new_generation_flushes_the_whole_cache() {
+        let cache = default_cache();
+        cache.insert("a.b.c", &claims_expiring_at(NOW + 900), CURRENT, NOW);
+        cache.insert("d.e.f", &claims_expiring_at(NOW + 900), CURRENT, NOW);
+
+        assert!(cache.get("a.b.c", CURRENT + 1, &rules(), NOW).is_none());
+
+        assert_eq!(cache.len(), 0);
+        assert_eq!(hit(&cache, "d.e.f", NOW), None);
+    }
+
+    #[test]
+    fn an_entry_verified_under_an_older_generation_is_never_served() {
+        let cache = default_cache();
+        // A verification that started before the keys changed finishes after the flush.
+        cache.flush(CURRENT + 1);
+        cache.insert("a.b.c", &claims_expiring_at(NOW + 900), CURRENT, NOW);
+
+        assert_eq!(cache.len(), 0);
+        assert!(cache.get("a.b.c", CURRENT + 1, &rules(), NOW).is_none());
+        // A request that read the old generation late neither hits nor moves it back.
+        assert!(cache.get("a.b.c", CURRENT, &rules(), NOW).is_none());
+        assert_eq!(cache.generation.load(Ordering::Acquire), CURRENT + 1);
+    }
+
+    #[test]
+    fn the_number_of_entries_is_bounded() {
+        let cache = cache(TokenCacheSettings {
+            max_entries: 100,
+            ..TokenCacheSettings::default()
+        });
+        let claims = claims_expiring_at(NOW + 900);
+
+        for i in 0..1_000 {
+            cache.insert(&format!("token-{i}"), &claims, CURRENT, NOW);
+        }
+
+        let held = cache.len();
+        assert!((1..=100).contains(&held), "{held} entries");
+    }
+
+    #[test]
+    fn the_estimated_bytes_are_bounded() {
+        let max_bytes = 256 * 1024;
+        let cache = cache(TokenCacheSettings {
+            max_bytes,
+            ..TokenCacheSettings::default()
+        });
+        let claims = claims_expiring_at(NOW + 900);
+        let padding = "x".repeat(8_000);
+
+        for i in 0..200 {
+            cache.insert(&format!("{i}.{padding}"), &claims, CURRENT, NOW);
+        }
+
+        // Each entry is estimated at about 24 KB: at most about ten fit.
+        let held = cache.len();
+        assert!((1..=11).contains(&held), "{held} entries");
+        assert!(cache.entries.weighted_size() <= max_bytes);
+    }
+
+    #[test]
+    fn a_disabled_cache_is_not_built() {
+        let settings = TokenCacheSettings {
+            enabled: false,
+            ..TokenCacheSettings::default()
+        };
+
+        assert!(TokenCache::new(&settings).is_none());
+    }
+}
