@@ -54,6 +54,12 @@ pub enum SignError {
     /// The key ring has no current key (its files were changed by hand).
     #[error("cannot sign access token: no key in {} may sign now", .0.display())]
     NoSigningKey(PathBuf),
+    /// The header or the claims could not be serialised.
+    #[error("cannot sign access token: {0}")]
+    Json(#[from] serde_json::Error),
+    /// aws-lc failed to make the RSA signature.
+    #[error("cannot sign access token: RSA signing failed")]
+    Rsa,
 }
 
 impl Signer {
@@ -105,8 +111,12 @@ impl Signer {
     /// Signs `claims` as a compact JWS with header `{alg, typ: "at+jwt", kid}`, with the key
     /// that is current at the token's `iat`.
     ///
+    /// RS256 tokens are assembled here, exactly as `jsonwebtoken::encode` assembles them
+    /// (base64url of each part's `serde_json` bytes), and signed with the key parsed when it
+    /// was loaded (see [`crate::keys`]); HS256 goes through `jsonwebtoken`.
+    ///
     /// # Errors
-    /// No key may sign, or the JWT library failed.
+    /// No key may sign, or serialisation or the crypto library failed.
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, SignError> {
         let mut header = Header::new(self.algorithm());
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
@@ -117,7 +127,16 @@ impl Signer {
                     .signing_key(claims.iat)
                     .ok_or_else(|| SignError::NoSigningKey(self.ring().dir().to_owned()))?;
                 header.kid = Some(rsa.kid().to_owned());
-                Ok(jsonwebtoken::encode(&header, claims, rsa.encoding_key())?)
+                let mut token = String::with_capacity(1024);
+                URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(&header)?, &mut token);
+                token.push('.');
+                URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(claims)?, &mut token);
+                let signature = rsa
+                    .sign_rs256(token.as_bytes())
+                    .map_err(|_| SignError::Rsa)?;
+                token.push('.');
+                URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+                Ok(token)
             }
             Self::Hs256 {
                 key: HmacKey(key), ..
@@ -344,6 +363,47 @@ mod tests {
             assert!(!shown.contains(body), "{shown}");
             assert!(!shown.contains(body_as_bytes), "{shown}");
         }
+    }
+
+    #[test]
+    fn rs256_tokens_are_byte_for_byte_those_jsonwebtoken_signs() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let written = crate::keys::generate(dir.path(), false).unwrap();
+        let settings = RingSettings {
+            dir: dir.path().to_owned(),
+            token_ttl: Duration::from_secs(900),
+            publish_lead: Duration::from_secs(3600),
+            rotation_interval: None,
+            reload_interval: Duration::from_secs(10),
+        };
+        let signer = Signer::load(&SigningConfig::Rs256, settings, 0).unwrap();
+        let subject = Subject {
+            user_id: Uuid::now_v7(),
+            session_id: Uuid::now_v7(),
+            email: "alice@example.com",
+            role: "user",
+        };
+        let claims = AccessClaims::new(
+            &subject,
+            "https://issuer.test",
+            "api",
+            SystemTime::now(),
+            Duration::from_secs(900),
+        );
+        let mut header = Header::new(Algorithm::RS256);
+        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+        header.kid = Some(
+            crate::keys::RsaSigningKey::load(dir.path())
+                .unwrap()
+                .kid()
+                .to_owned(),
+        );
+        let pem = std::fs::read(written.private_path).unwrap();
+        let key = EncodingKey::from_rsa_pem(&pem).unwrap();
+
+        let token = signer.sign(&claims).unwrap();
+
+        assert_eq!(token, jsonwebtoken::encode(&header, &claims, &key).unwrap());
     }
 
     #[test]

@@ -1,0 +1,368 @@
+//! The issuer under load: the real [`Application`] on a real socket (port 0) in this process,
+//! on a fresh SQLite file or a fresh PostgreSQL database, driven over HTTP by one shared
+//! keep-alive `reqwest` client. The database handling follows `tests/api/helpers.rs`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use issuer::cli::Cli;
+use issuer::config::Config;
+use issuer::startup::Application;
+use reqwest::{StatusCode, Url, header};
+use serde::Deserialize;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+/// The `iss` of the bench's tokens.
+pub(crate) const ISSUER: &str = "http://issuer.bench";
+/// Every bench user's password (meets the policy).
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
+
+/// Where the issuer's database lives.
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    /// A fresh SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh database created through `TEST_DATABASE_URL`, dropped afterwards.
+    Postgres {
+        /// A database the bench may connect to and create databases from.
+        admin_url: String,
+    },
+}
+
+impl Backend {
+    /// The table's name for it.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::Sqlite => "SQLite",
+            Self::Postgres { .. } => "PostgreSQL",
+        }
+    }
+
+    /// PostgreSQL from `TEST_DATABASE_URL`. Without it (or with the server down) the
+    /// PostgreSQL rows are skipped with a notice, unless `REQUIRE_POSTGRES=1`.
+    pub(crate) async fn postgres() -> Option<Self> {
+        use sqlx::Connection;
+        let required = std::env::var("REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+        let skip = |why: String| {
+            assert!(!required, "REQUIRE_POSTGRES=1, but {why}");
+            eprintln!("notice: skipping the PostgreSQL rows: {why}");
+            None
+        };
+        let admin_url = match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ => {
+                return skip(
+                    "TEST_DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/postgres)"
+                        .into(),
+                );
+            }
+        };
+        match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(connection) => {
+                let _ = connection.close().await;
+                Some(Self::Postgres { admin_url })
+            }
+            Err(error) => skip(format!("cannot connect to TEST_DATABASE_URL: {error}")),
+        }
+    }
+}
+
+/// A database of its own for one run; a PostgreSQL one is dropped when this is.
+struct Database {
+    url: String,
+    /// Holds the SQLite file.
+    _dir: TempDir,
+    /// `(admin_url, name)` of a PostgreSQL database to drop.
+    postgres: Option<(String, String)>,
+}
+
+impl Database {
+    async fn create(backend: &Backend) -> Self {
+        let dir = TempDir::new().expect("temp dir");
+        match backend {
+            Backend::Sqlite => Self {
+                url: format!("sqlite://{}", dir.path().join("issuer.db").display()),
+                _dir: dir,
+                postgres: None,
+            },
+            Backend::Postgres { admin_url } => {
+                use sqlx::Connection;
+                let name = format!("issuer_bench_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = sqlx::PgConnection::connect(admin_url)
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create the bench database");
+                let _ = admin.close().await;
+                let mut url = Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&name);
+                Self {
+                    url: url.to_string(),
+                    _dir: dir,
+                    postgres: Some((admin_url.clone(), name)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the bench's runtime, which cannot block on its own futures: use a
+        // thread with a runtime of its own. FORCE ends any connection still open.
+        let dropped = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
+                )))
+                .execute(&mut admin)
+                .await
+                .map(drop)
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the bench database: {dropped:?}");
+        }
+    }
+}
+
+/// The issuer's configuration for a bench run: its defaults (as `issuer serve` would have
+/// them), on port 0, with `keys_dir` and `database_url`.
+///
+/// The failed-login back-off counts failures only, so successful logins are never throttled
+/// whatever its limits; the free attempts are raised anyway so that a stray failure cannot
+/// turn the rest of a run into 429s. The back-off's work on a successful login (reading the
+/// counts of the address and the account, clearing the account's) still runs, as in
+/// production.
+pub(crate) fn config(database_url: &str, keys_dir: &Path) -> Config {
+    let keys_dir = keys_dir.display().to_string();
+    let cli = Cli::try_parse_from([
+        "issuer",
+        "--port",
+        "0",
+        "--database-url",
+        database_url,
+        "--keys-dir",
+        &keys_dir,
+        "--jwt-issuer",
+        ISSUER,
+    ])
+    .expect("bench flags parse");
+    let mut config = Config::from_raw(&cli.settings).expect("bench config is valid");
+    config.login_throttle.account_free_attempts = u32::MAX;
+    config.login_throttle.client_free_attempts = u32::MAX;
+    config
+}
+
+/// A running issuer and the client that talks to it.
+pub(crate) struct Issuer {
+    /// URLs and the shared client.
+    pub(crate) http: Arc<Http>,
+    /// Password hashes the issuer runs at once (its `max_concurrent_hashes`).
+    pub(crate) hash_permits: usize,
+    stop: oneshot::Sender<()>,
+    served: tokio::task::JoinHandle<std::io::Result<()>>,
+    _database: Database,
+}
+
+impl Issuer {
+    /// Builds and starts an issuer on a fresh database of `backend`, signing with the key in
+    /// `keys_dir`.
+    pub(crate) async fn start(backend: &Backend, keys_dir: &Path) -> Self {
+        let database = Database::create(backend).await;
+        let config = config(&database.url, keys_dir);
+        let hash_permits = config.max_concurrent_hashes;
+        let app = Application::build(config).await.expect("issuer builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let served = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            http: Arc::new(Http::new(&base)),
+            hash_permits,
+            stop,
+            served,
+            _database: database,
+        }
+    }
+
+    /// Stops the issuer (draining in-flight requests) and removes its database.
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(());
+        match tokio::time::timeout(Duration::from_secs(30), self.served).await {
+            Ok(Ok(Ok(()))) => {}
+            other => eprintln!("the issuer did not stop cleanly: {other:?}"),
+        }
+    }
+
+    /// Registers `count` users (`bench-N@example.com`, [`PASSWORD`]) and returns their
+    /// `POST /login` bodies.
+    pub(crate) async fn register_users(&self, count: usize) -> Vec<String> {
+        let registrations = (0..count).map(|n| {
+            let http = Arc::clone(&self.http);
+            tokio::spawn(async move {
+                let email = format!("bench-{n}@example.com");
+                let credentials = serde_json::json!({ "email": email, "password": PASSWORD });
+                let body = credentials.to_string();
+                http.post(&http.register, body.clone(), StatusCode::CREATED)
+                    .await
+                    .expect("register a bench user");
+                body
+            })
+        });
+        let mut bodies = Vec::with_capacity(count);
+        for registration in registrations.collect::<Vec<_>>() {
+            bodies.push(registration.await.expect("registration task"));
+        }
+        bodies
+    }
+}
+
+/// The issuer's URLs and the one client every task shares (keep-alive, so a task reuses its
+/// connection).
+pub(crate) struct Http {
+    client: reqwest::Client,
+    register: Url,
+    login: Url,
+    refresh: Url,
+    /// `GET /.well-known/jwks.json`.
+    pub(crate) jwks: Url,
+    /// `GET /healthz`: the cheapest route, the ceiling of the HTTP stack and the client.
+    pub(crate) healthz: Url,
+}
+
+impl Http {
+    fn new(base: &str) -> Self {
+        let url = |path: &str| Url::parse(&format!("{base}{path}")).expect("url");
+        Self {
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
+            register: url("/register"),
+            login: url("/login"),
+            refresh: url("/refresh"),
+            jwks: url("/.well-known/jwks.json"),
+            healthz: url("/healthz"),
+        }
+    }
+
+    /// `POST url` with a JSON `body`; the response body when the status is `expected`.
+    async fn post(
+        &self,
+        url: &Url,
+        body: String,
+        expected: StatusCode,
+    ) -> Result<impl AsRef<[u8]> + use<>, String> {
+        let request = self
+            .client
+            .post(url.clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body);
+        Self::send(request, expected).await
+    }
+
+    async fn send(
+        request: reqwest::RequestBuilder,
+        expected: StatusCode,
+    ) -> Result<impl AsRef<[u8]> + use<>, String> {
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| e.to_string())?;
+        if status == expected {
+            Ok(body)
+        } else {
+            Err(format!("{status}: {}", String::from_utf8_lossy(&body)))
+        }
+    }
+
+    /// Logs in with `credentials` (a `POST /login` body); the token response's refresh token.
+    pub(crate) async fn login(&self, credentials: String) -> Result<String, String> {
+        let body = self.post(&self.login, credentials, StatusCode::OK).await?;
+        refresh_token_of(body.as_ref())
+    }
+
+    /// Refreshes with `token`; the successor.
+    async fn refresh(&self, token: &str) -> Result<String, String> {
+        let request = serde_json::json!({ "refresh_token": token });
+        let body = request.to_string();
+        let body = self.post(&self.refresh, body, StatusCode::OK).await?;
+        refresh_token_of(body.as_ref())
+    }
+}
+
+fn refresh_token_of(body: &[u8]) -> Result<String, String> {
+    #[derive(Deserialize)]
+    struct Tokens {
+        refresh_token: String,
+    }
+    serde_json::from_slice::<Tokens>(body)
+        .map(|tokens| tokens.refresh_token)
+        .map_err(|e| format!("not a token response: {e}"))
+}
+
+/// A task's `POST /login` (its own user's credentials).
+pub(crate) struct Login {
+    /// The issuer.
+    pub(crate) http: Arc<Http>,
+    /// The `POST /login` body.
+    pub(crate) credentials: String,
+}
+
+/// One successful login.
+pub(crate) async fn login(state: Login) -> (Login, Result<(), String>) {
+    let outcome = state.http.login(state.credentials.clone()).await.map(drop);
+    (state, outcome)
+}
+
+/// A task's session, refreshed again and again: each successor is used for the next call.
+pub(crate) struct Chain {
+    /// The issuer.
+    pub(crate) http: Arc<Http>,
+    /// The session's current refresh token.
+    pub(crate) token: String,
+}
+
+/// One refresh of the chain.
+pub(crate) async fn refresh(mut state: Chain) -> (Chain, Result<(), String>) {
+    let outcome = match state.http.refresh(&state.token).await {
+        Ok(successor) => {
+            state.token = successor;
+            Ok(())
+        }
+        Err(error) => Err(error),
+    };
+    (state, outcome)
+}
+
+/// A task's `GET` of one URL.
+pub(crate) struct Get {
+    /// The issuer.
+    pub(crate) http: Arc<Http>,
+    /// What to get.
+    pub(crate) url: Url,
+}
+
+/// One `GET`, expecting 200.
+pub(crate) async fn get(state: Get) -> (Get, Result<(), String>) {
+    let request = state.http.client.get(state.url.clone());
+    let outcome = Http::send(request, StatusCode::OK).await.map(drop);
+    (state, outcome)
+}
