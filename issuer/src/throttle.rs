@@ -92,7 +92,11 @@ impl ThrottleKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// The attempt may be checked.
-    Allowed,
+    Allowed {
+        /// Whether the account has failures counted: only then does a successful login need
+        /// [`LoginThrottle::record_success`] (most logins write nothing to the table).
+        account_failures: bool,
+    },
     /// Some key is blocked for this much longer.
     Blocked(Duration),
 }
@@ -120,17 +124,20 @@ impl LoginThrottle {
         let now = unix_seconds(self.clock.now());
         let stored: Vec<String> = keys.iter().map(ThrottleKey::storage_key).collect();
         let stored: Vec<&str> = stored.iter().map(String::as_str).collect();
-        let wait = self
-            .store
-            .login_failures(&stored)
-            .await?
+        let found = self.store.login_failures(&stored).await?;
+        let wait = found
             .iter()
             .map(|found| found.blocked_until.saturating_sub(now))
             .filter(|&remaining| remaining > 0)
             .max();
+        let account_failures = keys
+            .iter()
+            .zip(&stored)
+            .filter(|(key, _)| matches!(key, ThrottleKey::Account(_)))
+            .any(|(_, stored)| found.iter().any(|found| found.key == *stored));
         Ok(match wait {
             Some(seconds) => Verdict::Blocked(Duration::from_secs(seconds.unsigned_abs())),
-            None => Verdict::Allowed,
+            None => Verdict::Allowed { account_failures },
         })
     }
 

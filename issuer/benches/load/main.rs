@@ -29,7 +29,7 @@
 //! It prints a Markdown table: requests/s, p50 and p99 latency (exact, from every call), the
 //! baselines' rates and the ratios. For logins, `ratio = logins/s ÷ argon2id verifications/s`
 //! and the overhead beyond hashing is `1 - ratio` (target: at most 10 %); a login also signs
-//! a token and makes 8 database statements, which the notes put in proportion. For refreshes,
+//! a token and makes 6 database statements, which the notes put in proportion. For refreshes,
 //! `ratio = refreshes/s ÷ RSA signatures/s`, against each signing baseline. For the JWKS,
 //! `ratio = JWKS/s ÷ /healthz/s`. "CPU/call" is `cores ÷ rate`, the machine time one call takes
 //! when a phase keeps every core busy, which lets rows be subtracted from each other.
@@ -401,7 +401,7 @@ fn print_notes(settings: &Settings, rows: &[Row], verification: Duration) {
     };
     if let (Some(sign), Some(verify)) = (cpu_of(SIGNER_ROW), cpu_of(ARGON2_ROW)) {
         println!(
-            "- A successful login also signs an access token: {} of CPU ({SIGNER_ROW} row), {:.1} % of a verification's {}; the rest of its overhead is the database (8 statements: the back-off's 2 reads and 1 delete, the user, the session's transaction of 4), HTTP and JSON.",
+            "- A successful login also signs an access token: {} of CPU ({SIGNER_ROW} row), {:.1} % of a verification's {}; the rest of its overhead is the database (6 statements: the back-off's read of the address and the account, the user, the session's transaction of 4; a login after failures also clears them), HTTP and JSON.",
             format_latency(Some(sign)),
             100.0 * sign.as_secs_f64() / verify.as_secs_f64(),
             format_latency(Some(verify)),

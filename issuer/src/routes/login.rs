@@ -86,9 +86,10 @@ async fn login(
     let keys: Vec<ThrottleKey> = std::iter::once(ThrottleKey::Client(client_ip))
         .chain(account.clone())
         .collect();
-    if let Verdict::Blocked(retry_after) = state.throttle.check(&keys).await? {
-        return Err(ApiError::RateLimited { retry_after });
-    }
+    let account_failures = match state.throttle.check(&keys).await? {
+        Verdict::Blocked(retry_after) => return Err(ApiError::RateLimited { retry_after }),
+        Verdict::Allowed { account_failures } => account_failures,
+    };
 
     let user = match &email {
         Some(email) => state.store.find_user_by_email(email).await?,
@@ -105,8 +106,9 @@ async fn login(
         return Err(ApiError::InvalidCredentials);
     };
     // Only the account's count is cleared: clearing the address's would let one valid account
-    // reset the back-off of an address that is guessing other accounts' passwords.
-    if let Some(account) = &account {
+    // reset the back-off of an address that is guessing other accounts' passwords. A failure
+    // recorded while this login was hashing stays counted: it happened.
+    if let Some(account) = account.as_ref().filter(|_| account_failures) {
         state.throttle.record_success(account).await?;
     }
     let user_agent = headers

@@ -19,25 +19,29 @@ pub struct FailureCount {
 }
 
 impl Store {
-    /// The failure rows of `keys` (absent keys have none).
+    /// The failure rows of `keys` (absent keys have none): one statement per two keys, so
+    /// one for a login's address and account.
     pub async fn login_failures(&self, keys: &[&str]) -> Result<Vec<FailureCount>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
-        for key in keys {
-            let row = on_pool!(self, |pool| {
-                sqlx::query_as::<_, (i64, i64)>(
-                    "SELECT failures, blocked_until FROM login_failures WHERE key = $1",
+        for pair in keys.chunks(2) {
+            let (first, second) = (pair[0], pair.get(1).copied().unwrap_or(pair[0]));
+            let rows = on_pool!(self, |pool| {
+                sqlx::query_as::<_, (String, i64, i64)>(
+                    "SELECT key, failures, blocked_until FROM login_failures WHERE key IN ($1, $2)",
                 )
-                .bind(*key)
-                .fetch_optional(pool)
+                .bind(first)
+                .bind(second)
+                .fetch_all(pool)
                 .await
             })?;
-            if let Some((failures, blocked_until)) = row {
-                found.push(FailureCount {
-                    key: (*key).to_owned(),
-                    failures,
-                    blocked_until,
-                });
-            }
+            found.extend(
+                rows.into_iter()
+                    .map(|(key, failures, blocked_until)| FailureCount {
+                        key,
+                        failures,
+                        blocked_until,
+                    }),
+            );
         }
         Ok(found)
     }
