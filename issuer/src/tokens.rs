@@ -335,13 +335,7 @@ mod tests {
         let written = crate::keys::generate(dir.path(), false).unwrap();
         let pem = std::fs::read_to_string(written.private_path).unwrap();
         let secret = "an-hs256-secret-of-at-least-32-bytes!";
-        let settings = RingSettings {
-            dir: dir.path().to_owned(),
-            token_ttl: Duration::from_secs(900),
-            publish_lead: Duration::from_secs(3600),
-            rotation_interval: None,
-            reload_interval: Duration::from_secs(10),
-        };
+        let settings = RingSettings::for_tests(dir.path());
         let hs256 = SigningConfig::Hs256 {
             secret: crate::config::Secret::new(secret.to_owned()),
         };
@@ -369,13 +363,7 @@ mod tests {
     fn rs256_tokens_are_byte_for_byte_those_jsonwebtoken_signs() {
         let dir = tempfile::TempDir::new().unwrap();
         let written = crate::keys::generate(dir.path(), false).unwrap();
-        let settings = RingSettings {
-            dir: dir.path().to_owned(),
-            token_ttl: Duration::from_secs(900),
-            publish_lead: Duration::from_secs(3600),
-            rotation_interval: None,
-            reload_interval: Duration::from_secs(10),
-        };
+        let settings = RingSettings::for_tests(dir.path());
         let signer = Signer::load(&SigningConfig::Rs256, settings, 0).unwrap();
         let subject = Subject {
             user_id: Uuid::now_v7(),

@@ -59,6 +59,8 @@
 mod baselines;
 mod driver;
 mod server;
+#[path = "../../tests/support/test_database.rs"]
+mod test_database;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,7 +69,7 @@ use tempfile::TempDir;
 
 use crate::baselines::{Argon2Verify, Signing};
 use crate::driver::{Load, Sample, Window, interleave};
-use crate::server::{Backend, Chain, Get, Issuer, Login};
+use crate::server::{Backend, Chain, Get, Issuer, Login, backend_name};
 
 /// What the environment asked for.
 struct Settings {
@@ -233,7 +235,7 @@ async fn backend_phases(
     shared: &Shared,
     decompose: bool,
 ) -> Vec<Row> {
-    let name = backend.name();
+    let name = backend_name(backend);
     let c = settings.concurrency;
     let http = &issuer.http;
     let credentials = issuer.register_users(c).await;

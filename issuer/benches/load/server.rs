@@ -1,6 +1,6 @@
 //! The issuer under load: the real [`Application`] on a real socket (port 0) in this process,
 //! on a fresh SQLite file or a fresh PostgreSQL database, driven over HTTP by one shared
-//! keep-alive `reqwest` client. The database handling follows `tests/api/helpers.rs`.
+//! keep-alive `reqwest` client. The database is the API tests' (`tests/support/test_database.rs`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,7 +12,6 @@ use issuer::config::Config;
 use issuer::startup::Application;
 use reqwest::{StatusCode, Url, header};
 use serde::Deserialize;
-use tempfile::TempDir;
 use tokio::sync::oneshot;
 
 /// The `iss` of the bench's tokens.
@@ -20,124 +19,14 @@ pub(crate) const ISSUER: &str = "http://issuer.bench";
 /// Every bench user's password (meets the policy).
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
-/// Where the issuer's database lives.
-#[derive(Debug, Clone)]
-pub(crate) enum Backend {
-    /// A fresh SQLite file in a temporary directory.
-    Sqlite,
-    /// A fresh database created through `TEST_DATABASE_URL`, dropped afterwards.
-    Postgres {
-        /// A database the bench may connect to and create databases from.
-        admin_url: String,
-    },
-}
+pub(crate) use crate::test_database::Backend;
+use crate::test_database::TestDatabase;
 
-impl Backend {
-    /// The table's name for it.
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            Self::Sqlite => "SQLite",
-            Self::Postgres { .. } => "PostgreSQL",
-        }
-    }
-
-    /// PostgreSQL from `TEST_DATABASE_URL`. Without it (or with the server down) the
-    /// PostgreSQL rows are skipped with a notice, unless `REQUIRE_POSTGRES=1`.
-    pub(crate) async fn postgres() -> Option<Self> {
-        use sqlx::Connection;
-        let required = std::env::var("REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-        let skip = |why: String| {
-            assert!(!required, "REQUIRE_POSTGRES=1, but {why}");
-            eprintln!("notice: skipping the PostgreSQL rows: {why}");
-            None
-        };
-        let admin_url = match std::env::var("TEST_DATABASE_URL") {
-            Ok(url) if !url.is_empty() => url,
-            _ => {
-                return skip(
-                    "TEST_DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/postgres)"
-                        .into(),
-                );
-            }
-        };
-        match sqlx::PgConnection::connect(&admin_url).await {
-            Ok(connection) => {
-                let _ = connection.close().await;
-                Some(Self::Postgres { admin_url })
-            }
-            Err(error) => skip(format!("cannot connect to TEST_DATABASE_URL: {error}")),
-        }
-    }
-}
-
-/// A database of its own for one run; a PostgreSQL one is dropped when this is.
-struct Database {
-    url: String,
-    /// Holds the SQLite file.
-    _dir: TempDir,
-    /// `(admin_url, name)` of a PostgreSQL database to drop.
-    postgres: Option<(String, String)>,
-}
-
-impl Database {
-    async fn create(backend: &Backend) -> Self {
-        let dir = TempDir::new().expect("temp dir");
-        match backend {
-            Backend::Sqlite => Self {
-                url: format!("sqlite://{}", dir.path().join("issuer.db").display()),
-                _dir: dir,
-                postgres: None,
-            },
-            Backend::Postgres { admin_url } => {
-                use sqlx::Connection;
-                let name = format!("issuer_bench_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = sqlx::PgConnection::connect(admin_url)
-                    .await
-                    .expect("connect to TEST_DATABASE_URL");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
-                    .execute(&mut admin)
-                    .await
-                    .expect("create the bench database");
-                let _ = admin.close().await;
-                let mut url = Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
-                url.set_path(&name);
-                Self {
-                    url: url.to_string(),
-                    _dir: dir,
-                    postgres: Some((admin_url.clone(), name)),
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let Some((admin_url, name)) = self.postgres.take() else {
-            return;
-        };
-        // Drop runs inside the bench's runtime, which cannot block on its own futures: use a
-        // thread with a runtime of its own. FORCE ends any connection still open.
-        let dropped = std::thread::spawn(move || {
-            use sqlx::Connection;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async {
-                let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                    r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
-                )))
-                .execute(&mut admin)
-                .await
-                .map(drop)
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop the bench database: {dropped:?}");
-        }
+/// The table's name for `backend`.
+pub(crate) fn backend_name(backend: &Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres { .. } => "PostgreSQL",
     }
 }
 
@@ -177,14 +66,14 @@ pub(crate) struct Issuer {
     pub(crate) hash_permits: usize,
     stop: oneshot::Sender<()>,
     served: tokio::task::JoinHandle<std::io::Result<()>>,
-    _database: Database,
+    _database: TestDatabase,
 }
 
 impl Issuer {
     /// Builds and starts an issuer on a fresh database of `backend`, signing with the key in
     /// `keys_dir`.
     pub(crate) async fn start(backend: &Backend, keys_dir: &Path) -> Self {
-        let database = Database::create(backend).await;
+        let database = TestDatabase::create(backend).await;
         let config = config(&database.url, keys_dir);
         let hash_permits = config.max_concurrent_hashes;
         let app = Application::build(config).await.expect("issuer builds");

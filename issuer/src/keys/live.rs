@@ -156,11 +156,10 @@ pub fn spawn_reloader(ring: Arc<LiveKeyRing>, clock: Arc<dyn Clock>) -> JoinHand
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn settings(dir: &Path) -> RingSettings {
-        RingSettings {
+impl RingSettings {
+    /// The defaults' lifetimes for a ring in `dir`, without scheduled rotation.
+    pub(crate) fn for_tests(dir: &Path) -> Self {
+        Self {
             dir: dir.to_owned(),
             token_ttl: Duration::from_secs(900),
             publish_lead: Duration::from_secs(3600),
@@ -168,11 +167,16 @@ mod tests {
             reload_interval: Duration::from_secs(10),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn a_reload_picks_up_a_rotation_and_a_broken_change_keeps_the_working_ring() {
         let dir = tempfile::TempDir::new().unwrap();
-        let settings = settings(dir.path());
+        let settings = RingSettings::for_tests(dir.path());
         let first = ring::rotate(dir.path(), settings.timing(0), false).unwrap();
         let live = LiveKeyRing::load(settings.clone(), 0).unwrap();
 
@@ -196,7 +200,7 @@ mod tests {
     fn a_reload_that_would_read_a_key_file_other_users_may_read_keeps_the_working_ring() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::TempDir::new().unwrap();
-        let settings = settings(dir.path());
+        let settings = RingSettings::for_tests(dir.path());
         let first = ring::rotate(dir.path(), settings.timing(0), false).unwrap();
         let live = LiveKeyRing::load(settings.clone(), 0).unwrap();
         let next = ring::rotate(dir.path(), settings.timing(10), false).unwrap();

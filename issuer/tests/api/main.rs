@@ -20,3 +20,5 @@ mod throttle;
 
 #[path = "../support/process.rs"]
 mod process;
+#[path = "../support/test_database.rs"]
+mod test_database;

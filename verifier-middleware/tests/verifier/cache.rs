@@ -9,6 +9,7 @@ use verifier_middleware::{Rejection, Verifier};
 
 use crate::support::{
     JwksServer, Mode, TestApp, assert_invalid_token, builder, clock, key, token, token_with,
+    wait_until_refused,
 };
 
 const DEFAULT_TTL: Duration = Duration::from_secs(600);
@@ -154,18 +155,6 @@ async fn a_removed_key_stops_verifying_after_the_next_fetch() {
         refused,
         Rejection::InvalidToken(verifier_middleware::InvalidToken::UnknownKey)
     );
-}
-
-/// The background refresh lands shortly after its download; verifying again is the only
-/// signal a caller has, so retry on the condition (bounded by the number of attempts).
-async fn wait_until_refused(verifier: &Verifier, token: &str) -> Rejection {
-    for _ in 0..10_000 {
-        match verifier.verify(token).await {
-            Err(rejection) => return rejection,
-            Ok(_) => tokio::task::yield_now().await,
-        }
-    }
-    panic!("the removed key kept verifying");
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use verifier_middleware::clock::{ManualClock, unix_seconds};
-use verifier_middleware::{RequireRoleLayer, VerifiedClaims, Verifier, VerifierBuilder};
+use verifier_middleware::{Rejection, RequireRoleLayer, VerifiedClaims, Verifier, VerifierBuilder};
 
 pub(crate) const ISSUER: &str = "https://issuer.test";
 pub(crate) const AUDIENCE: &str = "api";
@@ -300,4 +300,17 @@ pub(crate) async fn assert_invalid_token(response: reqwest::Response, descriptio
         body,
         json!({ "error": "invalid_token", "error_description": description })
     );
+}
+
+/// Verifies `token` until it is refused, and returns why. A background refresh lands shortly
+/// after its download; verifying again is the only signal a caller has, so this retries on the
+/// condition (bounded by the number of attempts).
+pub(crate) async fn wait_until_refused(verifier: &Verifier, token: &str) -> Rejection {
+    for _ in 0..10_000 {
+        match verifier.verify(token).await {
+            Err(rejection) => return rejection,
+            Ok(_) => tokio::task::yield_now().await,
+        }
+    }
+    panic!("the token kept verifying");
 }

@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use verifier_middleware::clock::Clock;
 use verifier_middleware::{InvalidToken, Rejection, Verifier};
 
-use crate::support::{JwksServer, Mode, TestApp, assert_invalid_token, builder, clock, key, token};
+use crate::support::{
+    JwksServer, Mode, TestApp, assert_invalid_token, builder, clock, key, token, wait_until_refused,
+};
 
 const DEFAULT_TTL: Duration = Duration::from_secs(600);
 
@@ -67,18 +69,6 @@ async fn traffic_answered_from_the_cache_still_refreshes_the_keys() {
 
     let refused = wait_until_refused(&verifier, &withdrawn).await;
     assert_eq!(refused, Rejection::InvalidToken(InvalidToken::UnknownKey));
-}
-
-/// The background refresh lands just after its download: verify again until the token is
-/// refused (bounded by the number of attempts).
-async fn wait_until_refused(verifier: &Verifier, token: &str) -> Rejection {
-    for _ in 0..10_000 {
-        match verifier.verify(token).await {
-            Err(rejection) => return rejection,
-            Ok(_) => tokio::task::yield_now().await,
-        }
-    }
-    panic!("the withdrawn key's token stayed accepted");
 }
 
 #[tokio::test]
