@@ -6,13 +6,11 @@ pub mod config;
 pub mod raider;
 pub mod user;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::http::StatusCode;
 use axum::http::header::X_CONTENT_TYPE_OPTIONS;
@@ -21,9 +19,6 @@ use axum::routing::get;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
-use tracing::Span;
-use tracing_subscriber::EnvFilter;
 use verifier_middleware::Verifier;
 
 use crate::config::ServiceConfig;
@@ -32,7 +27,18 @@ use crate::config::ServiceConfig;
 /// `/healthz` and `/readyz`, and serves until SIGTERM or Ctrl-C. A bad setting ends the process
 /// with one line on stderr and exit code 1.
 pub async fn main(name: &'static str, default_port: u16, routes: Router) -> ExitCode {
-    init_tracing();
+    let telemetry = telemetry::TelemetryArgs::from_env()
+        .map_err(|error| error.to_string())
+        .and_then(|args| {
+            telemetry::init(name, env!("CARGO_PKG_VERSION"), &args).map_err(|e| e.to_string())
+        });
+    let _telemetry = match telemetry {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("{name}: error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     match serve(name, default_port, routes).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -73,20 +79,14 @@ pub fn app(routes: Router, verifier: Verifier) -> Router {
         )
         .route("/readyz", get(ready))
         .with_state(verifier.clone());
-    routes
+    let app = routes
         .layer(verifier.layer())
         .merge(health)
-        .fallback(not_found)
-        .layer(SetResponseHeaderLayer::overriding(
-            X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_request(())
-                .on_response(log_response),
-        )
+        .fallback(not_found);
+    telemetry::instrument(app, internal_error).layer(SetResponseHeaderLayer::overriding(
+        X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
 }
 
 /// 200 once the verifier holds keys; 503 while it waits for the issuer.
@@ -102,42 +102,21 @@ async fn ready(State(verifier): State<Verifier>) -> Response {
     }
 }
 
+/// The answer to a request whose handler panicked (reported to Sentry when it is on).
+fn internal_error() -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({ "error": "server_error", "error_description": "internal error" })),
+    )
+        .into_response()
+}
+
 async fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
         Json(json!({ "error": "not_found", "error_description": "no such route" })),
     )
         .into_response()
-}
-
-/// Names the request's span: method and route (the template, or the path when none matched);
-/// no query strings, headers or bodies.
-fn request_span(request: &Request) -> Span {
-    let route = request.extensions().get::<MatchedPath>().map_or_else(
-        || request.uri().path().to_owned(),
-        |m| m.as_str().to_owned(),
-    );
-    tracing::info_span!("request", method = %request.method(), route)
-}
-
-/// One line per request at `info`, in the request's span: status and latency.
-fn log_response(response: &Response, latency: Duration, _span: &Span) {
-    tracing::info!(
-        status = response.status().as_u16(),
-        latency_ms = latency.as_millis(),
-        "response"
-    );
-}
-
-fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        // A failed log write (stderr gone) must not fail a request.
-        .log_internal_errors(false)
-        .init();
 }
 
 /// Resolves on SIGTERM or Ctrl-C; the server then finishes in-flight requests.

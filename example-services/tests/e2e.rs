@@ -316,3 +316,33 @@ fn conflicting_key_settings_stop_start_up_with_one_line() {
         "user-service: error: set only one of JWT_JWKS_URL and JWT_PUBLIC_KEY_FILE\n"
     );
 }
+
+#[test]
+fn a_bad_log_format_stops_start_up_with_one_line_naming_it() {
+    let output = Command::new(env!("CARGO_BIN_EXE_user-service"))
+        .env_clear()
+        .env("LOG_FORMAT", "xml")
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("user-service: error: "), "{stderr}");
+    assert!(stderr.contains("LOG_FORMAT"), "{stderr}");
+}
+
+#[test]
+fn a_bad_sentry_dsn_stops_start_up_without_echoing_its_key() {
+    let output = Command::new(env!("CARGO_BIN_EXE_user-service"))
+        .env_clear()
+        .env("SENTRY_DSN", "not-a-dsn-secretkey123")
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        "user-service: error: SENTRY_DSN: not a valid Sentry DSN (expected https://KEY@HOST/PROJECT)\n"
+    );
+}

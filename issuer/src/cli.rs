@@ -27,6 +27,9 @@ pub struct Cli {
     /// Settings shared by every subcommand.
     #[command(flatten)]
     pub settings: RawSettings,
+    /// Logs and error reporting (`LOG_FORMAT`, `SENTRY_*`) of `serve`.
+    #[command(flatten)]
+    pub telemetry: telemetry::TelemetryArgs,
 }
 
 /// The subcommands.

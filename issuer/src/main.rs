@@ -1,19 +1,27 @@
 //! `issuer`: see `issuer --help`.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 use issuer::cli::{Cli, Command};
 use issuer::commands;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, None | Some(Command::Serve)) {
-        init_tracing();
-    }
+    // Logs and error reporting are for the server; the other subcommands print their results.
+    let _telemetry = match cli.command {
+        None | Some(Command::Serve) => {
+            match telemetry::init("issuer", env!("CARGO_PKG_VERSION"), &cli.telemetry) {
+                Ok(telemetry) => Some(telemetry),
+                Err(error) => {
+                    eprintln!("issuer: error: {error}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        Some(_) => None,
+    };
     match commands::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -21,17 +29,4 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        // The default reports a failed log write with `eprintln!`, which panics when stderr is
-        // gone (a log collector that died): every request would then answer 500. A lost log
-        // line must not cost a request.
-        .log_internal_errors(false)
-        .init();
 }

@@ -13,10 +13,7 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::config::{Config, SessionPolicy};
@@ -110,15 +107,10 @@ impl Application {
         let router = routes::router()
             .layer(config.client_ip_source.into_extension())
             .layer(DefaultBodyLimit::max(config.body_limit_bytes))
-            .layer(middleware::from_fn(log_internal_causes))
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
-            )
-            .layer(CatchPanicLayer::custom(|_| {
-                ApiError::Internal("handler panicked".into()).into_response()
-            }));
+            .layer(middleware::from_fn(log_internal_causes));
+        let router = telemetry::instrument(router, || {
+            ApiError::Internal("handler panicked".into()).into_response()
+        });
         let router = with_security_headers(router).with_state(state);
         Ok(Self {
             listener,

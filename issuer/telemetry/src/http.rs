@@ -1,0 +1,134 @@
+//! The layers every service puts around its router: request ids, one log line per request,
+//! and Sentry reports of server errors and panics.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use sentry::integrations::tower::NewSentryLayer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+/// The name of every request's span; error logs inside it ride on the request's report.
+pub(crate) const REQUEST_SPAN: &str = "request";
+/// The header that carries the request id, in and out.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The route of a request that matched none.
+const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Sentry tags on reports of requests.
+pub(crate) mod tags {
+    /// `GET`, `POST`, ...
+    pub(crate) const METHOD: &str = "http.method";
+    /// The route template (`/book`, `/public-key/{kid}`), never the raw path.
+    pub(crate) const ROUTE: &str = "http.route";
+    /// The response status.
+    pub(crate) const STATUS: &str = "http.status_code";
+    /// The `x-request-id` of the request.
+    pub(crate) const REQUEST_ID: &str = "request_id";
+}
+
+/// Marks the response [`CatchPanicLayer`] built: the panic was reported already.
+#[derive(Clone, Copy)]
+struct PanicReported;
+
+/// Wraps `router` (with its state applied) in, from the outside in:
+/// - `x-request-id`: kept from the request when present, a new UUID otherwise, and returned
+///   on the response;
+/// - Sentry's per-request scope (a no-op when Sentry is off). Reports carry the route
+///   template, never the URL: raw paths and query strings can hold ids and tokens;
+/// - one `info` line per request in a span holding method, route and request id, with status
+///   and latency;
+/// - a report to Sentry of every 5xx answer, tagged with method, route, status and request id
+///   (4xx are the client's business and are never reported); error logs written while the
+///   request ran are its breadcrumbs;
+/// - panics caught and answered with `panic_response()` (a 500 in the service's error
+///   format), reported once, by Sentry's panic handler.
+pub fn instrument<S>(router: Router<S>, panic_response: fn() -> Response) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    router
+        .layer(CatchPanicLayer::custom(move |_| {
+            let mut response = panic_response();
+            response.extensions_mut().insert(PanicReported);
+            response
+        }))
+        .layer(middleware::from_fn(report_server_errors))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(log_response)
+                // 5xx are logged by `log_response` and reported by `report_server_errors`.
+                .on_failure(()),
+        )
+        .layer(NewSentryLayer::<Request>::new_from_top())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The route template that matched, or [`UNMATCHED_ROUTE`]: raw paths can hold ids.
+fn route(request: &Request) -> &str {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(UNMATCHED_ROUTE, MatchedPath::as_str)
+}
+
+fn request_id(request: &Request) -> &str {
+    request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+}
+
+/// The request's span: method, route and request id; no query strings, headers or bodies.
+fn request_span(request: &Request) -> Span {
+    tracing::info_span!(
+        REQUEST_SPAN,
+        method = %request.method(),
+        route = route(request),
+        request_id = request_id(request),
+    )
+}
+
+/// One line per request at `info`, in the request's span: status and latency.
+fn log_response(response: &Response, latency: Duration, _span: &Span) {
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_ms = latency.as_millis(),
+        "response"
+    );
+}
+
+/// Tags the request's Sentry scope, and reports the answer if it is a 5xx that no panic
+/// report covers already.
+async fn report_server_errors(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = route(&request).to_owned();
+    sentry::configure_scope(|scope| {
+        scope.set_tag(tags::METHOD, &method);
+        scope.set_tag(tags::ROUTE, &route);
+        scope.set_tag(tags::REQUEST_ID, request_id(&request));
+    });
+    let response = next.run(request).await;
+    let status = response.status();
+    if status.is_server_error() && response.extensions().get::<PanicReported>().is_none() {
+        sentry::with_scope(
+            |scope| scope.set_tag(tags::STATUS, status.as_u16()),
+            || {
+                sentry::capture_message(
+                    &format!("{} {method} {route}", status.as_u16()),
+                    sentry::Level::Error,
+                )
+            },
+        );
+    }
+    response
+}

@@ -1,0 +1,161 @@
+//! Process-wide set-up, once, from `main`: the log subscriber and, when `SENTRY_DSN` is set,
+//! the Sentry client.
+
+use std::borrow::Cow;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sentry::ClientInitGuard;
+use sentry::integrations::tracing::{BreadcrumbLayer, ErrorLayer};
+use sentry::protocol::Event;
+use tracing::Level;
+use tracing_subscriber::filter::{self, LevelFilter};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::config::{InvalidDsn, LogFormat, TelemetryArgs};
+use crate::http::tags;
+use crate::scrub::{scrub_breadcrumb, scrub_event};
+
+/// How long events still queued may take to leave at shutdown.
+const SENTRY_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Keeps telemetry running; dropping it (at the end of `main`) sends what Sentry still has
+/// queued, for at most two seconds.
+#[must_use = "dropping the guard stops error reporting"]
+pub struct Telemetry {
+    _sentry: Option<ClientInitGuard>,
+}
+
+impl std::fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Telemetry")
+            .field("sentry", &self._sentry.is_some())
+            .finish()
+    }
+}
+
+/// Telemetry could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// `SENTRY_DSN` does not parse.
+    #[error(transparent)]
+    Dsn(#[from] InvalidDsn),
+    /// A log subscriber was installed already (telemetry set up twice).
+    #[error("logging is already set up")]
+    AlreadyInitialised,
+}
+
+/// Sets up logging (`RUST_LOG`, default `info`; `LOG_FORMAT`) to stderr and, when a DSN is
+/// configured, Sentry: error-level log events become Sentry events, `info`/`warn` lines
+/// breadcrumbs, panics are reported, and everything is scrubbed before it is sent
+/// ([`crate::scrub`]). `service` and `version` make the default release, `service@version`.
+///
+/// Sending happens on Sentry's own thread through a bounded queue: a slow or unreachable
+/// Sentry drops events, it never blocks a request.
+///
+/// # Errors
+/// The DSN does not parse, or telemetry was set up already.
+pub fn init(
+    service: &'static str,
+    version: &'static str,
+    args: &TelemetryArgs,
+) -> Result<Telemetry, TelemetryError> {
+    let sentry = match args.sentry_dsn()? {
+        Some(dsn) => {
+            let mut options = sentry::ClientOptions::default();
+            options.dsn = Some(dsn);
+            options.release = Some(Cow::Owned(
+                args.sentry_release
+                    .clone()
+                    .unwrap_or_else(|| format!("{service}@{version}")),
+            ));
+            options.environment = args.sentry_environment.clone().map(Cow::Owned);
+            options.send_default_pii = false;
+            options.before_send = Some(Arc::new(|event| scrub_event(tag_panic(event))));
+            options.before_breadcrumb = Some(Arc::new(scrub_breadcrumb));
+            options.shutdown_timeout = SENTRY_SHUTDOWN_TIMEOUT;
+            Some(sentry::init(options))
+        }
+        None => None,
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (text, json) = match args.log_format {
+        LogFormat::Text => (Some(text_lines()), None),
+        LogFormat::Json => (None, Some(json_lines())),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(text)
+        .with(json)
+        .with(sentry.as_ref().map(|_| sentry_layers()))
+        .try_init()
+        .map_err(|_| TelemetryError::AlreadyInitialised)?;
+    Ok(Telemetry { _sentry: sentry })
+}
+
+/// A panic inside a request is answered 500 (the panic layer of [`crate::instrument`]): its
+/// report gets the status tag the request's other tags were set without.
+fn tag_panic(mut event: Event<'static>) -> Event<'static> {
+    let panicked = event.exception.iter().any(|exception| {
+        exception
+            .mechanism
+            .as_ref()
+            .is_some_and(|m| m.ty == "panic")
+    });
+    if panicked && event.tags.contains_key(tags::ROUTE) {
+        event.tags.insert(tags::STATUS.into(), "500".into());
+    }
+    event
+}
+
+/// Error-level events become Sentry events, except inside a request: those ride as
+/// breadcrumbs on the request's own report (its 5xx), which carries method, route and status.
+/// `info` and `warn` lines are breadcrumbs.
+fn sentry_layers<S>() -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    // Spans must pass this filter too: a per-layer filter does not see the spans it refuses.
+    let outside_requests = filter::dynamic_filter_fn(|metadata, context| {
+        metadata.is_span()
+            || *metadata.level() == Level::ERROR
+                && !context.lookup_current().is_some_and(|span| {
+                    span.scope()
+                        .any(|span| span.name() == crate::http::REQUEST_SPAN)
+                })
+    });
+    ErrorLayer::new()
+        .with_filter(outside_requests)
+        .and_then(BreadcrumbLayer::new().with_filter(LevelFilter::INFO))
+}
+
+/// Human-readable lines on stderr, coloured on a terminal.
+fn text_lines<S>() -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        // The default reports a failed log write with `eprintln!`, which panics when stderr is
+        // gone (a log collector that died): every request would then answer 500. A lost log
+        // line must not cost a request.
+        .log_internal_errors(false)
+}
+
+/// One JSON object per line on stderr, with the current span's fields (method, route,
+/// request id) flattened into each line.
+fn json_lines<S>() -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    tracing_subscriber::fmt::layer()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false)
+}

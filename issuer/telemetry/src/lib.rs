@@ -1,0 +1,33 @@
+//! What the issuer and the example services share to be observable, set up in one place:
+//!
+//! - [`init`]: logs on stderr (`RUST_LOG`, default `info`; `LOG_FORMAT=text|json`) and, when
+//!   `SENTRY_DSN` is set, error reporting to Sentry, scrubbed of tokens, passwords, cookies and
+//!   `Authorization` headers ([`scrub`]);
+//! - [`instrument`]: the layers around a router: `x-request-id`, one log line per request
+//!   (method, route, status, latency, request id), Sentry reports of 5xx answers and panics.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use axum::http::StatusCode;
+//! use axum::response::IntoResponse;
+//! use telemetry::TelemetryArgs;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let _telemetry = telemetry::init("my-service", "1.0.0", &TelemetryArgs::from_env()?)?;
+//! let app: Router = telemetry::instrument(
+//!     Router::new().route("/", get(|| async { "hello" })),
+//!     || StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+//! );
+//! # let _ = app;
+//! # Ok(())
+//! # }
+//! ```
+
+mod config;
+mod http;
+mod init;
+pub mod scrub;
+
+pub use config::{InvalidDsn, LogFormat, TelemetryArgs};
+pub use http::{REQUEST_ID_HEADER, instrument};
+pub use init::{Telemetry, TelemetryError, init};
