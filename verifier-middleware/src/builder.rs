@@ -364,7 +364,8 @@ impl VerifierBuilder {
     }
 
     /// Checks the configuration and builds the verifier. Does no I/O: the JWKS is fetched on
-    /// first use or by [`Verifier::prefetch`].
+    /// first use or by [`Verifier::prefetch`]. Describes the [metrics](crate::metrics) to the
+    /// recorder installed now, if any.
     ///
     /// # Errors
     /// A [`BuildError`] naming the first problem found.
@@ -447,6 +448,7 @@ impl VerifierBuilder {
             return Err(invalid("max_token_bytes", "at least 64 bytes"));
         }
         let token_cache = token_cache(&self.token_cache)?;
+        crate::metrics::describe();
         Ok(Verifier::from_inner(Inner {
             rsa,
             hmac,

@@ -128,6 +128,17 @@
 //!
 //! Times come from a [`Clock`](clock::Clock), so tests can move time instead of sleeping.
 //!
+//! # Metrics
+//!
+//! Counters and a gauge through the [`metrics`](::metrics) facade, for dashboards and alerts:
+//! `verifier_verifications_total{result, reason}`, `verifier_token_cache_hits_total`,
+//! `verifier_token_cache_misses_total`, `verifier_fetches_total{source, result}`,
+//! `verifier_fetch_last_success_timestamp_seconds{source}` and
+//! `verifier_jwks_stale_keys_served_total`. This crate brings no exporter: install one in the
+//! application (e.g. `metrics-exporter-prometheus`) before building the verifier; without
+//! one, recording costs next to nothing. The [`metrics`] module lists what each metric means,
+//! its labels, and the constants naming them.
+//!
 //! # Response bodies
 //!
 //! Rejections carry a JSON body (`{"error", "error_description"}`), so the response body type
@@ -145,6 +156,7 @@ mod extract;
 pub mod fuzzing;
 mod keys;
 pub mod layer;
+pub mod metrics;
 mod rejection;
 mod remote;
 mod revocation;

@@ -27,6 +27,7 @@ use reqwest::{Client, Url};
 use serde::Deserialize;
 
 use crate::clock::Clock;
+use crate::metrics::{self, Fetch, Source};
 use crate::remote::{Document, Endpoint, FetchError, SingleFlight, backoff, wait};
 
 /// Tuning for the revocation list; set through the builder's `revocation_*` methods.
@@ -167,6 +168,7 @@ impl RevocationList {
 
     fn apply(&self, sent_at: SystemTime, outcome: Result<Document, FetchError>) {
         let previous = self.state.load_full();
+        let not_modified = matches!(outcome, Ok(Document { body: None, .. }));
         let parsed = outcome.and_then(|document| {
             let sids = match document.body {
                 None => Arc::clone(&previous.sids),
@@ -186,6 +188,12 @@ impl RevocationList {
         });
         let next = match parsed {
             Ok((sids, etag)) => {
+                let result = if not_modified {
+                    Fetch::NotModified
+                } else {
+                    Fetch::Ok
+                };
+                metrics::fetched(Source::Revocation, result, sent_at);
                 let changed = !Arc::ptr_eq(&sids, &previous.sids);
                 tracing::debug!(
                     url = %self.endpoint.display(),
@@ -202,6 +210,7 @@ impl RevocationList {
                 }
             }
             Err(error) => {
+                metrics::fetched(Source::Revocation, Fetch::Error, sent_at);
                 let failures = previous.failures.saturating_add(1);
                 let delay = backoff(self.retry_base, self.retry_max, failures);
                 tracing::warn!(

@@ -9,8 +9,9 @@ use jsonwebtoken::Algorithm;
 use crate::builder::VerifierBuilder;
 use crate::claims::{self, ClaimRules, VerifiedClaims};
 use crate::clock::{Clock, unix_seconds};
-use crate::keys::jwks::JwksCache;
+use crate::keys::jwks::{Generation, JwksCache};
 use crate::keys::{KeySet, Lookup, VerifyingKey};
+use crate::metrics;
 use crate::rejection::{InvalidToken, Rejection};
 use crate::revocation::{Check, RevocationList};
 use crate::token::{self, ParsedToken};
@@ -123,29 +124,51 @@ impl Verifier {
         }
     }
 
-    /// Verification without waiting when possible.
+    /// Verification without waiting when possible; counted in the metrics once its outcome is
+    /// known.
     pub(crate) fn try_verify(&self, token: &str) -> Attempt {
         let attempt = self.try_verify_cached(token);
-        match &self.inner.revocation {
+        let attempt = match &self.inner.revocation {
             Some(list) => screen(attempt, list),
             None => attempt,
+        };
+        match attempt {
+            Attempt::Done(outcome) => {
+                metrics::verified(&outcome);
+                Attempt::Done(outcome)
+            }
+            Attempt::Pending(verification) => Attempt::Pending(Box::pin(async move {
+                let outcome = verification.await;
+                metrics::verified(&outcome);
+                outcome
+            })),
         }
     }
 
     /// A token verified before under the same keys and revocation list is taken from the
     /// cache, its time claims checked again; any other is verified in full and remembered.
     fn try_verify_cached(&self, token: &str) -> Attempt {
-        let (Some(cache), Some(generation)) = (&self.inner.token_cache, self.cache_generation())
-        else {
+        let Some(cache) = &self.inner.token_cache else {
             return self.try_verify_token(token);
         };
         if token.len() > self.inner.max_token_bytes {
             return Attempt::Done(Err(InvalidToken::TooLong.into()));
         }
+        let Some(generation) = self.cache_generation() else {
+            metrics::token_cache_miss();
+            return self.try_verify_token(token);
+        };
         let now = unix_seconds(self.inner.clock.now());
-        if let Some(hit) = cache.get(token, generation, &self.inner.rules, now) {
+        if let Some(hit) = cache.get(token, generation.number, &self.inner.rules, now) {
+            metrics::token_cache_hit();
+            if generation.stale {
+                // A miss counts stale keys where it looks its key up (`JwksCache::current`).
+                metrics::stale_keys_served();
+            }
             return Attempt::Done(hit.map_err(Rejection::from));
         }
+        metrics::token_cache_miss();
+        let generation = generation.number;
         match self.try_verify_token(token) {
             Attempt::Done(Ok(claims)) => {
                 cache.insert(token, &claims, generation, now);
@@ -166,19 +189,26 @@ impl Verifier {
     }
 
     /// The generation of the keys and the revocation list, which the cache's entries must
-    /// match; `None` when a JWKS source holds no usable keys (then nothing is served from the
-    /// cache). Both parts only grow, so their sum changes whenever either does.
-    fn cache_generation(&self) -> Option<u64> {
+    /// match, and whether the JWKS keys are stale; `None` when a JWKS source holds no usable
+    /// keys (then nothing is served from the cache). Both parts only grow, so their sum
+    /// changes whenever either does.
+    fn cache_generation(&self) -> Option<Generation> {
         let keys = match &self.inner.rsa {
             Some(RsaSource::Jwks(cache)) => cache.generation()?,
-            _ => 0,
+            _ => Generation {
+                number: 0,
+                stale: false,
+            },
         };
         let list = self
             .inner
             .revocation
             .as_ref()
             .map_or(0, |list| list.generation());
-        Some(keys.wrapping_add(list))
+        Some(Generation {
+            number: keys.number.wrapping_add(list),
+            ..keys
+        })
     }
 
     /// Whether the JWKS key set held now has a key for `kid` and `alg`, looked up exactly as a
@@ -208,32 +238,35 @@ impl Verifier {
         match &self.inner.rsa {
             Some(RsaSource::Static(keys)) => Attempt::Done(self.check_in(&parsed, keys)),
             Some(RsaSource::Jwks(cache)) => {
-                let lookup = cache.current().map(|keys| {
+                let keys = cache.current();
+                let found = keys.as_ref().and_then(|keys| {
                     match keys.find(parsed.kid.as_deref(), parsed.alg) {
                         Lookup::UnknownKid => None,
                         lookup => Some(self.check_found(&parsed, lookup)),
                     }
                 });
-                match lookup.flatten() {
+                match found {
                     Some(result) => Attempt::Done(result),
-                    None => Attempt::Pending(Box::pin(
-                        self.clone()
-                            .verify_after_fetch(Arc::clone(cache), token.to_owned()),
-                    )),
+                    None => Attempt::Pending(Box::pin(self.clone().verify_after_fetch(
+                        Arc::clone(cache),
+                        keys,
+                        token.to_owned(),
+                    ))),
                 }
             }
             None => Attempt::Done(Err(InvalidToken::AlgorithmNotAllowed.into())),
         }
     }
 
-    /// The slow path: the keys are missing, or lack the token's `kid`.
+    /// The slow path: the keys `held` are missing, or lack the token's `kid`.
     async fn verify_after_fetch(
         self,
         cache: Arc<JwksCache>,
+        held: Option<Arc<KeySet>>,
         token: String,
     ) -> Result<VerifiedClaims, Rejection> {
         let parsed = token::parse(&token, self.inner.max_token_bytes)?;
-        let keys = match cache.current() {
+        let keys = match held {
             None => cache.load().await?,
             Some(keys) => match parsed.kid.as_deref() {
                 Some(kid) if is_unknown_kid(&keys, &parsed) => {

@@ -76,6 +76,7 @@ use tower::{Layer, Service};
 
 pub use self::future::ResponseFuture;
 use crate::claims::VerifiedClaims;
+use crate::metrics;
 use crate::rejection::{Rejection, RoleList};
 use crate::verifier::{Attempt, Verifier};
 
@@ -196,7 +197,12 @@ where
                 return ResponseFuture::calling(self.inner.call(request));
             }
             Ok(None) => return ResponseFuture::rejected(Rejection::MissingToken),
-            Err(invalid) => return ResponseFuture::rejected(invalid.into()),
+            Err(invalid) => {
+                // Counted like a verification: the client did send a token, unreadable.
+                let rejection = Rejection::from(invalid);
+                metrics::refused(&rejection);
+                return ResponseFuture::rejected(rejection);
+            }
         };
         match attempt {
             Attempt::Done(result) => match result.and_then(|c| self.layer.guard.admit(c)) {

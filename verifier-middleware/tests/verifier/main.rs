@@ -4,6 +4,7 @@
 mod builder;
 mod cache;
 mod embedding;
+mod metrics;
 mod revocation;
 mod support;
 mod token_cache;

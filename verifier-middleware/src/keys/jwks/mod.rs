@@ -31,6 +31,7 @@ use tokio::sync::watch;
 use self::fetch::{Fetched, fetch};
 use super::KeySet;
 use crate::clock::Clock;
+use crate::metrics::{self, Fetch, Source};
 use crate::rejection::Rejection;
 use crate::remote::{Endpoint, FetchError, SingleFlight, backoff, wait};
 
@@ -90,12 +91,24 @@ pub(crate) struct JwksCache {
     absent_kids: moka::sync::Cache<String, SystemTime>,
 }
 
+/// The key set held, as the verified-token cache sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Generation {
+    /// Grows each time a download brings keys different from the ones held.
+    pub(crate) number: u64,
+    /// The keys are past their lifetime, served (within `max_stale`) because no refresh has
+    /// succeeded yet.
+    pub(crate) stale: bool,
+}
+
 #[derive(Debug)]
 struct CacheState {
     keys: Option<Arc<KeySet>>,
     /// Grows each time a download brings keys different from the ones held.
     generation: u64,
     refresh_at: SystemTime,
+    /// The end of the keys' lifetime; past it they are stale, until `discard_at`.
+    expires_at: SystemTime,
     discard_at: SystemTime,
     retry_at: Option<SystemTime>,
     failures: u32,
@@ -139,6 +152,7 @@ impl JwksCache {
                 keys: None,
                 generation: 0,
                 refresh_at: now,
+                expires_at: now,
                 discard_at: now,
                 retry_at: None,
                 failures: 0,
@@ -149,22 +163,32 @@ impl JwksCache {
     }
 
     /// The keys to verify with now, without waiting. Starts a background refresh when the
-    /// keys are due for one. `None` when no usable keys are held.
+    /// keys are due for one. `None` when no usable keys are held. Keys past their lifetime
+    /// are counted as served stale: call it once per verification.
     pub(crate) fn current(self: &Arc<Self>) -> Option<Arc<KeySet>> {
-        self.held(|_, keys| Arc::clone(keys))
+        let (keys, stale) = self.held(|_, keys| Arc::clone(keys))?;
+        if stale {
+            metrics::stale_keys_served();
+        }
+        Some(keys)
     }
 
-    /// Which key set is held: grows whenever a download changes the keys. `None` while no
-    /// usable keys are held, so that nothing verified earlier is vouched for. Like
+    /// Which key set is held: its number grows whenever a download changes the keys. `None`
+    /// while no usable keys are held, so that nothing verified earlier is vouched for. Like
     /// [`current`](Self::current), starts a refresh when one is due: requests answered from
-    /// the verified-token cache must keep the keys fresh too.
-    pub(crate) fn generation(self: &Arc<Self>) -> Option<u64> {
-        self.held(|state, _| state.generation)
+    /// the verified-token cache must keep the keys fresh too. Counts nothing: a verification
+    /// the token cache cannot answer goes on to [`current`](Self::current).
+    pub(crate) fn generation(self: &Arc<Self>) -> Option<Generation> {
+        let (number, stale) = self.held(|state, _| state.generation)?;
+        Some(Generation { number, stale })
     }
 
     /// Reads the held state when usable keys are held, starting a background refresh when
-    /// they are due for one.
-    fn held<T>(self: &Arc<Self>, read: impl FnOnce(&CacheState, &Arc<KeySet>) -> T) -> Option<T> {
+    /// they are due for one; also says whether the keys are past their lifetime.
+    fn held<T>(
+        self: &Arc<Self>,
+        read: impl FnOnce(&CacheState, &Arc<KeySet>) -> T,
+    ) -> Option<(T, bool)> {
         let now = self.clock.now();
         let state = self.state.load();
         let keys = state.usable_keys(now)?;
@@ -175,7 +199,7 @@ impl JwksCache {
         {
             drop(self.start_flight());
         }
-        Some(read(&state, keys))
+        Some((read(&state, keys), now >= state.expires_at))
     }
 
     /// Whether usable keys are held.
@@ -266,6 +290,12 @@ impl JwksCache {
     fn apply(&self, outcome: Result<Fetched, FetchError>) {
         let now = self.clock.now();
         let previous = self.state.load_full();
+        let result = if outcome.is_ok() {
+            Fetch::Ok
+        } else {
+            Fetch::Error
+        };
+        metrics::fetched(Source::Jwks, result, now);
         let next = match outcome {
             Ok(fetched) => {
                 for skipped in &fetched.skipped {
@@ -295,6 +325,7 @@ impl JwksCache {
                     keys: Some(keys),
                     generation,
                     refresh_at: now + ttl.mul_f64(0.8),
+                    expires_at: now + ttl,
                     discard_at: now + ttl + self.settings.max_stale,
                     retry_at: None,
                     failures: 0,
@@ -316,6 +347,7 @@ impl JwksCache {
                     keys: previous.keys.clone(),
                     generation: previous.generation,
                     refresh_at: previous.refresh_at,
+                    expires_at: previous.expires_at,
                     discard_at: previous.discard_at,
                     retry_at: Some(now + backoff),
                     failures,
@@ -370,20 +402,17 @@ mod tests {
     #[test]
     fn the_generation_moves_only_when_a_download_changes_the_keys() {
         let cache = cache();
-        assert_eq!(cache.generation(), None, "no keys yet");
+        let number = |cache: &Arc<JwksCache>| cache.generation().map(|held| held.number);
+        assert_eq!(number(&cache), None, "no keys yet");
 
         cache.apply(downloaded(key_set(0xC5)));
-        let first = cache.generation().unwrap();
+        let first = number(&cache).unwrap();
         cache.apply(downloaded(key_set(0xC5)));
-        assert_eq!(cache.generation(), Some(first), "the same keys again");
+        assert_eq!(number(&cache), Some(first), "the same keys again");
         cache.apply(Err(FetchError::Unusable("down")));
-        assert_eq!(cache.generation(), Some(first), "a failed download");
+        assert_eq!(number(&cache), Some(first), "a failed download");
 
         cache.apply(downloaded(key_set(0xC7)));
-        assert_eq!(
-            cache.generation(),
-            Some(first + 1),
-            "another modulus, same kid"
-        );
+        assert_eq!(number(&cache), Some(first + 1), "another modulus, same kid");
     }
 }
