@@ -24,7 +24,7 @@ use verifier_middleware::Verifier;
 use crate::config::ServiceConfig;
 
 /// Runs a service: reads its configuration, protects `routes` with the verifier, adds
-/// `/healthz` and `/readyz`, and serves until SIGTERM or Ctrl-C. A bad setting ends the process
+/// `/healthz`, `/readyz` and `/metrics`, and serves until SIGTERM or Ctrl-C. A bad setting ends the process
 /// with one line on stderr and exit code 1.
 pub async fn main(name: &'static str, default_port: u16, routes: Router) -> ExitCode {
     let telemetry = telemetry::TelemetryArgs::from_env()
@@ -69,7 +69,8 @@ async fn serve(name: &'static str, default_port: u16, routes: Router) -> Result<
         .map_err(|e| format!("server error: {e}"))
 }
 
-/// `routes` behind the verifier, plus the unauthenticated health endpoints, request logging,
+/// `routes` behind the verifier, plus the unauthenticated health endpoints and `/metrics`
+/// (Prometheus text: requests, and the verifier's verifications, key fetches and cache), request logging,
 /// JSON 404s and `X-Content-Type-Options: nosniff` on every response (bodies are JSON only).
 pub fn app(routes: Router, verifier: Verifier) -> Router {
     let health = Router::new()
@@ -78,7 +79,8 @@ pub fn app(routes: Router, verifier: Verifier) -> Router {
             get(|| async { Json(json!({ "status": "ok" })) }),
         )
         .route("/readyz", get(ready))
-        .with_state(verifier.clone());
+        .with_state(verifier.clone())
+        .merge(telemetry::metrics_router());
     let app = routes
         .layer(verifier.layer())
         .merge(health)

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::metrics::ErrorCode;
 use crate::passwords::HashError;
 use crate::storage::StoreError;
 use crate::tokens::SignError;
@@ -111,6 +112,7 @@ impl IntoResponse for ApiError {
             error_description: self.to_string(),
         };
         let mut response = (self.status(), Json(body)).into_response();
+        response.extensions_mut().insert(ErrorCode(self.code()));
         let headers = response.headers_mut();
         match &self {
             Self::RateLimited { retry_after } => {

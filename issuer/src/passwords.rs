@@ -14,6 +14,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
 use crate::domain::Password;
+use crate::metrics;
 
 /// argon2id memory cost in KiB.
 pub const MEMORY_KIB: u32 = 19 * 1024;
@@ -107,13 +108,16 @@ impl PasswordHashing {
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
+        let queued = metrics::gauge_while(metrics::PASSWORD_HASH_QUEUE_DEPTH);
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .map_err(|e| HashError(e.to_string()))?;
+        drop(queued);
         let stats = Arc::clone(&self.stats);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            let _running = metrics::gauge_while(metrics::PASSWORD_HASHES_RUNNING);
             stats.running.fetch_add(1, Ordering::SeqCst);
             let result = job();
             stats.running.fetch_sub(1, Ordering::SeqCst);

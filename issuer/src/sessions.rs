@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::clock::{Clock, unix_seconds};
 use crate::config::SessionPolicy;
 use crate::error::ApiError;
+use crate::metrics;
 use crate::state::AppState;
 use crate::storage::{
     EndReason, NewSession, PrunePolicy, RefreshTokenRecord, Rotation, RotationOutcome,
@@ -256,6 +257,7 @@ async fn duplicate(
             .await?;
         return Ok(access.with_refresh_token(successor));
     }
+    metrics::refresh_token_reused();
     let scope = SessionScope::Session(record.session_id);
     if state
         .store
@@ -280,7 +282,9 @@ struct SignedAccess {
 }
 
 impl SignedAccess {
+    /// The pair handed out; every pair is made here, so it is counted here.
     fn with_refresh_token(self, refresh_token: String) -> TokenPair {
+        metrics::token_issued();
         TokenPair {
             access_token: self.token,
             expires_in: self.expires_in,

@@ -104,7 +104,11 @@ impl Application {
             }),
         };
         let throttle = state.throttle.clone();
+        // The recorder first, so that the issuer's metrics are described to it.
+        let metrics = telemetry::metrics_router();
+        crate::metrics::describe();
         let router = routes::router()
+            .merge(metrics)
             .layer(config.client_ip_source.into_extension())
             .layer(DefaultBodyLimit::max(config.body_limit_bytes))
             .layer(middleware::from_fn(log_internal_causes));

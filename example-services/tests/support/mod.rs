@@ -75,12 +75,8 @@ impl Process {
             let line = log
                 .recv_timeout(PATIENCE)
                 .unwrap_or_else(|_| panic!("{} never said it was listening", program.display()));
-            if let Some((_, rest)) = line.split_once("listening address=") {
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
+            if let Some(address) = listening_address(&line) {
+                break address;
             }
             start_log.push(line);
         };
@@ -118,6 +114,20 @@ impl Process {
         self.send_sigterm();
         self.child.wait().unwrap()
     }
+}
+
+/// The address in a `... listening address=ADDR` log line, text or JSON (`LOG_FORMAT=json`).
+fn listening_address(line: &str) -> Option<String> {
+    if let Ok(json) = serde_json::from_str::<Value>(line) {
+        let fields = &json["fields"];
+        let message = fields["message"].as_str()?;
+        return message
+            .ends_with("listening")
+            .then(|| fields["address"].as_str().map(str::to_owned))
+            .flatten();
+    }
+    let (_, rest) = line.split_once("listening address=")?;
+    rest.split_whitespace().next().map(str::to_owned)
 }
 
 impl Drop for Process {

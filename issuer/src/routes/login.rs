@@ -13,13 +13,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::Email;
 use crate::error::{ApiError, ApiJson};
+use crate::metrics;
 use crate::sessions::{self, ClientInfo, TokenPair};
 use crate::state::AppState;
 use crate::throttle::{ThrottleKey, Verdict};
 
 /// Routes of this feature.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/login", post(login))
+    metrics::count_results(
+        Router::new().route("/login", post(login)),
+        metrics::LOGINS_TOTAL,
+    )
 }
 
 #[derive(Deserialize)]
@@ -87,7 +91,10 @@ async fn login(
         .chain(account.clone())
         .collect();
     let account_failures = match state.throttle.check(&keys).await? {
-        Verdict::Blocked(retry_after) => return Err(ApiError::RateLimited { retry_after }),
+        Verdict::Blocked(retry_after) => {
+            metrics::rate_limited("login");
+            return Err(ApiError::RateLimited { retry_after });
+        }
         Verdict::Allowed { account_failures } => account_failures,
     };
 

@@ -9,11 +9,15 @@ use serde::{Deserialize, Serialize};
 use crate::accounts::create_account;
 use crate::domain::{Email, Password, Role};
 use crate::error::{ApiError, ApiJson};
+use crate::metrics;
 use crate::state::AppState;
 
 /// Routes of this feature.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/register", post(register))
+    metrics::count_results(
+        Router::new().route("/register", post(register)),
+        metrics::REGISTRATIONS_TOTAL,
+    )
 }
 
 #[derive(Deserialize)]

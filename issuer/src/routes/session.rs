@@ -10,14 +10,17 @@ use serde::Deserialize;
 
 use super::login::TokenResponse;
 use crate::error::{ApiError, ApiJson};
+use crate::metrics;
 use crate::sessions;
 use crate::state::AppState;
 
 /// Routes of this feature.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/refresh", post(refresh))
-        .route("/logout", post(logout))
+    metrics::count_results(
+        Router::new().route("/refresh", post(refresh)),
+        metrics::REFRESHES_TOTAL,
+    )
+    .route("/logout", post(logout))
 }
 
 #[derive(Deserialize)]

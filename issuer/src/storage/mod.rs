@@ -28,6 +28,7 @@ pub use throttle::FailureCount;
 pub use users::{NewUser, UserRecord};
 
 use crate::config::DatabaseConfig;
+use crate::metrics;
 
 /// Runs `$body` with `$pool` bound to the store's connection pool, whichever backend it is.
 /// The body is written once and compiled for each backend, so both run the same SQL.
@@ -65,8 +66,21 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// Every failed database operation passes here once: counted in the metrics by kind.
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
+        let classified = Self::classify(error);
+        match &classified {
+            Self::Conflict => {}
+            Self::Unavailable(_) => metrics::database_error("unavailable"),
+            Self::Internal(_) => metrics::database_error("internal"),
+        }
+        classified
+    }
+}
+
+impl StoreError {
+    fn classify(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict,
             sqlx::Error::Database(db) => {

@@ -48,8 +48,9 @@ pub enum TelemetryError {
     AlreadyInitialised,
 }
 
-/// Sets up logging (`RUST_LOG`, default `info`; `LOG_FORMAT`) to stderr and, when a DSN is
-/// configured, Sentry: error-level log events become Sentry events, `info`/`warn` lines
+/// Sets up logging (`RUST_LOG`, default `info`; `LOG_FORMAT`) to stderr, the Prometheus
+/// recorder behind [`metrics_router`](crate::metrics_router) and, when a DSN is configured,
+/// Sentry: error-level log events become Sentry events, `info`/`warn` lines
 /// breadcrumbs, panics are reported, and everything is scrubbed before it is sent
 /// ([`crate::scrub`]). `service` and `version` make the default release, `service@version`.
 ///
@@ -93,6 +94,7 @@ pub fn init(
         .with(sentry.as_ref().map(|_| sentry_layers()))
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInitialised)?;
+    crate::install_metrics();
     Ok(Telemetry { _sentry: sentry })
 }
 

@@ -4,7 +4,10 @@
 //!   `SENTRY_DSN` is set, error reporting to Sentry, scrubbed of tokens, passwords, cookies and
 //!   `Authorization` headers ([`scrub`]);
 //! - [`instrument`]: the layers around a router: `x-request-id`, one log line per request
-//!   (method, route, status, latency, request id), Sentry reports of 5xx answers and panics.
+//!   (method, route, status, latency, request id), a request-duration histogram, Sentry
+//!   reports of 5xx answers and panics;
+//! - [`metrics_router`]: `GET /metrics`, every metric of the process in Prometheus text format
+//!   (the recorder is installed by [`init`], or by the router if `init` was not called).
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
@@ -26,8 +29,10 @@
 mod config;
 mod http;
 mod init;
+mod metrics;
 pub mod scrub;
 
 pub use config::{InvalidDsn, LogFormat, TelemetryArgs};
 pub use http::{REQUEST_ID_HEADER, instrument};
 pub use init::{Telemetry, TelemetryError, init};
+pub use metrics::{METRICS_PATH, REQUEST_DURATION_SECONDS, install_metrics, metrics_router};

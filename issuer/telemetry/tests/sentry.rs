@@ -6,7 +6,6 @@
 //! receiver; each test finds its own events by the request id it sent.
 
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -14,15 +13,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 use telemetry::{Telemetry, TelemetryArgs};
-use tokio::sync::watch;
 
 /// A token and a password the app sees; neither may reach Sentry.
 const TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVzLWhlcmU";
 const PASSWORD: &str = "correct horse battery staple";
 
-/// The events received so far, and the client sending them.
+#[path = "support/envelopes.rs"]
+mod envelopes;
+
+use envelopes::Envelopes;
+
+/// The receiver, and the client sending to it.
 struct Receiver {
-    events: watch::Receiver<Vec<Value>>,
+    envelopes: Envelopes,
     _telemetry: Telemetry,
 }
 
@@ -30,70 +33,38 @@ struct Receiver {
 fn receiver() -> &'static Receiver {
     static RECEIVER: OnceLock<Receiver> = OnceLock::new();
     RECEIVER.get_or_init(|| {
-        let (sender, events) = watch::channel(Vec::new());
-        let (port_sender, port) = std::sync::mpsc::channel();
+        let (started, envelopes) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().expect("runtime");
             runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                port_sender
-                    .send(listener.local_addr().unwrap().port())
-                    .unwrap();
-                let app = Router::new().route(
-                    "/api/{project}/envelope/",
-                    post(move |body: String| {
-                        sender.send_modify(|events| events.extend(events_in(&body)));
-                        async { StatusCode::OK }
-                    }),
-                );
-                axum::serve(listener, app).await.unwrap();
+                started.send(Envelopes::start().await).unwrap();
+                std::future::pending::<()>().await;
             });
         });
-        let port = port.recv().expect("receiver port");
+        let envelopes = envelopes.recv().expect("receiver started");
         let args = TelemetryArgs {
-            sentry_dsn: Some(format!("http://public@127.0.0.1:{port}/1")),
+            sentry_dsn: Some(envelopes.dsn()),
             sentry_environment: Some("test".into()),
             ..TelemetryArgs::default()
         };
         let telemetry = telemetry::init("telemetry-test", "9.9.9", &args).expect("telemetry");
         Receiver {
-            events,
+            envelopes,
             _telemetry: telemetry,
         }
     })
 }
 
-/// The event payloads of an envelope: its lines that are events (they carry `platform`).
-fn events_in(envelope: &str) -> Vec<Value> {
-    envelope
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|item| item.get("platform").is_some())
-        .collect()
-}
-
-/// The first event tagged with `request_id`, waiting for it to arrive (bounded).
+/// The first event of the request `request_id`, waiting for it to arrive (bounded).
 async fn event_for(request_id: &str) -> Value {
-    let mut events = receiver().events.clone();
-    let wait = events.wait_for(|events| events.iter().any(|e| tagged(e, request_id)));
-    let events = tokio::time::timeout(Duration::from_secs(30), wait)
+    receiver()
+        .envelopes
+        .event_tagged("request_id", request_id)
         .await
-        .unwrap_or_else(|_| panic!("no event for request {request_id}"))
-        .unwrap();
-    events
-        .iter()
-        .find(|e| tagged(e, request_id))
-        .unwrap()
-        .clone()
 }
 
 fn events_for(request_id: &str) -> usize {
-    let events = receiver().events.borrow();
-    events.iter().filter(|e| tagged(e, request_id)).count()
-}
-
-fn tagged(event: &Value, request_id: &str) -> bool {
-    event["tags"]["request_id"] == request_id
+    receiver().envelopes.count_tagged("request_id", request_id)
 }
 
 /// An app with a route per outcome, instrumented like the services, on port 0.
