@@ -1,6 +1,7 @@
 //! What the layer costs next to the physical limit: the bare RSA-2048 (and HMAC) verify of the
 //! same bytes through the same crypto backend (aws-lc), then `Verifier::verify`, then the whole
-//! tower layer around a service that does nothing, without and with the verified-token cache;
+//! tower layer around a service that does nothing, without and with the verified-token cache
+//! (and with a Prometheus recorder taking the layer's metrics);
 //! rejected tokens; and the JWKS key lookup and cache hits under contention from many tasks.
 //!
 //! `cargo bench -p verifier-middleware --bench verify`; figures and ratios in BENCHMARKS.md.
@@ -21,6 +22,7 @@ use http::header::AUTHORIZATION;
 use http::{Request, Response};
 use http_body_util::Full;
 use jsonwebtoken::{Algorithm, EncodingKey};
+use metrics_exporter_prometheus::PrometheusBuilder;
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
@@ -205,6 +207,20 @@ fn bench(c: &mut Criterion) {
     rs256.bench_function("JwtAuthLayer request, cache hit", |b| {
         bench_request(b, &mut cached, &fixture.rs256);
     });
+    // What the metrics cost once an application exports them (above: no recorder, a no-op).
+    let prometheus = PrometheusBuilder::new().build_recorder();
+    {
+        let _installed = metrics::set_default_local_recorder(&prometheus);
+        rs256.bench_function(
+            "JwtAuthLayer request, cache hit, Prometheus recorder",
+            |b| {
+                bench_request(b, &mut cached, &fixture.rs256);
+            },
+        );
+        rs256.bench_function("JwtAuthLayer request, Prometheus recorder", |b| {
+            bench_request(b, &mut uncached, &fixture.rs256);
+        });
+    }
     rs256.finish();
 
     let mut hs256 = c.benchmark_group("hs256");

@@ -149,43 +149,37 @@ impl Fixture {
 
 #[tokio::test]
 async fn an_accepted_token_is_counted_as_accepted_without_a_reason() {
-    let Fixture {
-        metrics,
-        server: _server,
-        clock,
-        verifier,
-    } = Fixture::start().await;
+    let fixture = Fixture::start().await;
 
-    verifier.verify(&token(key(0), clock.now())).await.unwrap();
+    fixture
+        .verifier
+        .verify(&token(key(0), fixture.clock.now()))
+        .await
+        .unwrap();
 
-    let readings = metrics.read();
+    let readings = fixture.metrics.read();
     assert_eq!(verifications(&readings, ACCEPTED, reason::NONE), 1);
     assert_eq!(readings.total(VERIFICATIONS_TOTAL), 1);
 }
 
 #[tokio::test]
 async fn each_rejected_token_is_counted_under_its_reason() {
-    let Fixture {
-        metrics,
-        server: _server,
-        clock,
-        verifier,
-    } = Fixture::start().await;
-    let expired = token(key(0), clock.now() - Duration::from_secs(1000));
+    let fixture = Fixture::start().await;
+    let expired = token(key(0), fixture.clock.now() - Duration::from_secs(1000));
     // Claims to be from key 0, signed with key 1.
     let forged = sign(
         &json!({ "alg": "RS256", "kid": key(0).kid }),
-        &claims_at(clock.now()),
+        &claims_at(fixture.clock.now()),
         &key(1).encoding,
         jsonwebtoken::Algorithm::RS256,
     );
-    let unknown = token(key(1), clock.now());
+    let unknown = token(key(1), fixture.clock.now());
 
     for refused in [expired, forged, unknown] {
-        verifier.verify(&refused).await.unwrap_err();
+        fixture.verifier.verify(&refused).await.unwrap_err();
     }
 
-    let readings = metrics.read();
+    let readings = fixture.metrics.read();
     assert_eq!(verifications(&readings, REJECTED, reason::EXPIRED), 1);
     assert_eq!(verifications(&readings, REJECTED, reason::BAD_SIGNATURE), 1);
     assert_eq!(verifications(&readings, REJECTED, reason::UNKNOWN_KEY), 1);
@@ -194,43 +188,38 @@ async fn each_rejected_token_is_counted_under_its_reason() {
 
 #[tokio::test]
 async fn a_token_checked_without_usable_keys_is_counted_as_unavailable() {
-    let Fixture {
-        metrics,
-        server,
-        clock,
-        verifier,
-    } = Fixture::start().await;
-    server.set_mode(Mode::Fail(StatusCode::BAD_GATEWAY));
+    let fixture = Fixture::start().await;
+    fixture.server.set_mode(Mode::Fail(StatusCode::BAD_GATEWAY));
 
-    let refused = verifier
-        .verify(&token(key(0), clock.now()))
+    let refused = fixture
+        .verifier
+        .verify(&token(key(0), fixture.clock.now()))
         .await
         .unwrap_err();
 
     assert!(matches!(refused, Rejection::KeysUnavailable { .. }));
-    let readings = metrics.read();
+    let readings = fixture.metrics.read();
     assert_eq!(verifications(&readings, UNAVAILABLE, reason::NONE), 1);
     assert_eq!(readings.total(VERIFICATIONS_TOTAL), 1);
 }
 
 #[tokio::test]
 async fn a_request_through_the_layer_is_counted_once() {
-    let Fixture {
-        metrics,
-        server: _server,
-        clock,
-        verifier,
-    } = Fixture::start().await;
-    let app = TestApp::start(&verifier).await;
+    let fixture = Fixture::start().await;
+    let app = TestApp::start(&fixture.verifier).await;
 
     // The first waits for the keys; the second, another token, finds them.
-    let first = app.get("/any", Some(&token(key(0), clock.now()))).await;
-    clock.advance(Duration::from_secs(1));
-    let second = app.get("/any", Some(&token(key(0), clock.now()))).await;
+    let first = app
+        .get("/any", Some(&token(key(0), fixture.clock.now())))
+        .await;
+    fixture.clock.advance(Duration::from_secs(1));
+    let second = app
+        .get("/any", Some(&token(key(0), fixture.clock.now())))
+        .await;
 
     assert_eq!(first.status(), 200);
     assert_eq!(second.status(), 200);
-    let readings = metrics.read();
+    let readings = fixture.metrics.read();
     assert_eq!(verifications(&readings, ACCEPTED, reason::NONE), 2);
     assert_eq!(readings.total(VERIFICATIONS_TOTAL), 2);
     assert_eq!(readings.counter(TOKEN_CACHE_MISSES_TOTAL, &[]), 2);
@@ -238,15 +227,13 @@ async fn a_request_through_the_layer_is_counted_once() {
 
 #[tokio::test]
 async fn a_malformed_authorization_header_is_counted_as_rejected() {
-    let Fixture {
-        metrics, verifier, ..
-    } = Fixture::start().await;
-    let app = TestApp::start(&verifier).await;
+    let fixture = Fixture::start().await;
+    let app = TestApp::start(&fixture.verifier).await;
 
     let response = app.get("/any", Some("not one token")).await;
 
     assert_eq!(response.status(), 401);
-    let readings = metrics.read();
+    let readings = fixture.metrics.read();
     assert_eq!(
         verifications(&readings, REJECTED, reason::MALFORMED_AUTHORIZATION),
         1
@@ -256,19 +243,14 @@ async fn a_malformed_authorization_header_is_counted_as_rejected() {
 
 #[tokio::test]
 async fn a_first_verification_misses_the_token_cache_and_a_repeat_hits_it() {
-    let Fixture {
-        metrics,
-        server: _server,
-        clock,
-        verifier,
-    } = Fixture::start().await;
-    verifier.prefetch().await.unwrap();
-    let token = token(key(0), clock.now());
+    let fixture = Fixture::start().await;
+    fixture.verifier.prefetch().await.unwrap();
+    let token = token(key(0), fixture.clock.now());
 
-    verifier.verify(&token).await.unwrap();
-    verifier.verify(&token).await.unwrap();
+    fixture.verifier.verify(&token).await.unwrap();
+    fixture.verifier.verify(&token).await.unwrap();
 
-    let readings = metrics.read();
+    let readings = fixture.metrics.read();
     assert_eq!(readings.counter(TOKEN_CACHE_MISSES_TOTAL, &[]), 1);
     assert_eq!(readings.counter(TOKEN_CACHE_HITS_TOTAL, &[]), 1);
 }
@@ -315,17 +297,12 @@ async fn a_jwks_download_is_counted_and_dated_by_the_verifiers_clock() {
 
 #[tokio::test]
 async fn a_failed_jwks_download_is_counted_as_an_error_and_dates_nothing() {
-    let Fixture {
-        metrics,
-        server,
-        verifier,
-        ..
-    } = Fixture::start().await;
-    server.set_mode(Mode::Fail(StatusCode::BAD_GATEWAY));
+    let fixture = Fixture::start().await;
+    fixture.server.set_mode(Mode::Fail(StatusCode::BAD_GATEWAY));
 
-    verifier.prefetch().await.unwrap_err();
+    fixture.verifier.prefetch().await.unwrap_err();
 
-    let readings = metrics.read();
+    let readings = fixture.metrics.read();
     assert_eq!(fetches(&readings, JWKS, ERROR), 1);
     assert_eq!(readings.total(FETCHES_TOTAL), 1);
     assert_eq!(
@@ -336,24 +313,20 @@ async fn a_failed_jwks_download_is_counted_as_an_error_and_dates_nothing() {
 
 #[tokio::test]
 async fn a_failed_refetch_leaves_the_time_of_the_last_success() {
-    let Fixture {
-        metrics,
-        server,
-        clock,
-        verifier,
-    } = Fixture::start().await;
-    verifier.prefetch().await.unwrap();
-    let loaded_at = unix_seconds(clock.now());
-    server.set_mode(Mode::Fail(StatusCode::BAD_GATEWAY));
-    clock.advance(Duration::from_secs(60));
+    let fixture = Fixture::start().await;
+    fixture.verifier.prefetch().await.unwrap();
+    let loaded_at = unix_seconds(fixture.clock.now());
+    fixture.server.set_mode(Mode::Fail(StatusCode::BAD_GATEWAY));
+    fixture.clock.advance(Duration::from_secs(60));
 
-    // An unknown kid makes the verifier refetch, and wait for it.
-    verifier
-        .verify(&token(key(1), clock.now()))
+    // An unknown kid makes the fixture.verifier refetch, and wait for it.
+    fixture
+        .verifier
+        .verify(&token(key(1), fixture.clock.now()))
         .await
         .unwrap_err();
 
-    let readings = metrics.read();
+    let readings = fixture.metrics.read();
     assert_eq!(fetches(&readings, JWKS, OK), 1);
     assert_eq!(fetches(&readings, JWKS, ERROR), 1);
     assert_eq!(
@@ -364,25 +337,24 @@ async fn a_failed_refetch_leaves_the_time_of_the_last_success() {
 
 #[tokio::test]
 async fn keys_served_past_their_lifetime_while_the_issuer_fails_are_counted_as_stale() {
-    let Fixture {
-        metrics,
-        server,
-        clock,
-        verifier,
-    } = Fixture::start().await;
-    verifier.prefetch().await.unwrap();
-    server.set_mode(Mode::Fail(StatusCode::BAD_GATEWAY));
-    let cached = token(key(0), clock.now());
-    clock.advance(DEFAULT_TTL - Duration::from_secs(1));
+    let fixture = Fixture::start().await;
+    fixture.verifier.prefetch().await.unwrap();
+    fixture.server.set_mode(Mode::Fail(StatusCode::BAD_GATEWAY));
+    let cached = token(key(0), fixture.clock.now());
+    fixture.clock.advance(DEFAULT_TTL - Duration::from_secs(1));
     // Within the lifetime (its refresh fails in the background): not stale.
-    verifier.verify(&cached).await.unwrap();
+    fixture.verifier.verify(&cached).await.unwrap();
 
-    clock.advance(Duration::from_secs(1));
+    fixture.clock.advance(Duration::from_secs(1));
     // Past it: from the token cache, then a token verified in full.
-    verifier.verify(&cached).await.unwrap();
-    verifier.verify(&token(key(0), clock.now())).await.unwrap();
+    fixture.verifier.verify(&cached).await.unwrap();
+    fixture
+        .verifier
+        .verify(&token(key(0), fixture.clock.now()))
+        .await
+        .unwrap();
 
-    let readings = metrics.read();
+    let readings = fixture.metrics.read();
     assert_eq!(readings.counter(JWKS_STALE_KEYS_SERVED_TOTAL, &[]), 2);
     assert_eq!(readings.counter(TOKEN_CACHE_HITS_TOTAL, &[]), 1);
 }
