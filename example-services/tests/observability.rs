@@ -50,12 +50,14 @@ async fn login(client: &reqwest::Client, issuer: &Issuer, email: &str, password:
 #[tokio::test]
 async fn the_issuers_counters_move_as_users_register_log_in_and_refresh() {
     // No grace for duplicates, so presenting a used refresh token again is reuse at once; one
-    // failure on an account starts its back-off.
+    // failure on an account starts a back-off far longer than the test.
     let issuer = Issuer::start_with(
         0,
         &[
             ("REFRESH_GRACE_PERIOD", "0s".to_owned()),
             ("LOGIN_ACCOUNT_FREE_ATTEMPTS", "1".to_owned()),
+            ("LOGIN_BACKOFF_BASE", "1h".to_owned()),
+            ("LOGIN_BACKOFF_MAX", "2h".to_owned()),
         ],
     );
     let client = reqwest::Client::new();
@@ -186,6 +188,9 @@ async fn a_services_counters_show_verifications_key_fetches_and_the_token_cache(
         call(&client, book.clone(), Some(&forged)).await.status(),
         401
     );
+    let brew = reqwest::Method::from_bytes(b"BREW").unwrap();
+    let invented = client.request(brew, &book).send().await.unwrap();
+    assert_eq!(invented.status(), 401);
 
     let page = scrape(&client, &users.base_url).await;
     let count = |name: &str, labels: &[(&str, &str)]| sample(&page, name, labels);
@@ -204,6 +209,12 @@ async fn a_services_counters_show_verifications_key_fetches_and_the_token_cache(
     assert!(fetched_at > 1.7e9, "{fetched_at}");
     let booked = [("method", "POST"), ("route", "/book"), ("status", "200")];
     assert_eq!(count("http_request_duration_seconds_count", &booked), 2.0);
+    let invented = [("method", "OTHER"), ("route", "/book"), ("status", "401")];
+    assert_eq!(count("http_request_duration_seconds_count", &invented), 1.0);
+    assert!(
+        !page.contains("BREW"),
+        "an invented method became a label: {page}"
+    );
     assert!(
         page.contains("# HELP verifier_verifications_total "),
         "{page}"
