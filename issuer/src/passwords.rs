@@ -108,12 +108,18 @@ impl PasswordHashing {
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let queued = metrics::gauge_while(metrics::PASSWORD_HASH_QUEUE_DEPTH);
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .map_err(|e| HashError(e.to_string()))?;
-        drop(queued);
+        let permits = Arc::clone(&self.permits);
+        // Only a hash that has to wait is counted in the queue.
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                let _queued = metrics::gauge_while(metrics::PASSWORD_HASH_QUEUE_DEPTH);
+                permits
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| HashError(e.to_string()))?
+            }
+        };
         let stats = Arc::clone(&self.stats);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;

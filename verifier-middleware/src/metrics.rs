@@ -51,6 +51,9 @@
 //!   [`jwks_max_stale`](crate::VerifierBuilder::jwks_max_stale), from the token cache or not.
 //!   Zero while the issuer answers; it grows while the JWKS cannot be refreshed (and briefly
 //!   when a request after a quiet spell finds the keys expired and their refresh in flight).
+//!   An upper bound in two corners: a token whose `kid` the stale keys lack is counted before
+//!   the refetch that may bring fresh ones, and with both a JWKS and an HS256 secret
+//!   configured, a cached HS256 token counts while the JWKS keys are stale.
 //!
 //! The names and label values are the constants of this module.
 //!

@@ -231,7 +231,41 @@ fn redact_password(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
     use super::*;
+
+    #[test]
+    fn each_failed_operation_is_counted_once_under_its_kind() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+
+        ::metrics::with_local_recorder(&recorder, || {
+            drop(StoreError::from(sqlx::Error::PoolClosed));
+            drop(StoreError::from(sqlx::Error::PoolTimedOut));
+            drop(StoreError::from(sqlx::Error::RowNotFound));
+        });
+
+        let mut counts: Vec<(String, u64)> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let key = key.key();
+                assert_eq!(key.name(), crate::metrics::DATABASE_ERRORS_TOTAL);
+                let kind = key.labels().map(|l| l.value().to_owned()).collect();
+                let DebugValue::Counter(count) = value else {
+                    panic!("not a counter: {value:?}")
+                };
+                (kind, count)
+            })
+            .collect();
+        counts.sort();
+        assert_eq!(
+            counts,
+            [("internal".to_owned(), 1), ("unavailable".to_owned(), 2)]
+        );
+    }
 
     #[test]
     fn a_password_in_the_url_is_not_repeated_in_errors() {

@@ -20,7 +20,5 @@ mod throttle;
 
 #[path = "../support/process.rs"]
 mod process;
-#[path = "../../telemetry/tests/support/prometheus.rs"]
-mod prometheus;
 #[path = "../support/test_database.rs"]
 mod test_database;
