@@ -24,8 +24,8 @@ use verifier_middleware::Verifier;
 use crate::config::ServiceConfig;
 
 /// Runs a service: reads its configuration, protects `routes` with the verifier, adds
-/// `/healthz`, `/readyz` and `/metrics`, and serves until SIGTERM or Ctrl-C. A bad setting ends the process
-/// with one line on stderr and exit code 1.
+/// `/healthz`, `/readyz` and `/metrics`, and serves until SIGTERM or Ctrl-C. A bad setting ends
+/// the process with one line on stderr and exit code 1.
 pub async fn main(name: &'static str, default_port: u16, routes: Router) -> ExitCode {
     let telemetry = telemetry::TelemetryArgs::from_env()
         .map_err(|error| error.to_string())
@@ -70,8 +70,9 @@ async fn serve(name: &'static str, default_port: u16, routes: Router) -> Result<
 }
 
 /// `routes` behind the verifier, plus the unauthenticated health endpoints and `/metrics`
-/// (Prometheus text: requests, and the verifier's verifications, key fetches and cache), request logging,
-/// JSON 404s and `X-Content-Type-Options: nosniff` on every response (bodies are JSON only).
+/// (Prometheus text: requests, and the verifier's verifications, key fetches and cache),
+/// request logging, JSON 404s and `X-Content-Type-Options: nosniff` on every response (bodies
+/// are JSON only).
 pub fn app(routes: Router, verifier: Verifier) -> Router {
     let health = Router::new()
         .route(

@@ -17,8 +17,9 @@
 //! `invalid_credentials`, `invalid_grant`, `conflict`, `rate_limited`,
 //! `temporarily_unavailable`, `server_error`; `error` for an answer without one); a handler that
 //! panics is counted only in the request histogram, as a 500. Reuse is counted after the grace
-//! window only, once per replayed token: it is refused and its session ended if still live. `kind` is `unavailable` (unreachable, locked, timed out: answered
-//! 503) or `internal` (anything else but a uniqueness conflict: answered 500).
+//! window only, once per replayed token: it is refused and its session ended if still live.
+//! `kind` is `unavailable` (unreachable, locked, timed out: answered 503) or `internal`
+//! (anything else but a uniqueness conflict: answered 500).
 
 use axum::Router;
 use axum::extract::Request;

@@ -108,13 +108,12 @@ impl PasswordHashing {
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let permits = Arc::clone(&self.permits);
         // Only a hash that has to wait is counted in the queue.
-        let permit = match permits.clone().try_acquire_owned() {
+        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
                 let _queued = metrics::gauge_while(metrics::PASSWORD_HASH_QUEUE_DEPTH);
-                permits
+                Arc::clone(&self.permits)
                     .acquire_owned()
                     .await
                     .map_err(|e| HashError(e.to_string()))?
