@@ -2,6 +2,7 @@
 //! verifier, health endpoints, request logging and graceful shutdown. Each binary adds only its
 //! routes; see [`user`] and [`raider`] for how a route is protected.
 
+mod caller;
 pub mod config;
 pub mod raider;
 pub mod user;

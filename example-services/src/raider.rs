@@ -3,14 +3,10 @@
 
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use verifier_middleware::{Claims, RequireRoleLayer};
 
-/// The claims this route reads from the verified token.
-#[derive(Deserialize)]
-struct Caller {
-    email: String,
-}
+use crate::caller::Caller;
 
 /// The answer, fields in this order.
 #[derive(Serialize)]
@@ -24,7 +20,7 @@ async fn accept_booking(Claims(caller): Claims<Caller>) -> Json<Reply> {
     Json(Reply {
         success: true,
         message: "Booking accepted",
-        raider: caller.email,
+        raider: caller.name(),
     })
 }
 

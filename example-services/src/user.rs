@@ -2,14 +2,10 @@
 
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use verifier_middleware::{Claims, RequireRoleLayer};
 
-/// The claims this route reads from the verified token.
-#[derive(Deserialize)]
-struct Caller {
-    email: String,
-}
+use crate::caller::Caller;
 
 /// The answer, fields in this order.
 #[derive(Serialize)]
@@ -23,7 +19,7 @@ async fn book(Claims(caller): Claims<Caller>) -> Json<Reply> {
     Json(Reply {
         success: true,
         message: "Booking successful",
-        user: caller.email,
+        user: caller.name(),
     })
 }
 

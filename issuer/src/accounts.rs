@@ -1,14 +1,15 @@
-//! Creating accounts: shared by `POST /register` and `issuer user add`.
+//! Creating accounts: by e-mail and password (shared by `POST /register` and `issuer user
+//! add`), and by phone at the first OTP login.
 
 use std::time::SystemTime;
 
 use uuid::Uuid;
 
 use crate::clock::unix_seconds;
-use crate::domain::{Email, Password, Role};
+use crate::domain::{Email, Password, Phone, Role};
 use crate::error::ApiError;
 use crate::passwords::PasswordHashing;
-use crate::storage::{NewUser, Store};
+use crate::storage::{NewLogin, NewUser, Store, StoreError, UserRecord};
 
 /// A newly created account.
 #[derive(Debug, Clone)]
@@ -36,11 +37,42 @@ pub async fn create_account(
     store
         .insert_user(&NewUser {
             id,
-            email: &email,
-            password_hash: &password_hash,
+            login: NewLogin::Password {
+                email: &email,
+                password_hash: &password_hash,
+            },
             role: &role,
             created_at: unix_seconds(now),
         })
         .await?;
     Ok(Account { id, email, role })
+}
+
+/// The account of `phone`, created with `role` if there is none yet (the first login by a
+/// code sent to it). Two first logins at once both end up with the one account.
+pub async fn phone_account(
+    store: &Store,
+    phone: &Phone,
+    role: &Role,
+    now: SystemTime,
+) -> Result<UserRecord, ApiError> {
+    if let Some(user) = store.find_user_by_phone(phone).await? {
+        return Ok(user);
+    }
+    let inserted = store
+        .insert_user(&NewUser {
+            id: Uuid::now_v7(),
+            login: NewLogin::Phone(phone),
+            role,
+            created_at: unix_seconds(now),
+        })
+        .await;
+    match inserted {
+        Ok(()) | Err(StoreError::Conflict) => {}
+        Err(error) => return Err(error.into()),
+    }
+    store
+        .find_user_by_phone(phone)
+        .await?
+        .ok_or_else(|| ApiError::Internal("phone account vanished after insert".into()))
 }

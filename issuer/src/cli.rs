@@ -86,7 +86,7 @@ pub enum KeysCommand {
 pub enum SessionCommand {
     /// List a user's sessions, newest first.
     List {
-        /// The account's e-mail address.
+        /// The account's e-mail address, or phone number (E.164, starting with `+`).
         #[arg(long)]
         user: String,
     },
@@ -99,7 +99,7 @@ pub enum SessionCommand {
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub struct SessionRevokeArgs {
-    /// End every session of this account (e-mail address).
+    /// End every session of this account (e-mail address, or phone number starting with `+`).
     #[arg(long)]
     pub user: Option<String>,
     /// End this session (the `sid` claim).
@@ -290,6 +290,60 @@ pub struct RawSettings {
         global = true
     )]
     pub self_service_roles: String,
+    /// Phone login (`OTP_*`, `TWILIO_*`).
+    #[command(flatten)]
+    pub otp: RawOtpSettings,
+}
+
+/// Raw settings of phone login; see [`crate::config::OtpConfig`].
+#[derive(Debug, Clone, Args)]
+pub struct RawOtpSettings {
+    /// Phone login by SMS code: `off`, `twilio` (Twilio Verify) or `local` (development only:
+    /// codes are written to the log).
+    #[arg(long, env = "OTP_PROVIDER", default_value = "off", global = true)]
+    pub otp_provider: String,
+    /// Twilio account SID (`AC...`), the basic-auth user.
+    #[arg(long, env = "TWILIO_ACCOUNT_SID", global = true)]
+    pub twilio_account_sid: Option<String>,
+    /// Twilio auth token, the basic-auth password.
+    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true, global = true)]
+    pub twilio_auth_token: Option<Secret>,
+    /// Twilio Verify service SID (`VA...`).
+    #[arg(long, env = "TWILIO_VERIFY_SERVICE_SID", global = true)]
+    pub twilio_verify_service_sid: Option<String>,
+    /// Base URL of the Twilio Verify API.
+    #[arg(
+        long,
+        env = "TWILIO_VERIFY_BASE_URL",
+        default_value = "https://verify.twilio.com",
+        global = true
+    )]
+    pub twilio_verify_base_url: String,
+    /// Local provider: how long a code may be used.
+    #[arg(long, env = "OTP_CODE_TTL", default_value = "5m", global = true)]
+    pub otp_code_ttl: String,
+    /// Local provider: checks allowed per code.
+    #[arg(long, env = "OTP_MAX_ATTEMPTS", default_value = "5", global = true)]
+    pub otp_max_attempts: String,
+    /// Codes sent to one phone per hour.
+    #[arg(long, env = "OTP_SENDS_PER_PHONE", default_value = "5", global = true)]
+    pub otp_sends_per_phone: String,
+    /// Codes requested by one client address (IPv6: per /64) per hour.
+    #[arg(
+        long,
+        env = "OTP_SENDS_PER_CLIENT",
+        default_value = "20",
+        global = true
+    )]
+    pub otp_sends_per_client: String,
+    /// Codes checked for one phone per hour.
+    #[arg(
+        long,
+        env = "OTP_CHECKS_PER_PHONE",
+        default_value = "10",
+        global = true
+    )]
+    pub otp_checks_per_phone: String,
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use crate::cli::{
 };
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::config::{Config, ConfigError};
-use crate::domain::{Email, Password, Role};
+use crate::domain::{Email, Password, Phone, Role};
 use crate::error::ApiError;
 use crate::keys::ring::{self, Phase, format_time};
 use crate::keys::{self, KeyError, RsaSigningKey};
@@ -52,7 +52,7 @@ pub enum CommandError {
     #[error("database error: {0}")]
     Store(#[from] StoreError),
     /// The named account does not exist.
-    #[error("no account with email {0}")]
+    #[error("no account with email or phone {0}")]
     NoSuchUser(String),
 }
 
@@ -199,15 +199,20 @@ async fn session(config: Config, command: SessionCommand) -> Result<(), CommandE
     result
 }
 
-async fn find_user(store: &Store, email: &str) -> Result<UserRecord, CommandError> {
-    let parsed = Email::parse(email).map_err(|e| CommandError::InvalidArgument {
+/// The account named by `--user`: a phone number (starting with `+`) or an e-mail address.
+async fn find_user(store: &Store, user: &str) -> Result<UserRecord, CommandError> {
+    let invalid = |reason: String| CommandError::InvalidArgument {
         flag: "--user",
-        reason: e.to_string(),
-    })?;
-    store
-        .find_user_by_email(&parsed)
-        .await?
-        .ok_or_else(|| CommandError::NoSuchUser(parsed.as_str().to_owned()))
+        reason,
+    };
+    let (found, name) = if user.trim_start().starts_with('+') {
+        let phone = Phone::parse(user).map_err(|e| invalid(e.to_string()))?;
+        (store.find_user_by_phone(&phone).await?, phone.to_string())
+    } else {
+        let email = Email::parse(user).map_err(|e| invalid(e.to_string()))?;
+        (store.find_user_by_email(&email).await?, email.to_string())
+    };
+    found.ok_or(CommandError::NoSuchUser(name))
 }
 
 async fn list_sessions(store: &Store, email: &str) -> Result<(), CommandError> {

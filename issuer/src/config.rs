@@ -4,6 +4,8 @@
 //! is a [`ConfigError`] whose message is one line naming the variable and what to do, because the
 //! operator reading it is in the middle of a deploy.
 
+mod otp;
+
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -14,6 +16,8 @@ use crate::cli::RawSettings;
 use crate::domain::Role;
 use crate::keys::live::RingSettings;
 use crate::throttle::ThrottlePolicy;
+
+pub use otp::{OtpConfig, OtpProviderConfig};
 
 /// Shortest HS256 secret accepted, in bytes (RFC 7518 3.2: at least the hash output size).
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -52,6 +56,8 @@ pub struct Config {
     pub login_throttle: ThrottlePolicy,
     /// Where the client address (for the back-off and session records) comes from.
     pub client_ip_source: ClientIpSource,
+    /// Phone login by one-time code; `None` when `OTP_PROVIDER=off`.
+    pub otp: Option<OtpConfig>,
 }
 
 /// Refresh and clean-up rules of sessions.
@@ -193,6 +199,15 @@ impl Config {
             ));
         }
         let (keys, jwks_max_age) = parse_keys(raw, access_token_ttl)?;
+        let issuer = parse_issuer(&raw.jwt_issuer)?;
+        let otp = otp::parse_otp(&raw.otp, &issuer)?;
+        let self_service_roles = parse_roles(&raw.self_service_roles)?;
+        if otp.is_some() && self_service_roles.is_empty() {
+            return Err(invalid(
+                "SELF_SERVICE_ROLES",
+                "phone login (OTP_PROVIDER) creates accounts with the first self-service role; list at least one",
+            ));
+        }
         Ok(Self {
             listen: SocketAddr::new(parse_host(&raw.host)?, parse_port(&raw.port)?),
             database: DatabaseConfig {
@@ -214,12 +229,12 @@ impl Config {
             signing: parse_signing(raw)?,
             keys,
             jwks_max_age,
-            issuer: parse_issuer(&raw.jwt_issuer)?,
+            issuer,
             audience: parse_audience(&raw.jwt_audience)?,
             access_token_ttl,
             refresh_token_ttl,
             sessions,
-            self_service_roles: parse_roles(&raw.self_service_roles)?,
+            self_service_roles,
             body_limit_bytes: 64 * 1024,
             max_concurrent_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
             login_throttle: parse_throttle(raw)?,
@@ -232,6 +247,7 @@ impl Config {
                     ),
                 )
             })?,
+            otp,
         })
     }
 }

@@ -34,6 +34,9 @@ pub enum ApiError {
     /// 401: wrong e-mail or password (one answer for both).
     #[error("invalid email or password")]
     InvalidCredentials,
+    /// 401: the one-time code is wrong, expired or used up (one answer for all).
+    #[error("the code is wrong, expired or used up; request a new one")]
+    InvalidCode,
     /// 401: the refresh token is unknown, expired, reused or revoked (one answer for all).
     #[error("the refresh token is invalid, expired or revoked; log in again")]
     InvalidGrant,
@@ -55,6 +58,10 @@ pub enum ApiError {
     /// 503: the database is unreachable; the client may retry.
     #[error("the service is temporarily unavailable; retry shortly")]
     Unavailable(#[source] StoreError),
+    /// 503: the SMS provider failed or is unreachable; the client may retry. The cause is
+    /// logged, never sent.
+    #[error("the service is temporarily unavailable; retry shortly")]
+    ProviderUnavailable(String),
     /// 500: a bug. The cause is logged, never sent.
     #[error("internal server error")]
     Internal(String),
@@ -77,12 +84,14 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::EmailTaken => StatusCode::CONFLICT,
-            Self::InvalidCredentials | Self::InvalidGrant => StatusCode::UNAUTHORIZED,
+            Self::InvalidCredentials | Self::InvalidCode | Self::InvalidGrant => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::ProviderUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -95,11 +104,11 @@ impl ApiError {
             | Self::PayloadTooLarge
             | Self::MethodNotAllowed => "invalid_request",
             Self::EmailTaken => "conflict",
-            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidCredentials | Self::InvalidCode => "invalid_credentials",
             Self::InvalidGrant => "invalid_grant",
             Self::RateLimited { .. } => "rate_limited",
             Self::NotFound(_) => "not_found",
-            Self::Unavailable(_) => "temporarily_unavailable",
+            Self::Unavailable(_) | Self::ProviderUnavailable(_) => "temporarily_unavailable",
             Self::Internal(_) => "server_error",
         }
     }
@@ -121,6 +130,9 @@ impl IntoResponse for ApiError {
             Self::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
+            Self::ProviderUnavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
             _ => {}
         }
         match self {
@@ -129,7 +141,7 @@ impl IntoResponse for ApiError {
                     .extensions_mut()
                     .insert(InternalCause(cause.to_string()));
             }
-            Self::Internal(cause) => {
+            Self::Internal(cause) | Self::ProviderUnavailable(cause) => {
                 response.extensions_mut().insert(InternalCause(cause));
             }
             _ => {}

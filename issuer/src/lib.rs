@@ -25,6 +25,7 @@ pub mod domain;
 pub mod error;
 pub mod keys;
 pub mod metrics;
+pub mod otp;
 pub mod passwords;
 pub mod routes;
 pub mod sessions;

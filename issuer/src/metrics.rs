@@ -6,9 +6,11 @@
 //! | `issuer_logins_total` | counter | `result` | `POST /login` answers |
 //! | `issuer_registrations_total` | counter | `result` | `POST /register` answers |
 //! | `issuer_refreshes_total` | counter | `result` | `POST /refresh` answers |
+//! | `issuer_otp_starts_total` | counter | `result` | `POST /otp/start` answers |
+//! | `issuer_otp_verifications_total` | counter | `result` | `POST /otp/verify` answers |
 //! | `issuer_tokens_issued_total` | counter | | token pairs handed out |
 //! | `issuer_refresh_token_reuse_total` | counter | | used refresh tokens presented again |
-//! | `issuer_rate_limited_total` | counter | `endpoint` | requests refused with 429 |
+//! | `issuer_rate_limited_total` | counter | `endpoint` | requests refused with 429 by our limits |
 //! | `issuer_password_hash_queue_depth` | gauge | | hashes waiting for a permit |
 //! | `issuer_password_hashes_running` | gauge | | hashes running now |
 //! | `issuer_database_errors_total` | counter | `kind` | failed database operations |
@@ -16,7 +18,9 @@
 //! `result` is `success` or the `error` code of the answer (`invalid_request`,
 //! `invalid_credentials`, `invalid_grant`, `conflict`, `rate_limited`,
 //! `temporarily_unavailable`, `server_error`; `error` for an answer without one); a handler that
-//! panics is counted only in the request histogram, as a 500. Reuse is counted after the grace
+//! panics is counted only in the request histogram, as a 500. `endpoint` is `login`,
+//! `otp_start` or `otp_verify` (a 429 because the SMS provider's own limit was reached counts
+//! only in `result`). Reuse is counted after the grace
 //! window only, once per replayed token: it is refused and its session ended if still live.
 //! `kind` is `unavailable` (unreachable, locked, timed out: answered 503) or `internal`
 //! (anything else but a uniqueness conflict: answered 500).
@@ -32,6 +36,10 @@ pub const LOGINS_TOTAL: &str = "issuer_logins_total";
 pub const REGISTRATIONS_TOTAL: &str = "issuer_registrations_total";
 /// Counter: `POST /refresh` answers, by `result`.
 pub const REFRESHES_TOTAL: &str = "issuer_refreshes_total";
+/// Counter: `POST /otp/start` answers, by `result`.
+pub const OTP_STARTS_TOTAL: &str = "issuer_otp_starts_total";
+/// Counter: `POST /otp/verify` answers, by `result`.
+pub const OTP_VERIFICATIONS_TOTAL: &str = "issuer_otp_verifications_total";
 /// Counter: access and refresh token pairs handed out (logins and refreshes).
 pub const TOKENS_ISSUED_TOTAL: &str = "issuer_tokens_issued_total";
 /// Counter: used refresh tokens presented after the grace window (each ends its session).
@@ -116,6 +124,11 @@ pub(crate) fn describe() {
     describe_counter!(LOGINS_TOTAL, "POST /login answers, by result.");
     describe_counter!(REGISTRATIONS_TOTAL, "POST /register answers, by result.");
     describe_counter!(REFRESHES_TOTAL, "POST /refresh answers, by result.");
+    describe_counter!(OTP_STARTS_TOTAL, "POST /otp/start answers, by result.");
+    describe_counter!(
+        OTP_VERIFICATIONS_TOTAL,
+        "POST /otp/verify answers, by result."
+    );
     describe_counter!(TOKENS_ISSUED_TOTAL, "Token pairs handed out.");
     describe_counter!(
         REFRESH_TOKEN_REUSE_TOTAL,

@@ -20,6 +20,7 @@ use crate::clock::{Clock, unix_seconds};
 use crate::config::SessionPolicy;
 use crate::error::ApiError;
 use crate::metrics;
+use crate::otp::OtpLimits;
 use crate::state::AppState;
 use crate::storage::{
     EndReason, NewSession, PrunePolicy, RefreshTokenRecord, Rotation, RotationOutcome,
@@ -83,6 +84,13 @@ impl ClientInfo {
             user_agent: user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
         }
     }
+    /// Client info of a request from `ip` with these headers.
+    pub fn from_request(ip: std::net::IpAddr, headers: &axum::http::HeaderMap) -> Self {
+        let user_agent = headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|value| value.to_str().ok());
+        Self::new(Some(ip.to_canonical().to_string()), user_agent)
+    }
 }
 
 /// Why a refresh token was refused; logged, never told apart to the client (one `invalid_grant`).
@@ -130,7 +138,8 @@ pub async fn start(
     let subject = Subject {
         user_id: user.id,
         session_id,
-        email: &user.email,
+        email: user.email.as_deref(),
+        phone_number: user.phone.as_deref(),
         role: &user.role,
     };
     let access = sign_access(state, &subject, now, expires_at)?;
@@ -318,7 +327,8 @@ impl RefreshTokenRecord {
         Subject {
             user_id: self.user_id,
             session_id: self.session_id,
-            email: &self.email,
+            email: self.email.as_deref(),
+            phone_number: self.phone.as_deref(),
             role: &self.role,
         }
     }
@@ -341,11 +351,12 @@ pub async fn prune(
         .await
 }
 
-/// Runs [`prune`], and [`LoginThrottle::prune`], every `policy.prune_interval` until the
+/// Runs [`prune`], [`LoginThrottle::prune`] and [`OtpLimits::prune`] every `policy.prune_interval` until the
 /// returned task is aborted.
 pub fn spawn_pruner(
     store: Store,
     throttle: LoginThrottle,
+    otp_limits: Option<OtpLimits>,
     clock: std::sync::Arc<dyn Clock>,
     policy: SessionPolicy,
 ) -> tokio::task::JoinHandle<()> {
@@ -361,6 +372,11 @@ pub fn spawn_pruner(
             }
             if let Err(error) = throttle.prune().await {
                 tracing::warn!(%error, "pruning login failure counts failed; will retry");
+            }
+            if let Some(limits) = &otp_limits
+                && let Err(error) = limits.prune().await
+            {
+                tracing::warn!(%error, "pruning OTP codes and counts failed; will retry");
             }
         }
     })

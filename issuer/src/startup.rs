@@ -19,6 +19,7 @@ use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::config::{Config, SessionPolicy};
 use crate::error::{ApiError, InternalCause};
 use crate::keys::{self, KeyError};
+use crate::otp::{Otp, OtpSetupError, Outbox};
 use crate::passwords::{HashError, PasswordHashing};
 use crate::routes;
 use crate::sessions;
@@ -39,6 +40,9 @@ pub enum StartupError {
     /// The password hasher could not be set up.
     #[error(transparent)]
     Hashing(#[from] HashError),
+    /// The SMS provider's client could not be set up.
+    #[error(transparent)]
+    Otp(#[from] OtpSetupError),
     /// The address could not be bound.
     #[error("HOST/PORT: cannot listen on {addr}: {source}")]
     Bind {
@@ -59,6 +63,8 @@ pub struct Application {
     clock: Arc<dyn Clock>,
     sessions: SessionPolicy,
     signer: Arc<Signer>,
+    otp: Option<Otp>,
+    otp_outbox: Option<Outbox>,
 }
 
 impl Application {
@@ -86,6 +92,13 @@ impl Application {
                     source,
                 })?;
         let passwords = PasswordHashing::new(config.max_concurrent_hashes)?;
+        let (otp, otp_outbox) = match &config.otp {
+            Some(otp) => {
+                let (otp, outbox) = Otp::build(otp, &store, &clock)?;
+                (Some(otp), outbox)
+            }
+            None => (None, None),
+        };
         let signer = Arc::new(signer);
         let state = AppState {
             store: store.clone(),
@@ -102,12 +115,13 @@ impl Application {
                 self_service_roles: config.self_service_roles,
                 jwks_max_age: config.jwks_max_age,
             }),
+            otp: otp.clone().map(Arc::new),
         };
         let throttle = state.throttle.clone();
         // The recorder first, so that the issuer's metrics are described to it.
         let metrics = telemetry::metrics_router();
         crate::metrics::describe();
-        let router = routes::router()
+        let router = routes::router(otp.is_some())
             .merge(metrics)
             .layer(config.client_ip_source.into_extension())
             .layer(DefaultBodyLimit::max(config.body_limit_bytes))
@@ -125,6 +139,8 @@ impl Application {
             clock,
             sessions: config.sessions,
             signer,
+            otp,
+            otp_outbox,
         })
     }
 
@@ -150,13 +166,20 @@ impl Application {
         &self.passwords
     }
 
+    /// Where the local OTP provider "sends" its codes (`OTP_PROVIDER=local` only): the test
+    /// hook for reading a code without a phone.
+    pub fn otp_outbox(&self) -> Option<&Outbox> {
+        self.otp_outbox.as_ref()
+    }
+
     /// Serves until SIGTERM or Ctrl-C, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> io::Result<()> {
         self.run_until(shutdown_signal()).await
     }
 
     /// Serves until `signal` completes, then drains in-flight requests. Meanwhile, in the
-    /// background, dead sessions and stale login-failure counts are pruned, and `KEYS_DIR` is
+    /// background, dead sessions, stale login-failure counts and spent OTP codes and counts are
+    /// pruned, and `KEYS_DIR` is
     /// watched for key ring changes (and rotated on schedule if configured).
     pub async fn run_until(
         self,
@@ -164,8 +187,14 @@ impl Application {
     ) -> io::Result<()> {
         let reloader =
             keys::live::spawn_reloader(Arc::clone(self.signer.ring()), Arc::clone(&self.clock));
-        let pruner =
-            sessions::spawn_pruner(self.store.clone(), self.throttle, self.clock, self.sessions);
+        let otp_limits = self.otp.map(|otp| otp.limits);
+        let pruner = sessions::spawn_pruner(
+            self.store.clone(),
+            self.throttle,
+            otp_limits,
+            self.clock,
+            self.sessions,
+        );
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::config::SessionPolicy;
 use crate::domain::Role;
+use crate::otp::Otp;
 use crate::passwords::PasswordHashing;
 use crate::storage::Store;
 use crate::throttle::LoginThrottle;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Claims and lifetimes of issued tokens.
     pub tokens: Arc<TokenSettings>,
+    /// Phone login; `None` when `OTP_PROVIDER=off`.
+    pub otp: Option<Arc<Otp>>,
 }
 
 /// What goes into issued tokens.

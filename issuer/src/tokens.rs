@@ -196,8 +196,13 @@ pub struct AccessClaims {
     pub jti: String,
     /// Session id.
     pub sid: String,
-    /// The user's e-mail address.
-    pub email: String,
+    /// The user's e-mail address; absent for a user who logs in by phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The user's phone number in E.164 form (the OpenID Connect claim); absent for a user who
+    /// logs in by e-mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
     /// The user's role.
     pub role: String,
     /// Always `"access"`, so a verifier can refuse any other kind of token.
@@ -212,8 +217,10 @@ pub struct Subject<'a> {
     pub user_id: Uuid,
     /// Session id.
     pub session_id: Uuid,
-    /// E-mail address.
-    pub email: &'a str,
+    /// E-mail address, if the user has one.
+    pub email: Option<&'a str>,
+    /// Phone number (E.164), if the user has one.
+    pub phone_number: Option<&'a str>,
     /// Role.
     pub role: &'a str,
 }
@@ -237,7 +244,8 @@ impl AccessClaims {
             nbf: iat,
             jti: Uuid::now_v7().to_string(),
             sid: subject.session_id.to_string(),
-            email: subject.email.to_owned(),
+            email: subject.email.map(str::to_owned),
+            phone_number: subject.phone_number.map(str::to_owned),
             role: subject.role.to_owned(),
             token_type: "access".to_owned(),
         }
@@ -368,7 +376,8 @@ mod tests {
         let subject = Subject {
             user_id: Uuid::now_v7(),
             session_id: Uuid::now_v7(),
-            email: "alice@example.com",
+            email: Some("alice@example.com"),
+            phone_number: None,
             role: "user",
         };
         let claims = AccessClaims::new(

@@ -638,7 +638,7 @@ fn session_commands_refuse_unknown_users_and_bad_ids_in_one_line() {
     assert!(!unknown.status.success());
     assert_eq!(
         single_error_line(&unknown),
-        "issuer: error: no account with email nobody@example.com"
+        "issuer: error: no account with email or phone nobody@example.com"
     );
     let bad = workspace.run(&["session", "revoke", "--sid", "42"], &[]);
     assert!(single_error_line(&bad).starts_with("issuer: error: invalid --sid: "));

@@ -165,7 +165,8 @@ fn claims(config: &Config, (user, session): (Uuid, Uuid), now: SystemTime) -> Ac
     let subject = Subject {
         user_id: user,
         session_id: session,
-        email: "bench-0@example.com",
+        email: Some("bench-0@example.com"),
+        phone_number: None,
         role: "user",
     };
     AccessClaims::new(

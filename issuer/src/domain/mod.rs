@@ -5,10 +5,12 @@
 
 mod email;
 mod password;
+mod phone;
 mod role;
 
 pub use email::{Email, EmailError};
 pub use password::{
     MAX_BYTES as PASSWORD_MAX_BYTES, MIN_CHARS as PASSWORD_MIN_CHARS, Password, PasswordError,
 };
+pub use phone::{OtpCode, OtpCodeError, Phone, PhoneError};
 pub use role::{Role, RoleError};

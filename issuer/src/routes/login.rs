@@ -4,7 +4,7 @@
 //! argon2 verification), and repeated failures are slowed by [`crate::throttle`].
 
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -80,11 +80,7 @@ async fn login(
     headers: HeaderMap,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<TokenResponse, ApiError> {
-    let ClientIp(client_ip) = client_ip.map_err(|rejection| {
-        // Only a header source can fail: the request did not come through the configured proxy.
-        tracing::debug!(?rejection, "login refused: no client address");
-        ApiError::BadRequest("the client address header set by the proxy is missing".into())
-    })?;
+    let client_ip = super::client_address(client_ip)?;
     let email = Email::parse(&request.email).ok();
     let account = email.clone().map(ThrottleKey::Account);
     let keys: Vec<ThrottleKey> = std::iter::once(ThrottleKey::Client(client_ip))
@@ -102,7 +98,8 @@ async fn login(
         Some(email) => state.store.find_user_by_email(email).await?,
         None => None,
     };
-    let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+    // A phone user has no password: the dummy verification runs, as for an unknown e-mail.
+    let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let verified = state
         .passwords
         .verify(request.password, stored_hash)
@@ -118,9 +115,6 @@ async fn login(
     if let Some(account) = account.as_ref().filter(|_| account_failures) {
         state.throttle.record_success(account).await?;
     }
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|value| value.to_str().ok());
-    let client = ClientInfo::new(Some(client_ip.to_canonical().to_string()), user_agent);
+    let client = ClientInfo::from_request(client_ip, &headers);
     Ok(sessions::start(&state, &user, &client).await?.into())
 }

@@ -9,6 +9,7 @@
 //! conflict (409), the database being unavailable (503), or a bug (500).
 
 mod id;
+mod otp;
 mod sessions;
 mod throttle;
 mod users;
@@ -25,7 +26,7 @@ pub use sessions::{
     SessionScope, SessionSummary,
 };
 pub use throttle::FailureCount;
-pub use users::{NewUser, UserRecord};
+pub use users::{NewLogin, NewUser, UserRecord};
 
 use crate::config::DatabaseConfig;
 use crate::metrics;

@@ -50,8 +50,10 @@ pub struct RefreshTokenRecord {
     pub ended_at: Option<i64>,
     /// The user.
     pub user_id: Uuid,
-    /// The user's e-mail (current, not as at login).
-    pub email: String,
+    /// The user's e-mail (current, not as at login); `None` for a phone user.
+    pub email: Option<String>,
+    /// The user's phone number (E.164); `None` for an e-mail user.
+    pub phone: Option<String>,
     /// The user's role (current, not as at login).
     pub role: String,
 }
@@ -186,7 +188,7 @@ impl Store {
             sqlx::query_as::<_, TokenRow>(
                 "SELECT t.session_id, t.used_at, t.successor_sealed,
                         s.last_used_at, s.expires_at, s.ended_at,
-                        u.id AS user_id, u.email, u.role
+                        u.id AS user_id, u.email, u.phone, u.role
                  FROM refresh_tokens t
                  JOIN sessions s ON s.id = t.session_id
                  JOIN users u ON u.id = s.user_id
@@ -423,7 +425,8 @@ struct TokenRow {
     expires_at: i64,
     ended_at: Option<i64>,
     user_id: DbId,
-    email: String,
+    email: Option<String>,
+    phone: Option<String>,
     role: String,
 }
 
@@ -438,6 +441,7 @@ impl From<TokenRow> for RefreshTokenRecord {
             ended_at: row.ended_at,
             user_id: row.user_id.into(),
             email: row.email,
+            phone: row.phone,
             role: row.role,
         }
     }

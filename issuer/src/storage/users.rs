@@ -1,24 +1,37 @@
-//! The `users` table.
+//! The `users` table. An account has an e-mail and a password (`/register`), or a phone number
+//! and neither (the first OTP login); the database requires one of e-mail or phone.
 
 use uuid::Uuid;
 
 use super::id::DbId;
 use super::{Store, StoreError, on_pool};
-use crate::domain::{Email, Role};
+use crate::domain::{Email, Phone, Role};
 
 /// A user to insert.
 #[derive(Debug)]
 pub struct NewUser<'a> {
     /// New id.
     pub id: Uuid,
-    /// Normalised e-mail (unique).
-    pub email: &'a Email,
-    /// argon2id PHC string.
-    pub password_hash: &'a str,
+    /// How the user logs in.
+    pub login: NewLogin<'a>,
     /// Role.
     pub role: &'a Role,
     /// Creation time, Unix seconds.
     pub created_at: i64,
+}
+
+/// How a new user logs in.
+#[derive(Debug)]
+pub enum NewLogin<'a> {
+    /// E-mail and password.
+    Password {
+        /// Normalised e-mail (unique).
+        email: &'a Email,
+        /// argon2id PHC string.
+        password_hash: &'a str,
+    },
+    /// One-time codes sent to this number (unique).
+    Phone(&'a Phone),
 }
 
 /// A stored user.
@@ -26,25 +39,49 @@ pub struct NewUser<'a> {
 pub struct UserRecord {
     /// Id.
     pub id: Uuid,
-    /// Normalised e-mail.
-    pub email: String,
-    /// argon2id PHC string.
-    pub password_hash: String,
+    /// Normalised e-mail; `None` for a phone user.
+    pub email: Option<String>,
+    /// E.164 phone number; `None` for an e-mail user.
+    pub phone: Option<String>,
+    /// argon2id PHC string; `None` for a phone user (no password can match).
+    pub password_hash: Option<String>,
     /// Role.
     pub role: String,
 }
 
+type UserRow = (DbId, Option<String>, Option<String>, Option<String>, String);
+
+impl From<UserRow> for UserRecord {
+    fn from((id, email, phone, password_hash, role): UserRow) -> Self {
+        Self {
+            id: id.into(),
+            email,
+            phone,
+            password_hash,
+            role,
+        }
+    }
+}
+
 impl Store {
-    /// Inserts a user; [`StoreError::Conflict`] when the e-mail is taken.
+    /// Inserts a user; [`StoreError::Conflict`] when the e-mail or phone is taken.
     pub async fn insert_user(&self, user: &NewUser<'_>) -> Result<(), StoreError> {
+        let (email, phone, password_hash) = match user.login {
+            NewLogin::Password {
+                email,
+                password_hash,
+            } => (Some(email.as_str()), None, Some(password_hash)),
+            NewLogin::Phone(phone) => (None, Some(phone.as_str()), None),
+        };
         on_pool!(self, |pool| {
             sqlx::query(
-                "INSERT INTO users (id, email, password_hash, role, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $5)",
+                "INSERT INTO users (id, email, phone, password_hash, role, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
             )
             .bind(DbId(user.id))
-            .bind(user.email.as_str())
-            .bind(user.password_hash)
+            .bind(email)
+            .bind(phone)
+            .bind(password_hash)
             .bind(user.role.as_str())
             .bind(user.created_at)
             .execute(pool)
@@ -59,19 +96,36 @@ impl Store {
         &self,
         email: &Email,
     ) -> Result<Option<UserRecord>, StoreError> {
+        self.find_user(
+            "SELECT id, email, phone, password_hash, role FROM users WHERE email = $1",
+            email.as_str(),
+        )
+        .await
+    }
+
+    /// Finds a user by E.164 phone number.
+    pub async fn find_user_by_phone(
+        &self,
+        phone: &Phone,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        self.find_user(
+            "SELECT id, email, phone, password_hash, role FROM users WHERE phone = $1",
+            phone.as_str(),
+        )
+        .await
+    }
+
+    async fn find_user(
+        &self,
+        select: &'static str,
+        value: &str,
+    ) -> Result<Option<UserRecord>, StoreError> {
         let row = on_pool!(self, |pool| {
-            sqlx::query_as::<_, (DbId, String, String, String)>(
-                "SELECT id, email, password_hash, role FROM users WHERE email = $1",
-            )
-            .bind(email.as_str())
-            .fetch_optional(pool)
-            .await
+            sqlx::query_as::<_, UserRow>(select)
+                .bind(value)
+                .fetch_optional(pool)
+                .await
         })?;
-        Ok(row.map(|(id, email, password_hash, role)| UserRecord {
-            id: id.into(),
-            email,
-            password_hash,
-            role,
-        }))
+        Ok(row.map(UserRecord::from))
     }
 }

@@ -147,7 +147,8 @@ fn token_signed_by(keys: &KeysDir, kid: &str, clock: &dyn Clock) -> String {
     let subject = Subject {
         user_id: uuid::Uuid::now_v7(),
         session_id: uuid::Uuid::now_v7(),
-        email: "alice@example.com",
+        email: Some("alice@example.com"),
+        phone_number: None,
         role: "user",
     };
     let claims = AccessClaims::new(&subject, ISSUER, "api", clock.now(), TTL);

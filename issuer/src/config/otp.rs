@@ -1,0 +1,287 @@
+//! Phone login settings: which provider, its credentials, and the limits.
+
+use super::{ConfigError, invalid, parse_count, parse_ttl};
+use crate::cli::RawOtpSettings;
+use crate::otp::{LocalCodePolicy, OtpLimitPolicy, TwilioConfig};
+
+/// Phone login, when enabled.
+#[derive(Debug, Clone)]
+pub struct OtpConfig {
+    /// Who sends and checks codes.
+    pub provider: OtpProviderConfig,
+    /// Hourly caps on sends and checks.
+    pub limits: OtpLimitPolicy,
+}
+
+/// The provider and its settings.
+#[derive(Debug, Clone)]
+pub enum OtpProviderConfig {
+    /// Twilio Verify.
+    Twilio(TwilioConfig),
+    /// Codes made here and written to the log (development only).
+    Local(LocalCodePolicy),
+}
+
+/// Parses `OTP_*` and `TWILIO_*`; `None` when phone login is off. `issuer` is the parsed
+/// `JWT_ISSUER`, which tells a production deployment from a development one.
+pub(super) fn parse_otp(
+    raw: &RawOtpSettings,
+    issuer: &str,
+) -> Result<Option<OtpConfig>, ConfigError> {
+    let provider = match raw.otp_provider.as_str() {
+        "off" | "" => return Ok(None),
+        "twilio" => OtpProviderConfig::Twilio(parse_twilio(raw)?),
+        "local" => {
+            refuse_local_in_production(raw, issuer)?;
+            OtpProviderConfig::Local(LocalCodePolicy {
+                ttl: parse_ttl("OTP_CODE_TTL", &raw.otp_code_ttl)?,
+                max_attempts: parse_count("OTP_MAX_ATTEMPTS", &raw.otp_max_attempts, 1)?,
+            })
+        }
+        other => {
+            return Err(invalid(
+                "OTP_PROVIDER",
+                format!("'{other}' is not a provider; use off, twilio or local"),
+            ));
+        }
+    };
+    let limits = OtpLimitPolicy {
+        sends_per_phone: parse_count("OTP_SENDS_PER_PHONE", &raw.otp_sends_per_phone, 1)?,
+        sends_per_client: parse_count("OTP_SENDS_PER_CLIENT", &raw.otp_sends_per_client, 1)?,
+        checks_per_phone: parse_count("OTP_CHECKS_PER_PHONE", &raw.otp_checks_per_phone, 1)?,
+    };
+    Ok(Some(OtpConfig { provider, limits }))
+}
+
+fn parse_twilio(raw: &RawOtpSettings) -> Result<TwilioConfig, ConfigError> {
+    const NEEDED: &str = "OTP_PROVIDER=twilio needs the account SID, auth token and Verify service SID from the Twilio console";
+    let missing = |var| ConfigError::Missing {
+        var,
+        reason: NEEDED,
+    };
+    let account_sid = raw
+        .twilio_account_sid
+        .clone()
+        .ok_or_else(|| missing("TWILIO_ACCOUNT_SID"))?;
+    let auth_token = raw
+        .twilio_auth_token
+        .clone()
+        .ok_or_else(|| missing("TWILIO_AUTH_TOKEN"))?;
+    let service_sid = raw
+        .twilio_verify_service_sid
+        .clone()
+        .ok_or_else(|| missing("TWILIO_VERIFY_SERVICE_SID"))?;
+    check_sid("TWILIO_ACCOUNT_SID", &account_sid, "AC")?;
+    check_sid("TWILIO_VERIFY_SERVICE_SID", &service_sid, "VA")?;
+    if auth_token.expose().trim().is_empty() {
+        return Err(invalid("TWILIO_AUTH_TOKEN", "must not be empty"));
+    }
+    let base_url = raw.twilio_verify_base_url.trim_end_matches('/');
+    let is_url = base_url.starts_with("https://") || base_url.starts_with("http://");
+    if !is_url || base_url.contains(char::is_whitespace) {
+        return Err(invalid(
+            "TWILIO_VERIFY_BASE_URL",
+            format!("'{base_url}' is not an http(s) URL (e.g. https://verify.twilio.com)"),
+        ));
+    }
+    Ok(TwilioConfig {
+        base_url: base_url.to_owned(),
+        account_sid,
+        auth_token,
+        service_sid,
+    })
+}
+
+/// A Twilio SID: two letters and 32 hexadecimal digits. It goes into URLs, so nothing else
+/// may pass.
+fn check_sid(var: &'static str, sid: &str, prefix: &str) -> Result<(), ConfigError> {
+    let hex = sid.strip_prefix(prefix).unwrap_or_default();
+    if hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(invalid(
+            var,
+            format!("expected {prefix} followed by 32 hexadecimal digits"),
+        ))
+    }
+}
+
+/// The local provider writes codes to the log: refused next to Twilio credentials (a
+/// deployment meant to use Twilio) or an `https://` issuer on a host other than localhost.
+fn refuse_local_in_production(raw: &RawOtpSettings, issuer: &str) -> Result<(), ConfigError> {
+    let twilio_configured = raw.twilio_account_sid.is_some()
+        || raw.twilio_auth_token.is_some()
+        || raw.twilio_verify_service_sid.is_some();
+    let public_issuer = issuer.strip_prefix("https://").is_some_and(|rest| {
+        let authority = rest.split('/').next().unwrap_or_default();
+        let host = match authority.split_once(']') {
+            Some((ipv6, _)) => ipv6.trim_start_matches('['),
+            None => authority.split(':').next().unwrap_or_default(),
+        };
+        !matches!(host, "localhost" | "127.0.0.1" | "::1")
+    });
+    let why = if twilio_configured {
+        "TWILIO_* credentials are set"
+    } else if public_issuer {
+        "JWT_ISSUER is a public https:// URL"
+    } else {
+        return Ok(());
+    };
+    Err(invalid(
+        "OTP_PROVIDER",
+        format!(
+            "local writes codes to the log and is for development only, but {why}, which looks like production; use OTP_PROVIDER=twilio"
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+    use crate::config::Config;
+
+    const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+    const SERVICE: &str = "VA0123456789abcdef0123456789abcdef";
+
+    fn parse(args: &[&str]) -> Result<Option<OtpConfig>, String> {
+        let cli = Cli::try_parse_from(std::iter::once("issuer").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        Config::from_raw(&cli.settings)
+            .map(|config| config.otp)
+            .map_err(|e| e.to_string())
+    }
+
+    fn twilio(extra: &[&str]) -> Result<Option<OtpConfig>, String> {
+        let mut args = vec![
+            "--otp-provider",
+            "twilio",
+            "--twilio-account-sid",
+            ACCOUNT,
+            "--twilio-auth-token",
+            "s3cr3t-auth",
+            "--twilio-verify-service-sid",
+            SERVICE,
+        ];
+        args.extend_from_slice(extra);
+        parse(&args)
+    }
+
+    #[test]
+    fn phone_login_is_off_by_default() {
+        assert!(parse(&[]).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_local_provider_is_allowed_with_a_development_issuer() {
+        for issuer in [
+            "http://localhost:3000",
+            "https://localhost:3000",
+            "https://[::1]:3000",
+            "http://10.0.0.5",
+        ] {
+            let config = parse(&["--otp-provider", "local", "--jwt-issuer", issuer])
+                .unwrap()
+                .unwrap();
+            assert!(
+                matches!(config.provider, OtpProviderConfig::Local(policy) if policy == LocalCodePolicy::default()),
+                "{issuer}"
+            );
+            assert_eq!(config.limits, OtpLimitPolicy::default());
+        }
+    }
+
+    #[test]
+    fn the_local_provider_is_refused_with_a_production_issuer() {
+        let error = parse(&[
+            "--otp-provider",
+            "local",
+            "--jwt-issuer",
+            "https://auth.example.com",
+        ])
+        .unwrap_err();
+        assert!(
+            error.starts_with("invalid OTP_PROVIDER: local writes codes to the log"),
+            "{error}"
+        );
+        assert!(error.contains("JWT_ISSUER"), "{error}");
+    }
+
+    #[test]
+    fn the_local_provider_is_refused_next_to_twilio_credentials() {
+        let error =
+            parse(&["--otp-provider", "local", "--twilio-account-sid", ACCOUNT]).unwrap_err();
+        assert!(error.contains("TWILIO_* credentials are set"), "{error}");
+    }
+
+    #[test]
+    fn twilio_needs_each_credential() {
+        let error = parse(&["--otp-provider", "twilio"]).unwrap_err();
+        assert!(
+            error.starts_with("TWILIO_ACCOUNT_SID is required"),
+            "{error}"
+        );
+        let error = parse(&[
+            "--otp-provider",
+            "twilio",
+            "--twilio-account-sid",
+            ACCOUNT,
+            "--twilio-auth-token",
+            "t",
+        ])
+        .unwrap_err();
+        assert!(
+            error.starts_with("TWILIO_VERIFY_SERVICE_SID is required"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn twilio_sids_must_have_their_shape() {
+        let error = parse(&[
+            "--otp-provider",
+            "twilio",
+            "--twilio-account-sid",
+            "AC../../evil",
+            "--twilio-auth-token",
+            "t",
+            "--twilio-verify-service-sid",
+            SERVICE,
+        ])
+        .unwrap_err();
+        assert_eq!(
+            error,
+            "invalid TWILIO_ACCOUNT_SID: expected AC followed by 32 hexadecimal digits"
+        );
+    }
+
+    #[test]
+    fn twilio_settings_are_taken_as_given() {
+        let config = twilio(&["--twilio-verify-base-url", "http://127.0.0.1:9/"])
+            .unwrap()
+            .unwrap();
+        let OtpProviderConfig::Twilio(twilio) = config.provider else {
+            panic!("not twilio")
+        };
+        assert_eq!(twilio.base_url, "http://127.0.0.1:9");
+        assert_eq!(twilio.account_sid, ACCOUNT);
+        assert_eq!(twilio.service_sid, SERVICE);
+        assert!(!format!("{twilio:?}").contains("s3cr3t"), "{twilio:?}");
+    }
+
+    #[test]
+    fn an_unknown_provider_and_bad_limits_are_refused() {
+        assert!(
+            parse(&["--otp-provider", "sms"])
+                .unwrap_err()
+                .starts_with("invalid OTP_PROVIDER: 'sms'")
+        );
+        assert!(
+            twilio(&["--otp-sends-per-phone", "0"])
+                .unwrap_err()
+                .starts_with("invalid OTP_SENDS_PER_PHONE")
+        );
+    }
+}

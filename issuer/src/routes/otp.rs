@@ -1,0 +1,115 @@
+//! Phone login: `POST /otp/start {phone}` -> 202, `POST /otp/verify {phone, code}` -> 200
+//! token response (RFC 6749 5.1), as from `POST /login`.
+//!
+//! Start answers the same whether or not the number has an account: nobody learns who is
+//! registered. The first right code for a number creates its account, with the default
+//! self-service role (the first of `SELF_SERVICE_ROLES`, `user` unless configured otherwise);
+//! later ones log into it. Sessions, refresh, logout and revocation are those of password
+//! logins. Limits: see [`crate::otp::OtpLimits`].
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use axum_client_ip::{ClientIp, Rejection as ClientIpRejection};
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::phone_account;
+use crate::domain::{OtpCode, Phone};
+use crate::error::{ApiError, ApiJson};
+use crate::metrics;
+use crate::otp::{Check, Otp};
+use crate::routes::login::TokenResponse;
+use crate::sessions::{self, ClientInfo};
+use crate::state::AppState;
+
+/// Routes of this feature (mounted only when `OTP_PROVIDER` is not `off`).
+pub fn router() -> Router<AppState> {
+    let start = metrics::count_results(
+        Router::new().route("/otp/start", post(start)),
+        metrics::OTP_STARTS_TOTAL,
+    );
+    let verify = metrics::count_results(
+        Router::new().route("/otp/verify", post(verify)),
+        metrics::OTP_VERIFICATIONS_TOTAL,
+    );
+    start.merge(verify)
+}
+
+#[derive(Deserialize)]
+struct StartRequest {
+    phone: String,
+}
+
+#[derive(Deserialize)]
+struct VerifyRequest {
+    phone: String,
+    code: String,
+}
+
+/// The answer to a start: the code is on its way.
+#[derive(Serialize)]
+struct Started {
+    status: &'static str,
+}
+
+fn enabled(state: &AppState) -> Result<&Arc<Otp>, ApiError> {
+    state
+        .otp
+        .as_ref()
+        .ok_or(ApiError::NotFound("phone login is not enabled"))
+}
+
+fn parse_phone(raw: &str) -> Result<Phone, ApiError> {
+    Phone::parse(raw).map_err(|e| ApiError::Unprocessable(e.to_string()))
+}
+
+async fn start(
+    State(state): State<AppState>,
+    client_ip: Result<ClientIp, ClientIpRejection>,
+    ApiJson(request): ApiJson<StartRequest>,
+) -> Result<(StatusCode, Json<Started>), ApiError> {
+    let otp = enabled(&state)?;
+    let client_ip = super::client_address(client_ip)?;
+    let phone = parse_phone(&request.phone)?;
+    if let Some(retry_after) = otp.limits.count_send(&phone, client_ip).await? {
+        tracing::debug!(?phone, "code not sent: send limit reached");
+        metrics::rate_limited("otp_start");
+        return Err(ApiError::RateLimited { retry_after });
+    }
+    otp.provider.send(&phone).await?;
+    let body = Json(Started { status: "pending" });
+    Ok((StatusCode::ACCEPTED, body))
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    client_ip: Result<ClientIp, ClientIpRejection>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<VerifyRequest>,
+) -> Result<TokenResponse, ApiError> {
+    let otp = enabled(&state)?;
+    let client_ip = super::client_address(client_ip)?;
+    let phone = parse_phone(&request.phone)?;
+    let code = OtpCode::parse(&request.code).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    if let Some(retry_after) = otp.limits.count_check(&phone).await? {
+        tracing::debug!(?phone, "code not checked: check limit reached");
+        metrics::rate_limited("otp_verify");
+        return Err(ApiError::RateLimited { retry_after });
+    }
+    if otp.provider.check(&phone, &code).await? == Check::Rejected {
+        tracing::debug!(?phone, "phone login refused: wrong, expired or used code");
+        return Err(ApiError::InvalidCode);
+    }
+    otp.limits.clear_checks(&phone).await?;
+    let role = state
+        .tokens
+        .self_service_roles
+        .first()
+        .ok_or_else(|| ApiError::Internal("SELF_SERVICE_ROLES is empty".into()))?;
+    let user = phone_account(&state.store, &phone, role, state.clock.now()).await?;
+    let client = ClientInfo::from_request(client_ip, &headers);
+    Ok(sessions::start(&state, &user, &client).await?.into())
+}
