@@ -100,6 +100,8 @@ pub(crate) struct TestApp {
     pub(crate) passwords: PasswordHashing,
     /// The app's database.
     pub(crate) database: TestDatabase,
+    /// Codes of the local OTP provider (`--otp-provider local` only).
+    pub(crate) otp_outbox: Option<issuer::otp::Outbox>,
 }
 
 /// Spawns an issuer with the default test configuration.
@@ -150,6 +152,7 @@ pub(crate) async fn spawn_app_on(
     let address = format!("http://127.0.0.1:{}", app.port());
     let store = app.store().clone();
     let passwords = app.passwords().clone();
+    let otp_outbox = app.otp_outbox().cloned();
     tokio::spawn(app.run_until(std::future::pending()));
 
     TestApp {
@@ -162,6 +165,7 @@ pub(crate) async fn spawn_app_on(
         store,
         passwords,
         database,
+        otp_outbox,
     }
 }
 

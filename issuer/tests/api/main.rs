@@ -9,6 +9,7 @@ mod helpers;
 mod hs256;
 mod keys;
 mod login;
+mod otp;
 mod outage;
 mod register;
 mod replicas;
@@ -17,6 +18,7 @@ mod rotation;
 mod secrets;
 mod sessions;
 mod throttle;
+mod twilio;
 
 #[path = "../support/process.rs"]
 mod process;

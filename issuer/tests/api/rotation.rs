@@ -27,7 +27,7 @@ const STEP: Duration = Duration::from_secs(300);
 
 /// `user-service` verifying with the issuer's JWKS on the issuer's clock; returns its
 /// `POST /book` URL.
-async fn user_service(app: &TestApp, unknown_kid_cooldown: Duration) -> String {
+pub(crate) async fn user_service(app: &TestApp, unknown_kid_cooldown: Duration) -> String {
     let verifier = Verifier::builder()
         .jwks_url(format!("{}/.well-known/jwks.json", app.address))
         .issuer(ISSUER)

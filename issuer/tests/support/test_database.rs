@@ -57,6 +57,16 @@ pub(crate) struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// The same database for a second app (a replica); only `self` drops it.
+    #[allow(dead_code)] // used by the API tests, not by the load bench that includes this file
+    pub(crate) fn shared(&self) -> Self {
+        Self {
+            url: self.url.clone(),
+            dir: TempDir::new().expect("temp dir"),
+            postgres: None,
+        }
+    }
+
     /// Creates an empty database on `backend`.
     pub(crate) async fn create(backend: &Backend) -> Self {
         let dir = TempDir::new().expect("temp dir");
