@@ -78,6 +78,12 @@ struct ErrorBody<'a> {
 }
 
 impl ApiError {
+    /// 429 from our own limit on `endpoint`, counted in `issuer_rate_limited_total`.
+    pub(crate) fn limited(endpoint: &'static str, retry_after: Duration) -> Self {
+        crate::metrics::rate_limited(endpoint);
+        Self::RateLimited { retry_after }
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {

@@ -87,10 +87,7 @@ async fn login(
         .chain(account.clone())
         .collect();
     let account_failures = match state.throttle.check(&keys).await? {
-        Verdict::Blocked(retry_after) => {
-            metrics::rate_limited("login");
-            return Err(ApiError::RateLimited { retry_after });
-        }
+        Verdict::Blocked(retry_after) => return Err(ApiError::limited("login", retry_after)),
         Verdict::Allowed { account_failures } => account_failures,
     };
 

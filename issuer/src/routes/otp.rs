@@ -76,8 +76,7 @@ async fn start(
     let phone = parse_phone(&request.phone)?;
     if let Some(retry_after) = otp.limits.count_send(&phone, client_ip).await? {
         tracing::debug!(?phone, "code not sent: send limit reached");
-        metrics::rate_limited("otp_start");
-        return Err(ApiError::RateLimited { retry_after });
+        return Err(ApiError::limited("otp_start", retry_after));
     }
     otp.provider.send(&phone).await?;
     let body = Json(Started { status: "pending" });
@@ -96,8 +95,7 @@ async fn verify(
     let code = OtpCode::parse(&request.code).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     if let Some(retry_after) = otp.limits.count_check(&phone).await? {
         tracing::debug!(?phone, "code not checked: check limit reached");
-        metrics::rate_limited("otp_verify");
-        return Err(ApiError::RateLimited { retry_after });
+        return Err(ApiError::limited("otp_verify", retry_after));
     }
     if otp.provider.check(&phone, &code).await? == Check::Rejected {
         tracing::debug!(?phone, "phone login refused: wrong, expired or used code");

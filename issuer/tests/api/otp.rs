@@ -60,6 +60,16 @@ impl TestApp {
             .expect("a code was sent")
     }
 
+    /// Asserts that `code` does not log [`PHONE`] in: 401 `invalid_credentials`.
+    async fn assert_code_refused(&self, code: &str) -> String {
+        assert_error(
+            self.otp_verify(PHONE, code).await,
+            401,
+            "invalid_credentials",
+        )
+        .await
+    }
+
     /// Logs `phone` in with a fresh code; the token response.
     async fn phone_signed_in(&self, phone: &str) -> Value {
         let code = self.code_for(phone).await;
@@ -154,12 +164,7 @@ async fn a_code_works_once(backend: Backend) {
     let code = app.code_for(PHONE).await;
     tokens(app.otp_verify(PHONE, &code).await).await;
 
-    let description = assert_error(
-        app.otp_verify(PHONE, &code).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    let description = app.assert_code_refused(&code).await;
     assert_eq!(
         description,
         "the code is wrong, expired or used up; request a new one"
@@ -170,12 +175,7 @@ async fn a_wrong_code_is_refused_and_the_right_one_still_works(backend: Backend)
     let app = spawn_otp_app(&backend, &[]).await;
     let code = app.code_for(PHONE).await;
 
-    assert_error(
-        app.otp_verify(PHONE, &wrong(&code)).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    app.assert_code_refused(&wrong(&code)).await;
     tokens(app.otp_verify(PHONE, &code).await).await;
 }
 
@@ -183,20 +183,10 @@ async fn a_code_is_dead_after_its_attempts(backend: Backend) {
     let app = spawn_otp_app(&backend, &["--otp-max-attempts", "3"]).await;
     let code = app.code_for(PHONE).await;
     for _ in 0..3 {
-        assert_error(
-            app.otp_verify(PHONE, &wrong(&code)).await,
-            401,
-            "invalid_credentials",
-        )
-        .await;
+        app.assert_code_refused(&wrong(&code)).await;
     }
 
-    assert_error(
-        app.otp_verify(PHONE, &code).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    app.assert_code_refused(&code).await;
 }
 
 async fn a_code_expires(backend: Backend) {
@@ -205,12 +195,7 @@ async fn a_code_expires(backend: Backend) {
 
     app.clock.advance(Duration::from_secs(5 * 60));
 
-    assert_error(
-        app.otp_verify(PHONE, &code).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    app.assert_code_refused(&code).await;
 }
 
 async fn a_new_code_replaces_the_old_one(backend: Backend) {
@@ -221,12 +206,7 @@ async fn a_new_code_replaces_the_old_one(backend: Backend) {
         new = app.code_for(PHONE).await; // one chance in a million
     }
 
-    assert_error(
-        app.otp_verify(PHONE, &old).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    app.assert_code_refused(&old).await;
     tokens(app.otp_verify(PHONE, &new).await).await;
 }
 
@@ -292,12 +272,7 @@ async fn checks_per_phone_are_capped_and_a_right_code_resets_them(backend: Backe
 
     let code = app.code_for(PHONE).await;
     for _ in 0..3 {
-        assert_error(
-            app.otp_verify(PHONE, &wrong(&code)).await,
-            401,
-            "invalid_credentials",
-        )
-        .await;
+        app.assert_code_refused(&wrong(&code)).await;
     }
     let refused = app.otp_verify(PHONE, &code).await;
     assert!(refused.headers().contains_key("retry-after"));

@@ -193,37 +193,20 @@ async fn an_approved_check_logs_the_phone_in() {
 #[tokio::test]
 async fn a_pending_check_or_no_verification_is_a_wrong_code() {
     let (app, fake) = issuer_with_fake_twilio().await;
-    fake.answer("VerificationCheck", 200, checked("pending"));
-    assert_error(
-        app.otp_verify(PHONE, "123456").await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    for (status, body) in [
+        (200, checked("pending")),
+        (
+            404,
+            twilio_error(20404, 404, "The requested resource was not found"),
+        ),
+        (429, twilio_error(60202, 429, "Max check attempts reached")),
+    ] {
+        fake.answer("VerificationCheck", status, body);
 
-    fake.answer(
-        "VerificationCheck",
-        404,
-        twilio_error(20404, 404, "The requested resource was not found"),
-    );
-    assert_error(
-        app.otp_verify(PHONE, "123456").await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+        let response = app.otp_verify(PHONE, "123456").await;
 
-    fake.answer(
-        "VerificationCheck",
-        429,
-        twilio_error(60202, 429, "Max check attempts reached"),
-    );
-    assert_error(
-        app.otp_verify(PHONE, "123456").await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+        assert_error(response, 401, "invalid_credentials").await;
+    }
 }
 
 #[tokio::test]
