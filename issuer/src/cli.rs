@@ -319,6 +319,9 @@ pub struct RawOtpSettings {
         global = true
     )]
     pub twilio_verify_base_url: String,
+    /// Role of the accounts that phone login creates.
+    #[arg(long, env = "OTP_ROLE", default_value = "user", global = true)]
+    pub otp_role: String,
     /// Local provider: how long a code may be used.
     #[arg(long, env = "OTP_CODE_TTL", default_value = "5m", global = true)]
     pub otp_code_ttl: String,

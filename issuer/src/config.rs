@@ -201,13 +201,6 @@ impl Config {
         let (keys, jwks_max_age) = parse_keys(raw, access_token_ttl)?;
         let issuer = parse_issuer(&raw.jwt_issuer)?;
         let otp = otp::parse_otp(&raw.otp, &issuer)?;
-        let self_service_roles = parse_roles(&raw.self_service_roles)?;
-        if otp.is_some() && self_service_roles.is_empty() {
-            return Err(invalid(
-                "SELF_SERVICE_ROLES",
-                "phone login (OTP_PROVIDER) creates accounts with the first self-service role; list at least one",
-            ));
-        }
         Ok(Self {
             listen: SocketAddr::new(parse_host(&raw.host)?, parse_port(&raw.port)?),
             database: DatabaseConfig {
@@ -234,7 +227,7 @@ impl Config {
             access_token_ttl,
             refresh_token_ttl,
             sessions,
-            self_service_roles,
+            self_service_roles: parse_roles(&raw.self_service_roles)?,
             body_limit_bytes: 64 * 1024,
             max_concurrent_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
             login_throttle: parse_throttle(raw)?,

@@ -2,6 +2,7 @@
 
 use super::{ConfigError, invalid, parse_count, parse_ttl};
 use crate::cli::RawOtpSettings;
+use crate::domain::Role;
 use crate::otp::{LocalCodePolicy, OtpLimitPolicy, TwilioConfig};
 
 /// Phone login, when enabled.
@@ -11,6 +12,8 @@ pub struct OtpConfig {
     pub provider: OtpProviderConfig,
     /// Hourly caps on sends and checks.
     pub limits: OtpLimitPolicy,
+    /// Role of the accounts phone login creates.
+    pub role: Role,
 }
 
 /// The provider and its settings.
@@ -50,7 +53,13 @@ pub(super) fn parse_otp(
         sends_per_client: parse_count("OTP_SENDS_PER_CLIENT", &raw.otp_sends_per_client, 1)?,
         checks_per_phone: parse_count("OTP_CHECKS_PER_PHONE", &raw.otp_checks_per_phone, 1)?,
     };
-    Ok(Some(OtpConfig { provider, limits }))
+    let role = Role::parse(&raw.otp_role)
+        .map_err(|e| invalid("OTP_ROLE", format!("'{}': {e}", raw.otp_role)))?;
+    Ok(Some(OtpConfig {
+        provider,
+        limits,
+        role,
+    }))
 }
 
 fn parse_twilio(raw: &RawOtpSettings) -> Result<TwilioConfig, ConfigError> {
@@ -108,6 +117,7 @@ fn check_sid(var: &'static str, sid: &str, prefix: &str) -> Result<(), ConfigErr
 
 /// The local provider writes codes to the log: refused next to Twilio credentials (a
 /// deployment meant to use Twilio) or an `https://` issuer on a host other than localhost.
+/// PostgreSQL is allowed: a developer may well run one issuer on it.
 fn refuse_local_in_production(raw: &RawOtpSettings, issuer: &str) -> Result<(), ConfigError> {
     let twilio_configured = raw.twilio_account_sid.is_some()
         || raw.twilio_auth_token.is_some()
@@ -214,6 +224,18 @@ mod tests {
         let error =
             parse(&["--otp-provider", "local", "--twilio-account-sid", ACCOUNT]).unwrap_err();
         assert!(error.contains("TWILIO_* credentials are set"), "{error}");
+    }
+
+    #[test]
+    fn new_phone_accounts_are_users_unless_configured() {
+        assert_eq!(twilio(&[]).unwrap().unwrap().role.as_str(), "user");
+        let config = twilio(&["--otp-role", "raider"]).unwrap().unwrap();
+        assert_eq!(config.role.as_str(), "raider");
+        assert!(
+            twilio(&["--otp-role", "Bad Role"])
+                .unwrap_err()
+                .starts_with("invalid OTP_ROLE: 'Bad Role'")
+        );
     }
 
     #[test]

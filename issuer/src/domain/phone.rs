@@ -12,7 +12,8 @@ const MAX_INPUT: usize = 64;
 /// 15 digits in all (`+447700900123`).
 ///
 /// Parsing accepts what people type around the digits (spaces, `-`, `.`, `(`, `)`) and removes
-/// it, so `+44 7700 900123` and `+44-7700-900123` are one account. The leading `+` and the
+/// it, so `+44 7700 900123` and `+44-7700-900123` are one account; a trunk prefix written
+/// `(0)` is dropped (`+44 (0)7700 900123`). The leading `+` and the
 /// country code are required: a national number (`07700 900123`) is ambiguous without a
 /// country, and guessing one would log a user into somebody else's account. The check is
 /// syntactic; whether the number exists and can receive SMS is for the provider to say (Twilio
@@ -50,6 +51,9 @@ impl Phone {
         let rest = trimmed
             .strip_prefix('+')
             .ok_or(PhoneError::NotInternational)?;
+        // `+44 (0)7700 900123`: the national trunk prefix, written for callers at home, is not
+        // part of the international number; kept, it would name a second account.
+        let rest = rest.replacen("(0)", "", 1);
         let mut digits = String::with_capacity(MAX_DIGITS + 1);
         digits.push('+');
         for c in rest.chars() {
@@ -144,6 +148,14 @@ mod tests {
         assert_eq!(
             Phone::parse("+44.7700.900123").unwrap(),
             Phone::parse("+44 7700 900123").unwrap()
+        );
+    }
+
+    #[test]
+    fn a_bracketed_trunk_zero_is_dropped() {
+        assert_eq!(
+            Phone::parse("+44 (0)7700 900123").unwrap().as_str(),
+            "+447700900123"
         );
     }
 

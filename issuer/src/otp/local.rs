@@ -84,16 +84,17 @@ impl LocalProvider {
         self.outbox.clone()
     }
 
-    /// The tag of `code` for `phone`: a code hashed for one number says nothing of another's.
-    fn tag(&self, phone: &Phone, code: &str) -> hmac::Tag {
-        hmac::sign(&self.key, format!("{phone}:{code}").as_bytes())
+    /// What is hashed: the phone with the code, so a code hashed for one number says nothing
+    /// of another's.
+    fn message(phone: &Phone, code: &str) -> String {
+        format!("{phone}:{code}")
     }
 
     fn matches(&self, phone: &Phone, code: &OtpCode, stored: &str) -> bool {
         let Ok(stored) = URL_SAFE_NO_PAD.decode(stored) else {
             return false;
         };
-        let message = format!("{phone}:{}", code.as_str());
+        let message = Self::message(phone, code.as_str());
         hmac::verify(&self.key, message.as_bytes(), &stored).is_ok()
     }
 }
@@ -102,7 +103,8 @@ impl OtpProvider for LocalProvider {
     fn send<'a>(&'a self, phone: &'a Phone) -> ProviderFuture<'a, ()> {
         Box::pin(async move {
             let code = format!("{:06}", rand::random_range(0..1_000_000u32));
-            let tag = URL_SAFE_NO_PAD.encode(self.tag(phone, &code));
+            let tag = hmac::sign(&self.key, Self::message(phone, &code).as_bytes());
+            let tag = URL_SAFE_NO_PAD.encode(tag);
             let expires_at = unix_seconds(self.clock.now() + self.policy.ttl);
             self.store
                 .replace_otp_code(phone.as_str(), &tag, expires_at)

@@ -21,7 +21,7 @@ pub use twilio::{TwilioConfig, TwilioVerify};
 
 use crate::clock::Clock;
 use crate::config::{OtpConfig, OtpProviderConfig};
-use crate::domain::{OtpCode, Phone};
+use crate::domain::{OtpCode, Phone, Role};
 use crate::error::ApiError;
 use crate::storage::{Store, StoreError};
 
@@ -93,6 +93,8 @@ pub struct Otp {
     pub provider: Arc<dyn OtpProvider>,
     /// Hourly caps shared through the database.
     pub limits: OtpLimits,
+    /// Role of the accounts phone login creates.
+    pub role: Role,
 }
 
 /// The provider could not be set up at start-up.
@@ -117,6 +119,14 @@ impl Otp {
             }
         };
         let limits = OtpLimits::new(store.clone(), config.limits, Arc::clone(clock));
-        Ok((Self { provider, limits }, outbox))
+        let role = config.role.clone();
+        Ok((
+            Self {
+                provider,
+                limits,
+                role,
+            },
+            outbox,
+        ))
     }
 }

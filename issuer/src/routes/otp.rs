@@ -2,9 +2,8 @@
 //! token response (RFC 6749 5.1), as from `POST /login`.
 //!
 //! Start answers the same whether or not the number has an account: nobody learns who is
-//! registered. The first right code for a number creates its account, with the default
-//! self-service role (the first of `SELF_SERVICE_ROLES`, `user` unless configured otherwise);
-//! later ones log into it. Sessions, refresh, logout and revocation are those of password
+//! registered. The first right code for a number creates its account, with the role `OTP_ROLE`
+//! (`user`); later ones log into it. Sessions, refresh, logout and revocation are those of password
 //! logins. Limits: see [`crate::otp::OtpLimits`].
 
 use std::sync::Arc;
@@ -102,12 +101,9 @@ async fn verify(
         return Err(ApiError::InvalidCode);
     }
     otp.limits.clear_checks(&phone).await?;
-    let role = state
-        .tokens
-        .self_service_roles
-        .first()
-        .ok_or_else(|| ApiError::Internal("SELF_SERVICE_ROLES is empty".into()))?;
-    let user = phone_account(&state.store, &phone, role, state.clock.now()).await?;
+    // The code is used up from here: a database failure below answers 503, and the client
+    // asks for a new code.
+    let user = phone_account(&state.store, &phone, &otp.role, state.clock.now()).await?;
     let client = ClientInfo::from_request(client_ip, &headers);
     Ok(sessions::start(&state, &user, &client).await?.into())
 }

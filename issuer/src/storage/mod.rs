@@ -268,6 +268,63 @@ mod tests {
         );
     }
 
+    /// Migration 0004 rebuilds `users` on SQLite: accounts and their sessions made before it
+    /// must survive it, still tied together (a deleted user still takes its sessions along).
+    #[tokio::test]
+    async fn accounts_and_sessions_survive_the_phone_migration_on_sqlite() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let config = DatabaseConfig {
+            url: format!("sqlite://{}", dir.path().join("old.db").display()),
+            max_connections: 1,
+            acquire_timeout: std::time::Duration::from_secs(5),
+            statement_timeout: std::time::Duration::from_secs(5),
+        };
+        let options = SqliteConnectOptions::from_str(&config.url)
+            .unwrap()
+            .create_if_missing(true)
+            .foreign_keys(true);
+        let old = SqlitePool::connect_with(options).await.unwrap();
+        sqlx::migrate!("migrations/sqlite")
+            .run_to(3, &old)
+            .await
+            .unwrap();
+        for statement in [
+            "INSERT INTO users VALUES ('0190a000-0000-7000-8000-000000000001', 'old@example.com', 'hash', 'user', 1, 1)",
+            "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, access_expires_at)
+             VALUES ('0190a000-0000-7000-8000-000000000002', '0190a000-0000-7000-8000-000000000001', 1, 1, 9, 9)",
+        ] {
+            sqlx::query(statement).execute(&old).await.unwrap();
+        }
+        old.close().await;
+
+        let store = Store::open(&config).await.unwrap();
+
+        let user = store
+            .find_user_by_email(&crate::domain::Email::parse("old@example.com").unwrap())
+            .await
+            .unwrap()
+            .expect("the account is still there");
+        assert_eq!(user.password_hash.as_deref(), Some("hash"));
+        assert_eq!(user.phone, None);
+        let Store::Sqlite(pool) = &store else {
+            unreachable!()
+        };
+        let count = "SELECT count(*) FROM sessions";
+        let sessions: i64 = sqlx::query_scalar(count).fetch_one(pool).await.unwrap();
+        assert_eq!(sessions, 1);
+        let broken: Vec<(String,)> = sqlx::query_as("PRAGMA foreign_key_check")
+            .fetch_all(pool)
+            .await
+            .unwrap_or_default();
+        assert!(broken.is_empty(), "{broken:?}");
+        sqlx::query("DELETE FROM users")
+            .execute(pool)
+            .await
+            .unwrap();
+        let sessions: i64 = sqlx::query_scalar(count).fetch_one(pool).await.unwrap();
+        assert_eq!(sessions, 0, "ON DELETE CASCADE still holds");
+    }
+
     #[test]
     fn a_password_in_the_url_is_not_repeated_in_errors() {
         assert_eq!(

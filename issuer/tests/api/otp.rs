@@ -331,11 +331,3 @@ async fn malformed_phones_and_codes_are_422_and_malformed_bodies_400() {
     )
     .await;
 }
-
-#[tokio::test]
-async fn a_phone_account_cannot_log_in_with_a_password() {
-    let app = spawn_otp_app(&Backend::Sqlite, &[]).await;
-    app.phone_signed_in(PHONE).await;
-
-    assert_error(app.login(PHONE, "").await, 401, "invalid_credentials").await;
-}

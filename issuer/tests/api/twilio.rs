@@ -132,6 +132,14 @@ fn checked(status: &str) -> Value {
     })
 }
 
+/// The `Authorization` header Twilio expects: basic auth with the account SID and auth token.
+fn basic_auth() -> String {
+    format!(
+        "Basic {}",
+        STANDARD.encode(format!("{ACCOUNT}:{AUTH_TOKEN}"))
+    )
+}
+
 fn twilio_error(code: u32, status: u16, message: &str) -> Value {
     json!({
         "code": code,
@@ -156,11 +164,7 @@ async fn start_posts_the_number_and_sms_channel_with_basic_auth() {
         request.path,
         format!("/v2/Services/{SERVICE}/Verifications")
     );
-    let credentials = STANDARD.encode(format!("{ACCOUNT}:{AUTH_TOKEN}"));
-    assert_eq!(
-        request.authorization.as_deref(),
-        Some(format!("Basic {credentials}").as_str())
-    );
+    assert_eq!(request.authorization, Some(basic_auth()));
     let expected: HashMap<String, String> = [("To", PHONE), ("Channel", "sms")]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -188,6 +192,7 @@ async fn an_approved_check_logs_the_phone_in() {
     assert_eq!(received[0].form["To"], PHONE);
     assert_eq!(received[0].form["Code"], "123456");
     assert_eq!(received[0].form.len(), 2);
+    assert_eq!(received[0].authorization, Some(basic_auth()));
 }
 
 #[tokio::test]
