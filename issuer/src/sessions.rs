@@ -84,6 +84,7 @@ impl ClientInfo {
             user_agent: user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
         }
     }
+
     /// Client info of a request from `ip` with these headers.
     pub fn from_request(ip: std::net::IpAddr, headers: &axum::http::HeaderMap) -> Self {
         let user_agent = headers

@@ -19,7 +19,7 @@ use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::config::{Config, SessionPolicy};
 use crate::error::{ApiError, InternalCause};
 use crate::keys::{self, KeyError};
-use crate::otp::{Otp, OtpSetupError, Outbox};
+use crate::otp::{Otp, OtpLimits, OtpSetupError, Outbox};
 use crate::passwords::{HashError, PasswordHashing};
 use crate::routes;
 use crate::sessions;
@@ -63,7 +63,7 @@ pub struct Application {
     clock: Arc<dyn Clock>,
     sessions: SessionPolicy,
     signer: Arc<Signer>,
-    otp: Option<Otp>,
+    otp_limits: Option<OtpLimits>,
     otp_outbox: Option<Outbox>,
 }
 
@@ -95,7 +95,7 @@ impl Application {
         let (otp, otp_outbox) = match &config.otp {
             Some(otp) => {
                 let (otp, outbox) = Otp::build(otp, &store, &clock)?;
-                (Some(otp), outbox)
+                (Some(Arc::new(otp)), outbox)
             }
             None => (None, None),
         };
@@ -115,7 +115,7 @@ impl Application {
                 self_service_roles: config.self_service_roles,
                 jwks_max_age: config.jwks_max_age,
             }),
-            otp: otp.clone().map(Arc::new),
+            otp: otp.clone(),
         };
         let throttle = state.throttle.clone();
         // The recorder first, so that the issuer's metrics are described to it.
@@ -139,7 +139,7 @@ impl Application {
             clock,
             sessions: config.sessions,
             signer,
-            otp,
+            otp_limits: otp.map(|otp| otp.limits.clone()),
             otp_outbox,
         })
     }
@@ -187,11 +187,10 @@ impl Application {
     ) -> io::Result<()> {
         let reloader =
             keys::live::spawn_reloader(Arc::clone(self.signer.ring()), Arc::clone(&self.clock));
-        let otp_limits = self.otp.map(|otp| otp.limits);
         let pruner = sessions::spawn_pruner(
             self.store.clone(),
             self.throttle,
-            otp_limits,
+            self.otp_limits,
             self.clock,
             self.sessions,
         );
