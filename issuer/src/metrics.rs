@@ -13,6 +13,7 @@
 //! | `issuer_rate_limited_total` | counter | `endpoint` | requests refused with 429 by our limits |
 //! | `issuer_password_hash_queue_depth` | gauge | | hashes waiting for a permit |
 //! | `issuer_password_hashes_running` | gauge | | hashes running now |
+//! | `issuer_password_hashes_total` | counter | | password hashes and verifications done |
 //! | `issuer_database_errors_total` | counter | `kind` | failed database operations |
 //!
 //! `result` is `success` or the `error` code of the answer (`invalid_request`,
@@ -50,6 +51,8 @@ pub const RATE_LIMITED_TOTAL: &str = "issuer_rate_limited_total";
 pub const PASSWORD_HASH_QUEUE_DEPTH: &str = "issuer_password_hash_queue_depth";
 /// Gauge: password hashes running now.
 pub const PASSWORD_HASHES_RUNNING: &str = "issuer_password_hashes_running";
+/// Counter: password hashes and verifications done (each one costs an argon2id run).
+pub const PASSWORD_HASHES_TOTAL: &str = "issuer_password_hashes_total";
 /// Counter: database operations that failed, by `kind`.
 pub const DATABASE_ERRORS_TOTAL: &str = "issuer_database_errors_total";
 
@@ -140,6 +143,10 @@ pub(crate) fn describe() {
         "Password hashes waiting for a permit."
     );
     describe_gauge!(PASSWORD_HASHES_RUNNING, "Password hashes running now.");
+    describe_counter!(
+        PASSWORD_HASHES_TOTAL,
+        "Password hashes and verifications done."
+    );
     describe_counter!(
         DATABASE_ERRORS_TOTAL,
         "Failed database operations, by kind (unavailable, internal)."

@@ -127,6 +127,7 @@ impl PasswordHashing {
             let result = job();
             stats.running.fetch_sub(1, Ordering::SeqCst);
             stats.completed.fetch_add(1, Ordering::SeqCst);
+            ::metrics::counter!(metrics::PASSWORD_HASHES_TOTAL).increment(1);
             result
         })
         .await

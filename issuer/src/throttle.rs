@@ -8,6 +8,13 @@
 //! `max_delay`, so an attacker cannot lock a victim out for longer than that at a time. A
 //! count is forgotten after `forget_after` without failures.
 //!
+//! An attempt is counted *before* its password is checked ([`LoginThrottle::reserve`]: one
+//! statement per key that counts and checks at once, see [`crate::storage`]), and given back
+//! when it succeeds ([`LoginThrottle::succeeded`]). Counting after the check would let a burst
+//! of parallel attempts all pass the check before any of them is counted; counted first, once
+//! a key is in back-off at most one password per back-off step is checked, however many
+//! requests arrive at once and on however many replicas.
+//!
 //! Client addresses are counted per IPv4 address and per IPv6 /64 (one subscriber's usual
 //! allocation), so rotating through one's own IPv6 prefix does not reset the count.
 
@@ -18,7 +25,7 @@ use std::time::Duration;
 use crate::clock::{Clock, unix_seconds};
 use crate::domain::Email;
 use crate::sessions::seconds;
-use crate::storage::{Store, StoreError};
+use crate::storage::{BlockSchedule, ReservedAttempt, Store, StoreError};
 
 /// How failures turn into delays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +34,7 @@ pub struct ThrottlePolicy {
     pub account_free_attempts: u32,
     /// Failures allowed per client address before delays start (higher: many users share NATs).
     pub client_free_attempts: u32,
-    /// First delay.
+    /// First delay (whole seconds; at least one).
     pub base_delay: Duration,
     /// Longest delay.
     pub max_delay: Duration,
@@ -48,11 +55,22 @@ impl Default for ThrottlePolicy {
 }
 
 impl ThrottlePolicy {
-    /// The delay after `failures` consecutive failures of a key allowed `free` of them.
-    pub fn delay_after(&self, failures: u32, free: u32) -> Option<Duration> {
-        let excess = failures.checked_sub(free)?;
-        let factor = 2u32.saturating_pow(excess.min(31));
-        Some(self.base_delay.saturating_mul(factor).min(self.max_delay))
+    /// The schedule of a key allowed `free` failures, as the database applies it: the failure
+    /// that reaches `free` blocks for `base_delay`, each further one for twice the last, up to
+    /// `max_delay`.
+    pub fn schedule(&self, free: u32) -> BlockSchedule {
+        let base_seconds = seconds(self.base_delay).max(1);
+        let max_seconds = seconds(self.max_delay).max(base_seconds);
+        let mut doublings_to_max = 0;
+        while (base_seconds << doublings_to_max) < max_seconds {
+            doublings_to_max += 1;
+        }
+        BlockSchedule {
+            free_attempts: i64::from(free),
+            base_seconds,
+            max_seconds,
+            doublings_to_max,
+        }
     }
 }
 
@@ -88,20 +106,23 @@ impl ThrottleKey {
     }
 }
 
-/// What [`LoginThrottle::check`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// The attempt may be checked.
-    Allowed {
-        /// Whether the account has failures counted: only then does a successful login need
-        /// [`LoginThrottle::record_success`] (most logins write nothing to the table).
-        account_failures: bool,
-    },
-    /// Some key is blocked for this much longer.
+/// What [`LoginThrottle::reserve`] found.
+#[derive(Debug)]
+pub enum Reservation {
+    /// The attempt is counted against every key and may be checked.
+    Counted(CountedAttempt),
+    /// Some key is blocked for this much longer; nothing is counted.
     Blocked(Duration),
 }
 
-/// Counts failed logins in the database and says how long a key must wait.
+/// An attempt counted as a failure until [`LoginThrottle::succeeded`] gives it back.
+#[derive(Debug)]
+#[must_use = "a successful login must give its attempt back"]
+pub struct CountedAttempt {
+    counted: Vec<(ThrottleKey, String, ReservedAttempt)>,
+}
+
+/// Counts login attempts in the database and says how long a key must wait.
 #[derive(Clone)]
 pub struct LoginThrottle {
     store: Store,
@@ -119,53 +140,61 @@ impl LoginThrottle {
         }
     }
 
-    /// Whether an attempt by `keys` may be checked now.
-    pub async fn check(&self, keys: &[ThrottleKey]) -> Result<Verdict, StoreError> {
-        let now = unix_seconds(self.clock.now());
-        let stored: Vec<String> = keys.iter().map(ThrottleKey::storage_key).collect();
-        let stored: Vec<&str> = stored.iter().map(String::as_str).collect();
-        let found = self.store.login_failures(&stored).await?;
-        let wait = found
-            .iter()
-            .map(|found| found.blocked_until.saturating_sub(now))
-            .filter(|&remaining| remaining > 0)
-            .max();
-        let account_failures = keys
-            .iter()
-            .zip(&stored)
-            .filter(|(key, _)| matches!(key, ThrottleKey::Account(_)))
-            .any(|(_, stored)| found.iter().any(|found| found.key == *stored));
-        Ok(match wait {
-            Some(seconds) => Verdict::Blocked(Duration::from_secs(seconds.unsigned_abs())),
-            None => Verdict::Allowed { account_failures },
-        })
-    }
-
-    /// Counts one failure against each key, blocking those past their allowance.
-    pub async fn record_failure(&self, keys: &[ThrottleKey]) -> Result<(), StoreError> {
+    /// Counts an attempt by `keys` (in order; put the client address first, so an address in
+    /// back-off spends nothing of the accounts it tries) unless one of them is blocked; then
+    /// the keys counted so far are given back and the attempt must not be checked.
+    pub async fn reserve(&self, keys: &[ThrottleKey]) -> Result<Reservation, StoreError> {
         let now = unix_seconds(self.clock.now());
         let forget_before = now.saturating_sub(seconds(self.policy.forget_after));
+        let mut attempt = CountedAttempt {
+            counted: Vec::with_capacity(keys.len()),
+        };
         for key in keys {
             let stored = key.storage_key();
-            let failures = self
+            let schedule = self.policy.schedule(key.free_attempts(&self.policy));
+            let reserved = self
                 .store
-                .record_login_failure(&stored, now, forget_before)
+                .reserve_login_attempt(&stored, now, forget_before, schedule)
                 .await?;
-            let failures = u32::try_from(failures).unwrap_or(u32::MAX);
-            if let Some(delay) = self
-                .policy
-                .delay_after(failures, key.free_attempts(&self.policy))
-            {
-                let until = now.saturating_add(seconds(delay));
-                self.store.block_login(&stored, until).await?;
+            match reserved {
+                Some(reserved) => attempt.counted.push((key.clone(), stored, reserved)),
+                None => {
+                    let until = self.store.login_blocked_until(&stored).await?;
+                    self.give_back(attempt).await?;
+                    let left = until.saturating_sub(now).max(1);
+                    return Ok(Reservation::Blocked(Duration::from_secs(
+                        left.unsigned_abs(),
+                    )));
+                }
+            }
+        }
+        Ok(Reservation::Counted(attempt))
+    }
+
+    /// The attempt succeeded: the account's count is cleared, and the client address's attempt
+    /// given back. Clearing the address's count would let one valid account reset the back-off
+    /// of an address that is guessing other accounts' passwords.
+    pub async fn succeeded(&self, attempt: CountedAttempt) -> Result<(), StoreError> {
+        for (key, stored, reserved) in &attempt.counted {
+            match key {
+                ThrottleKey::Account(_) => self.store.clear_login_failures(stored).await?,
+                ThrottleKey::Client(_) => {
+                    self.store
+                        .give_back_login_attempt(stored, *reserved)
+                        .await?
+                }
             }
         }
         Ok(())
     }
 
-    /// Forgets the failures of `key` (an account after a successful login).
-    pub async fn record_success(&self, key: &ThrottleKey) -> Result<(), StoreError> {
-        self.store.clear_login_failures(&key.storage_key()).await
+    async fn give_back(&self, attempt: CountedAttempt) -> Result<(), StoreError> {
+        for (_, stored, reserved) in &attempt.counted {
+            self.store
+                .give_back_login_attempt(stored, *reserved)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Deletes counts that neither block nor will be remembered; run by the pruner.
@@ -178,33 +207,192 @@ impl LoginThrottle {
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
+    use crate::clock::ManualClock;
+    use crate::config::DatabaseConfig;
 
-    fn policy() -> ThrottlePolicy {
-        ThrottlePolicy::default()
+    /// A throttle on a real SQLite file with the default policy and a manual clock.
+    struct Fixture {
+        throttle: LoginThrottle,
+        clock: ManualClock,
+        _dir: tempfile::TempDir,
     }
 
-    #[test]
-    fn failures_below_the_free_allowance_have_no_delay() {
-        assert_eq!(policy().delay_after(4, 5), None);
+    async fn fixture() -> Fixture {
+        let dir = tempfile::TempDir::new().unwrap();
+        let config = DatabaseConfig {
+            url: format!("sqlite://{}", dir.path().join("throttle.db").display()),
+            max_connections: 2,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+        };
+        let store = Store::open(&config).await.unwrap();
+        let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+        let throttle =
+            LoginThrottle::new(store, ThrottlePolicy::default(), Arc::new(clock.clone()));
+        Fixture {
+            throttle,
+            clock,
+            _dir: dir,
+        }
     }
 
-    #[test]
-    fn reaching_the_allowance_blocks_for_the_base_delay() {
-        assert_eq!(policy().delay_after(5, 5), Some(Duration::from_secs(1)));
+    fn account() -> Vec<ThrottleKey> {
+        vec![ThrottleKey::Account(
+            Email::parse("alice@example.com").unwrap(),
+        )]
     }
 
-    #[test]
-    fn each_further_failure_doubles_the_delay() {
-        assert_eq!(policy().delay_after(7, 5), Some(Duration::from_secs(4)));
+    impl Fixture {
+        /// Counts `n` failed attempts of `keys`, each of them allowed.
+        async fn fail(&self, keys: &[ThrottleKey], n: u32) {
+            for attempt in 0..n {
+                match self.throttle.reserve(keys).await.unwrap() {
+                    Reservation::Counted(_) => {}
+                    Reservation::Blocked(wait) => panic!("attempt {attempt} blocked for {wait:?}"),
+                }
+            }
+        }
+
+        async fn blocked_for(&self, keys: &[ThrottleKey]) -> Option<Duration> {
+            match self.throttle.reserve(keys).await.unwrap() {
+                Reservation::Counted(_) => None,
+                Reservation::Blocked(wait) => Some(wait),
+            }
+        }
     }
 
-    #[test]
-    fn the_delay_is_capped() {
+    #[tokio::test]
+    async fn failures_below_the_free_allowance_do_not_block() {
+        let fixture = fixture().await;
+        fixture.fail(&account(), 4).await;
+
+        assert_eq!(fixture.blocked_for(&account()).await, None);
+    }
+
+    #[tokio::test]
+    async fn reaching_the_allowance_blocks_for_the_base_delay() {
+        let fixture = fixture().await;
+        fixture.fail(&account(), 5).await;
+
         assert_eq!(
-            policy().delay_after(u32::MAX, 5),
+            fixture.blocked_for(&account()).await,
+            Some(Duration::from_secs(1))
+        );
+    }
+
+    #[tokio::test]
+    async fn each_further_failure_doubles_the_delay() {
+        let fixture = fixture().await;
+        fixture.fail(&account(), 5).await;
+        for delay in [1, 2] {
+            fixture.clock.advance(Duration::from_secs(delay));
+            fixture.fail(&account(), 1).await;
+        }
+
+        assert_eq!(
+            fixture.blocked_for(&account()).await,
+            Some(Duration::from_secs(4))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_delay_is_capped() {
+        let fixture = fixture().await;
+        fixture.fail(&account(), 5).await;
+        for _ in 0..40 {
+            fixture.clock.advance(Duration::from_secs(15 * 60));
+            fixture.fail(&account(), 1).await;
+        }
+
+        assert_eq!(
+            fixture.blocked_for(&account()).await,
             Some(Duration::from_secs(15 * 60))
         );
+    }
+
+    #[tokio::test]
+    async fn an_attempt_refused_by_a_block_is_not_counted() {
+        let fixture = fixture().await;
+        fixture.fail(&account(), 5).await;
+        for _ in 0..10 {
+            assert!(fixture.blocked_for(&account()).await.is_some());
+        }
+        fixture.clock.advance(Duration::from_secs(1));
+        fixture.fail(&account(), 1).await;
+
+        assert_eq!(
+            fixture.blocked_for(&account()).await,
+            Some(Duration::from_secs(2)),
+            "the sixth counted failure, not the sixteenth"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_key_blocked_later_in_the_list_gives_back_the_keys_before_it() {
+        let fixture = fixture().await;
+        let client = ThrottleKey::Client("203.0.113.7".parse().unwrap());
+        fixture.fail(&account(), 5).await;
+        let both = [client.clone(), account()[0].clone()];
+        for _ in 0..30 {
+            assert!(fixture.blocked_for(&both).await.is_some());
+        }
+
+        fixture.fail(&[client.clone()], 19).await;
+        assert_eq!(
+            fixture.blocked_for(&[client]).await,
+            None,
+            "the address's 30 refused attempts were given back"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_success_clears_the_account_and_gives_the_address_its_attempt_back() {
+        let fixture = fixture().await;
+        let client = ThrottleKey::Client("203.0.113.7".parse().unwrap());
+        let both = [client.clone(), account()[0].clone()];
+        fixture.fail(&both, 4).await;
+        fixture.fail(&[client.clone()], 15).await;
+        let Reservation::Counted(attempt) = fixture.throttle.reserve(&both).await.unwrap() else {
+            panic!("the 20th attempt of the address is allowed");
+        };
+        assert!(
+            fixture.blocked_for(&[client.clone()]).await.is_some(),
+            "reaching the address's allowance blocked it"
+        );
+
+        fixture.throttle.succeeded(attempt).await.unwrap();
+
+        assert_eq!(
+            fixture.blocked_for(&[client.clone()]).await,
+            None,
+            "the block the success set is lifted, and this is the 20th failure"
+        );
+        assert_eq!(
+            fixture.blocked_for(&[client]).await,
+            Some(Duration::from_secs(1))
+        );
+        fixture.fail(&account(), 4).await;
+        assert_eq!(
+            fixture.blocked_for(&account()).await,
+            None,
+            "the account starts again"
+        );
+    }
+
+    #[test]
+    fn the_schedule_reaches_the_cap_after_the_fewest_doublings() {
+        let policy = ThrottlePolicy::default();
+        let schedule = policy.schedule(5);
+        assert_eq!(schedule.doublings_to_max, 10, "1 s << 10 = 1024 s >= 900 s");
+        assert_eq!(schedule.max_seconds, 900);
+        let flat = ThrottlePolicy {
+            max_delay: policy.base_delay,
+            ..policy
+        };
+        assert_eq!(flat.schedule(5).doublings_to_max, 0);
     }
 
     #[test]

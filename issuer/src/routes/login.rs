@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiJson};
 use crate::metrics;
 use crate::sessions::{self, ClientInfo, TokenPair};
 use crate::state::AppState;
-use crate::throttle::{ThrottleKey, Verdict};
+use crate::throttle::{Reservation, ThrottleKey};
 
 /// Routes of this feature.
 pub fn router() -> Router<AppState> {
@@ -82,13 +82,14 @@ async fn login(
 ) -> Result<TokenResponse, ApiError> {
     let client_ip = super::client_address(client_ip)?;
     let email = Email::parse(&request.email).ok();
-    let account = email.clone().map(ThrottleKey::Account);
+    // The address first: an address in back-off spends nothing of the accounts it tries.
     let keys: Vec<ThrottleKey> = std::iter::once(ThrottleKey::Client(client_ip))
-        .chain(account.clone())
+        .chain(email.clone().map(ThrottleKey::Account))
         .collect();
-    let account_failures = match state.throttle.check(&keys).await? {
-        Verdict::Blocked(retry_after) => return Err(ApiError::limited("login", retry_after)),
-        Verdict::Allowed { account_failures } => account_failures,
+    // Counted before the password is checked, so parallel attempts cannot all pass.
+    let attempt = match state.throttle.reserve(&keys).await? {
+        Reservation::Blocked(retry_after) => return Err(ApiError::limited("login", retry_after)),
+        Reservation::Counted(attempt) => attempt,
     };
 
     let user = match &email {
@@ -103,15 +104,10 @@ async fn login(
         .await?;
     let Some(user) = user.filter(|_| verified) else {
         tracing::debug!("login refused: unknown email or wrong password");
-        state.throttle.record_failure(&keys).await?;
+        // The counted attempt stays counted: it was a failure.
         return Err(ApiError::InvalidCredentials);
     };
-    // Only the account's count is cleared: clearing the address's would let one valid account
-    // reset the back-off of an address that is guessing other accounts' passwords. A failure
-    // recorded while this login was hashing stays counted: it happened.
-    if let Some(account) = account.as_ref().filter(|_| account_failures) {
-        state.throttle.record_success(account).await?;
-    }
+    state.throttle.succeeded(attempt).await?;
     let client = ClientInfo::from_request(client_ip, &headers);
     Ok(sessions::start(&state, &user, &client).await?.into())
 }

@@ -25,7 +25,7 @@ pub use sessions::{
     EndReason, NewSession, PrunePolicy, RefreshTokenRecord, Rotation, RotationOutcome,
     SessionScope, SessionSummary,
 };
-pub use throttle::FailureCount;
+pub use throttle::{BlockSchedule, ReservedAttempt};
 pub use users::{NewLogin, NewUser, UserRecord};
 
 use crate::config::DatabaseConfig;

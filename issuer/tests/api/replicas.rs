@@ -3,6 +3,7 @@
 //! across them, as behind a load balancer.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 
@@ -15,6 +16,7 @@ use crate::helpers::{
 use crate::keys::KeysDir;
 use crate::process::RunningIssuer;
 use crate::process::wait_until;
+use crate::throttle::{assert_one_checked, burst, burst_of};
 
 /// Two replicas, `a` and `b`, on one fresh database.
 struct Replicas {
@@ -192,6 +194,60 @@ async fn failed_logins_on_both_replicas_count_towards_one_back_off(backend: Back
     }
 }
 
+/// The burst of the security report split across two processes: the first counted attempt
+/// blocks the account (one free attempt, a minute's block), so the bound is the one a key in
+/// back-off has, without waiting on the real clock for a block to end.
+async fn a_parallel_burst_split_across_replicas_checks_one_password(backend: Backend) {
+    let replicas = start_replicas(
+        &backend,
+        &[
+            ("LOGIN_ACCOUNT_FREE_ATTEMPTS", "1"),
+            ("LOGIN_CLIENT_FREE_ATTEMPTS", "1000"),
+            ("LOGIN_BACKOFF_BASE", "60s"),
+        ],
+    )
+    .await;
+    let created = replicas
+        .a
+        .post(
+            "/register",
+            &json!({ "email": "a@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let urls = [&replicas.a, &replicas.b].map(|on| format!("{}/login", on.base_url));
+    let client = reqwest::Client::new();
+    let sent = AtomicUsize::new(0);
+
+    let outcome = burst(
+        burst_of(&["a@example.com".to_owned()]),
+        PASSWORD,
+        |email, password| {
+            let url = &urls[sent.fetch_add(1, Ordering::Relaxed) % 2];
+            let request = client
+                .post(url)
+                .json(&json!({ "email": email, "password": password }));
+            async move { request.send().await.expect("request sent") }
+        },
+    )
+    .await;
+
+    assert_one_checked(&outcome);
+    let hashed = hashes_done(&replicas.a).await + hashes_done(&replicas.b).await;
+    assert_eq!(
+        hashed, 2,
+        "the registration's hash and one login's: {outcome:?}"
+    );
+}
+
+/// `issuer_password_hashes_total` of a replica's `/metrics`.
+async fn hashes_done(on: &RunningIssuer) -> u64 {
+    let page = on.get("/metrics").await.text().await.expect("metrics page");
+    page.lines()
+        .find_map(|line| line.strip_prefix("issuer_password_hashes_total "))
+        .map_or(0, |value| value.trim().parse().expect("a count"))
+}
+
 /// The decoded JOSE header of a compact JWS.
 #[tokio::test]
 async fn replicas_sharing_a_key_ring_sign_with_the_key_its_files_name_and_follow_changes() {
@@ -239,4 +295,5 @@ backend_tests!(
     a_logout_on_one_replica_ends_the_session_on_the_other,
     concurrent_refreshes_of_one_token_split_across_replicas_get_one_successor,
     failed_logins_on_both_replicas_count_towards_one_back_off,
+    a_parallel_burst_split_across_replicas_checks_one_password,
 );

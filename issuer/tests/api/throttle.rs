@@ -177,7 +177,160 @@ async fn behind_a_configured_proxy_a_request_without_its_header_is_400(backend: 
     );
 }
 
+/// How the answers to a burst of logins came out.
+#[derive(Debug, Default)]
+pub(crate) struct BurstOutcome {
+    /// Answers other than 429: attempts whose password was checked.
+    pub(crate) checked: usize,
+    /// Answers 429.
+    pub(crate) refused: usize,
+    /// The answer to the right password.
+    pub(crate) right_password: u16,
+}
+
+/// Sends `attempts` (e-mail, password) logins all at once, through `login`, and counts the
+/// answers; the attempt with `right` as password is reported apart.
+pub(crate) async fn burst<F, Fut>(
+    attempts: Vec<(String, String)>,
+    right: &str,
+    login: F,
+) -> BurstOutcome
+where
+    F: Fn(String, String) -> Fut,
+    Fut: std::future::Future<Output = reqwest::Response> + Send + 'static,
+{
+    let mut requests = tokio::task::JoinSet::new();
+    for (email, password) in attempts {
+        let is_right = password == right;
+        let response = login(email, password);
+        requests.spawn(async move { (is_right, response.await.status().as_u16()) });
+    }
+    let mut outcome = BurstOutcome::default();
+    while let Some(answer) = requests.join_next().await {
+        let (is_right, status) = answer.expect("request task");
+        match status {
+            429 => outcome.refused += 1,
+            200 | 401 => outcome.checked += 1,
+            other => panic!("unexpected status {other}"),
+        }
+        if is_right {
+            outcome.right_password = status;
+        }
+    }
+    outcome
+}
+
+/// The burst size of the security report: 39 wrong passwords and the right one, at once.
+const BURST: usize = 40;
+
+/// `BURST` attempts on `emails` (cycled), the right password at index 17.
+pub(crate) fn burst_of(emails: &[String]) -> Vec<(String, String)> {
+    (0..BURST)
+        .map(|i| {
+            let password = if i == 17 {
+                PASSWORD
+            } else {
+                "not the password"
+            };
+            (emails[i % emails.len()].clone(), password.to_owned())
+        })
+        .collect()
+}
+
+/// Asserts that one attempt of the burst was checked, and the right password was refused
+/// unless it was that one.
+pub(crate) fn assert_one_checked(outcome: &BurstOutcome) {
+    assert_eq!(outcome.checked, 1, "{outcome:?}");
+    assert_eq!(outcome.refused, BURST - 1, "{outcome:?}");
+    assert!(
+        outcome.right_password == 429 || outcome.right_password == 200,
+        "{outcome:?}"
+    );
+}
+
+impl TestApp {
+    async fn burst(&self, attempts: Vec<(String, String)>) -> BurstOutcome {
+        let client = self.client.clone();
+        let url = format!("{}/login", self.address);
+        burst(attempts, PASSWORD, move |email, password| {
+            let request = client
+                .post(&url)
+                .json(&json!({ "email": email, "password": password }));
+            async move { request.send().await.expect("request sent") }
+        })
+        .await
+    }
+}
+
+async fn a_parallel_burst_after_the_back_off_checks_one_password(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    app.register("alice@example.com", None).await;
+    for _ in 0..5 {
+        app.login("alice@example.com", "not the password").await;
+    }
+    app.clock.advance(Duration::from_secs(1));
+    let hashes_before = app.hashing().completed;
+
+    let outcome = app.burst(burst_of(&["alice@example.com".to_owned()])).await;
+
+    assert_one_checked(&outcome);
+    assert_eq!(
+        app.hashing().completed - hashes_before,
+        1,
+        "one password hashed"
+    );
+}
+
+async fn a_parallel_burst_from_one_address_against_many_accounts_checks_one_password(
+    backend: Backend,
+) {
+    let app = spawn_app(&backend).await;
+    app.register("user17@example.com", None).await;
+    for i in 0..20 {
+        app.login(&format!("other{i}@example.com"), "not the password")
+            .await;
+    }
+    app.clock.advance(Duration::from_secs(1));
+    let hashes_before = app.hashing().completed;
+    let emails: Vec<String> = (0..BURST).map(|i| format!("user{i}@example.com")).collect();
+
+    let outcome = app.burst(burst_of(&emails)).await;
+
+    assert_one_checked(&outcome);
+    assert_eq!(
+        app.hashing().completed - hashes_before,
+        1,
+        "one password hashed"
+    );
+}
+
+async fn the_right_password_after_a_refused_burst_still_logs_in_once_the_block_ends(
+    backend: Backend,
+) {
+    let app = spawn_app(&backend).await;
+    app.register("alice@example.com", None).await;
+    for _ in 0..5 {
+        app.login("alice@example.com", "not the password").await;
+    }
+    let refused = app.burst(burst_of(&["alice@example.com".to_owned()])).await;
+    assert_eq!(
+        refused.refused, BURST,
+        "all refused during the block: {refused:?}"
+    );
+
+    app.clock.advance(Duration::from_secs(1));
+
+    assert_eq!(
+        app.login("alice@example.com", PASSWORD).await.status(),
+        200,
+        "the refused attempts were not counted: one block step, not forty"
+    );
+}
+
 backend_tests!(
+    a_parallel_burst_after_the_back_off_checks_one_password,
+    a_parallel_burst_from_one_address_against_many_accounts_checks_one_password,
+    the_right_password_after_a_refused_burst_still_logs_in_once_the_block_ends,
     by_default_forwarding_headers_are_ignored_so_they_cannot_dodge_the_back_off,
     behind_a_configured_proxy_each_forwarded_client_is_counted_apart,
     behind_a_configured_proxy_a_request_without_its_header_is_400,
