@@ -49,14 +49,17 @@ pub async fn create_account(
 }
 
 /// The account of `phone`, created with `role` if there is none yet (the first login by a
-/// code sent to it). Two first logins at once both end up with the one account.
+/// code sent to it). Two first logins at once both end up with the one account. An account
+/// stored under the number's legacy form is found and moved to the canonical form
+/// ([`Store::find_user_by_phone`]).
 pub async fn phone_account(
     store: &Store,
     phone: &Phone,
     role: &Role,
     now: SystemTime,
 ) -> Result<UserRecord, ApiError> {
-    if let Some(user) = store.find_user_by_phone(phone).await? {
+    let now = unix_seconds(now);
+    if let Some(user) = store.find_user_by_phone(phone, now).await? {
         return Ok(user);
     }
     let inserted = store
@@ -64,7 +67,7 @@ pub async fn phone_account(
             id: Uuid::now_v7(),
             login: NewLogin::Phone(phone),
             role,
-            created_at: unix_seconds(now),
+            created_at: now,
         })
         .await;
     match inserted {
@@ -72,7 +75,7 @@ pub async fn phone_account(
         Err(error) => return Err(error.into()),
     }
     store
-        .find_user_by_phone(phone)
+        .find_user_by_phone(phone, now)
         .await?
         .ok_or_else(|| ApiError::Internal("phone account vanished after insert".into()))
 }

@@ -200,6 +200,8 @@ async fn session(config: Config, command: SessionCommand) -> Result<(), CommandE
 }
 
 /// The account named by `--user`: a phone number (starting with `+`) or an e-mail address.
+/// A number is looked up as a login looks it up, so an account stored under its legacy form
+/// is found (and moved to the canonical form).
 async fn find_user(store: &Store, user: &str) -> Result<UserRecord, CommandError> {
     let invalid = |reason: String| CommandError::InvalidArgument {
         flag: "--user",
@@ -207,7 +209,11 @@ async fn find_user(store: &Store, user: &str) -> Result<UserRecord, CommandError
     };
     let (found, name) = if user.trim_start().starts_with('+') {
         let phone = Phone::parse(user).map_err(|e| invalid(e.to_string()))?;
-        (store.find_user_by_phone(&phone).await?, phone.to_string())
+        let now = unix_seconds(SystemClock.now());
+        (
+            store.find_user_by_phone(&phone, now).await?,
+            phone.to_string(),
+        )
     } else {
         let email = Email::parse(user).map_err(|e| invalid(e.to_string()))?;
         (store.find_user_by_email(&email).await?, email.to_string())

@@ -646,6 +646,32 @@ fn session_commands_refuse_unknown_users_and_bad_ids_in_one_line() {
     assert!(!neither.status.success());
 }
 
+#[tokio::test]
+async fn session_commands_find_a_phone_account_stored_under_its_legacy_form() {
+    let workspace = Workspace::new();
+    let opened = workspace.run(&["session", "list", "--user", "nobody@example.com"], &[]);
+    assert!(!opened.status.success(), "the database is created, empty");
+    let url = format!("sqlite://{}", workspace.path().join("issuer.db").display());
+    let database = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO users (id, phone, role, created_at, updated_at)
+         VALUES ('0190a000-0000-7000-8000-00000000000a', '+4407700900400', 'user', 1, 1)",
+    )
+    .execute(&database)
+    .await
+    .unwrap();
+
+    let listed = workspace.run(&["session", "list", "--user", "+44 (0)7700 900400"], &[]);
+
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert_eq!(stdout(&listed).lines().count(), 1, "a header, no sessions");
+    let stored: String = sqlx::query_scalar("SELECT phone FROM users")
+        .fetch_one(&database)
+        .await
+        .unwrap();
+    assert_eq!(stored, "+447700900400", "moved to the canonical number");
+}
+
 /// The rows of `issuer keys list` as (state, kid).
 fn key_list(workspace: &Workspace) -> Vec<(String, String)> {
     let output = workspace.run(&["keys", "list"], &[]);

@@ -3,6 +3,7 @@
 //! A value of one of these types is valid by construction, so the code that receives it never
 //! checks it again.
 
+mod calling_code;
 mod email;
 mod password;
 mod phone;

@@ -51,6 +51,9 @@ pub struct UserRecord {
 
 type UserRow = (DbId, Option<String>, Option<String>, Option<String>, String);
 
+const SELECT_BY_PHONE: &str =
+    "SELECT id, email, phone, password_hash, role FROM users WHERE phone = $1";
+
 impl From<UserRow> for UserRecord {
     fn from((id, email, phone, password_hash, role): UserRow) -> Self {
         Self {
@@ -103,16 +106,45 @@ impl Store {
         .await
     }
 
-    /// Finds a user by E.164 phone number.
+    /// Finds the user of `phone`: the row stored under its canonical form, or else the row
+    /// stored under its [legacy form](Phone::legacy_form) (`+4407700900123`, written by
+    /// versions that kept a trunk zero), which is moved to the canonical form on the way (at
+    /// `now`) so the number's next lookup finds it directly. Both the login and the `session`
+    /// commands come here, so either migrates the row. When both rows exist (the number logged
+    /// in both ways before), the canonical one wins and the legacy one is left as it is:
+    /// merging two accounts is for an operator to decide, and that row can no longer be
+    /// reached by a login.
     pub async fn find_user_by_phone(
         &self,
         phone: &Phone,
+        now: i64,
     ) -> Result<Option<UserRecord>, StoreError> {
-        self.find_user(
-            "SELECT id, email, phone, password_hash, role FROM users WHERE phone = $1",
-            phone.as_str(),
-        )
-        .await
+        if let Some(user) = self.find_user(SELECT_BY_PHONE, phone.as_str()).await? {
+            return Ok(Some(user));
+        }
+        let Some(legacy) = phone.legacy_form() else {
+            return Ok(None);
+        };
+        let Some(user) = self.find_user(SELECT_BY_PHONE, &legacy).await? else {
+            return Ok(None);
+        };
+        let moved = on_pool!(self, |pool| {
+            sqlx::query("UPDATE users SET phone = $1, updated_at = $2 WHERE id = $3 AND phone = $4")
+                .bind(phone.as_str())
+                .bind(now)
+                .bind(DbId(user.id))
+                .bind(&legacy)
+                .execute(pool)
+                .await
+                .map(drop)
+        });
+        // A conflict (a canonical row appeared meanwhile, and it wins) or no row moved (a
+        // concurrent lookup moved it first): either way the canonical row is the answer now.
+        match moved.map_err(StoreError::from) {
+            Ok(()) | Err(StoreError::Conflict) => {}
+            Err(error) => return Err(error),
+        }
+        self.find_user(SELECT_BY_PHONE, phone.as_str()).await
     }
 
     async fn find_user(

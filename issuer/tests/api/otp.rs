@@ -30,7 +30,7 @@ backend_tests!(
 
 pub(crate) const PHONE: &str = "+447700900123";
 
-async fn spawn_otp_app(backend: &Backend, flags: &[&str]) -> TestApp {
+pub(crate) async fn spawn_otp_app(backend: &Backend, flags: &[&str]) -> TestApp {
     let mut all = vec!["--otp-provider", "local"];
     all.extend_from_slice(flags);
     spawn_app_with(backend, &all, |_| {}).await
@@ -71,7 +71,7 @@ impl TestApp {
     }
 
     /// Logs `phone` in with a fresh code; the token response.
-    async fn phone_signed_in(&self, phone: &str) -> Value {
+    pub(crate) async fn phone_signed_in(&self, phone: &str) -> Value {
         let code = self.code_for(phone).await;
         tokens(self.otp_verify(phone, &code).await).await
     }
