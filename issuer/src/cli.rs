@@ -272,6 +272,14 @@ pub struct RawSettings {
     /// Longest back-off delay (no lock-out lasts longer).
     #[arg(long, env = "LOGIN_BACKOFF_MAX", default_value = "15m", global = true)]
     pub login_backoff_max: String,
+    /// Registrations accepted from one client address (IPv6: per /64) per hour.
+    #[arg(
+        long,
+        env = "REGISTRATIONS_PER_CLIENT",
+        default_value = "20",
+        global = true
+    )]
+    pub registrations_per_client: String,
     /// Where the client address comes from: `ConnectInfo` (the TCP peer, the default) or, only
     /// behind a proxy that sets it, `RightmostXForwardedFor`, `XRealIp`, `CfConnectingIp`,
     /// `TrueClientIp`, `FlyClientIp`, `CloudFrontViewerAddress`, `XEnvoyExternalAddress`.
@@ -347,6 +355,14 @@ pub struct RawOtpSettings {
         global = true
     )]
     pub otp_checks_per_phone: String,
+    /// Codes checked by one client address (IPv6: per /64) per hour, whatever the numbers.
+    #[arg(
+        long,
+        env = "OTP_CHECKS_PER_CLIENT",
+        default_value = "30",
+        global = true
+    )]
+    pub otp_checks_per_client: String,
 }
 
 #[cfg(test)]

@@ -54,6 +54,8 @@ pub struct Config {
     pub max_concurrent_hashes: usize,
     /// Back-off applied to repeated failed logins.
     pub login_throttle: ThrottlePolicy,
+    /// Registrations accepted from one client address per hour.
+    pub registrations_per_client: u32,
     /// Where the client address (for the back-off and session records) comes from.
     pub client_ip_source: ClientIpSource,
     /// Phone login by one-time code; `None` when `OTP_PROVIDER=off`.
@@ -231,6 +233,11 @@ impl Config {
             body_limit_bytes: 64 * 1024,
             max_concurrent_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
             login_throttle: parse_throttle(raw)?,
+            registrations_per_client: parse_count(
+                "REGISTRATIONS_PER_CLIENT",
+                &raw.registrations_per_client,
+                1,
+            )?,
             client_ip_source: raw.client_ip_source.parse().map_err(|_| {
                 invalid(
                     "CLIENT_IP_SOURCE",
@@ -579,7 +586,12 @@ mod tests {
         assert_eq!(config.database.max_connections, 10);
         assert_eq!(config.database.statement_timeout, Duration::from_secs(5));
         assert_eq!(config.login_throttle, ThrottlePolicy::default());
+        assert_eq!(config.registrations_per_client, 20);
         assert_eq!(config.client_ip_source, ClientIpSource::ConnectInfo);
+        assert!(
+            error_for(&["--registrations-per-client", "0"])
+                .starts_with("invalid REGISTRATIONS_PER_CLIENT:")
+        );
         let config = parse(&["--client-ip-source", "XRealIp"]).unwrap();
         assert_eq!(config.client_ip_source, ClientIpSource::XRealIp);
         assert!(

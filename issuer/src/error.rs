@@ -4,6 +4,8 @@
 //! are fixed sentences written for clients; the internal cause of a 5xx travels in a response
 //! extension ([`InternalCause`]) to the logging layer and never into the body.
 
+use std::fmt;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use axum::Json;
@@ -11,8 +13,9 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::metrics::ErrorCode;
 use crate::passwords::HashError;
@@ -40,8 +43,8 @@ pub enum ApiError {
     /// 401: the refresh token is unknown, expired, reused or revoked (one answer for all).
     #[error("the refresh token is invalid, expired or revoked; log in again")]
     InvalidGrant,
-    /// 429: too many failed attempts.
-    #[error("too many failed attempts; retry later")]
+    /// 429: too many attempts (failed logins, registrations, OTP sends or checks).
+    #[error("too many attempts; retry later")]
     RateLimited {
         /// How long until the next attempt is allowed.
         retry_after: Duration,
@@ -185,7 +188,9 @@ impl From<SignError> for ApiError {
 }
 
 /// A JSON body extractor whose rejections use the error shape above (axum's own `Json`
-/// answers in plain text, and 422 for missing fields where we promise 400).
+/// answers in plain text, and 422 for missing fields where we promise 400). The body must be a
+/// JSON object: any other JSON value (array, string, number, boolean, null) is 400
+/// `invalid_request`, "invalid request body: invalid type: <kind>, expected a JSON object".
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
 
@@ -197,10 +202,37 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
+        match Json::<JsonObject<T>>::from_request(req, state).await {
+            Ok(Json(JsonObject(value))) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(&rejection)),
         }
+    }
+}
+
+/// `T` read from a JSON object only. serde's derived `Deserialize` of a struct also accepts an
+/// array of its fields in order, so `["a@b.co", "pw"]` would be read as a login. Asking for a
+/// map refuses every other value with serde's own data error ("invalid type: sequence,
+/// expected a JSON object"), before any of it is read; an object goes to `T` unchanged, with the
+/// same field paths, errors and nesting limit as before.
+struct JsonObject<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for JsonObject<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(JsonObjectVisitor(PhantomData))
+    }
+}
+
+struct JsonObjectVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for JsonObjectVisitor<T> {
+    type Value = JsonObject<T>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        T::deserialize(MapAccessDeserializer::new(map)).map(JsonObject)
     }
 }
 
@@ -262,6 +294,33 @@ fn without_values(detail: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Login {
+        email: String,
+        password: String,
+    }
+
+    #[test]
+    fn a_struct_is_read_from_an_object_and_never_from_an_array_of_its_fields() {
+        let object: JsonObject<Login> =
+            serde_json::from_str(r#"{"email": "a@b.co", "password": "pw"}"#).unwrap();
+        let array = serde_json::from_str::<JsonObject<Login>>(r#"["a@b.co", "pw"]"#);
+
+        assert_eq!(
+            object.0,
+            Login {
+                email: "a@b.co".into(),
+                password: "pw".into()
+            }
+        );
+        let error = array.err().expect("an array is refused");
+        assert!(error.is_data(), "a data error, answered like a wrong type");
+        assert_eq!(
+            data_error_description(&error.to_string()),
+            "invalid request body: invalid type: sequence, expected a JSON object"
+        );
+    }
 
     #[test]
     fn retry_after_rounds_up_to_whole_seconds() {

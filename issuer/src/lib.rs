@@ -24,6 +24,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod keys;
+pub mod limits;
 pub mod metrics;
 pub mod otp;
 pub mod passwords;

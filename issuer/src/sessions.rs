@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::clock::{Clock, unix_seconds};
 use crate::config::SessionPolicy;
 use crate::error::ApiError;
+use crate::limits::HourlyCounts;
 use crate::metrics;
 use crate::otp::OtpLimits;
 use crate::state::AppState;
@@ -352,11 +353,12 @@ pub async fn prune(
         .await
 }
 
-/// Runs [`prune`], [`LoginThrottle::prune`] and [`OtpLimits::prune`] every `policy.prune_interval` until the
-/// returned task is aborted.
+/// Runs [`prune`], [`LoginThrottle::prune`], [`HourlyCounts::prune`] and [`OtpLimits::prune`]
+/// every `policy.prune_interval` until the returned task is aborted.
 pub fn spawn_pruner(
     store: Store,
     throttle: LoginThrottle,
+    counts: HourlyCounts,
     otp_limits: Option<OtpLimits>,
     clock: std::sync::Arc<dyn Clock>,
     policy: SessionPolicy,
@@ -374,10 +376,13 @@ pub fn spawn_pruner(
             if let Err(error) = throttle.prune().await {
                 tracing::warn!(%error, "pruning login failure counts failed; will retry");
             }
+            if let Err(error) = counts.prune().await {
+                tracing::warn!(%error, "pruning hourly counts failed; will retry");
+            }
             if let Some(limits) = &otp_limits
                 && let Err(error) = limits.prune().await
             {
-                tracing::warn!(%error, "pruning OTP codes and counts failed; will retry");
+                tracing::warn!(%error, "pruning OTP codes failed; will retry");
             }
         }
     })

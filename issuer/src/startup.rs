@@ -19,6 +19,7 @@ use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::config::{Config, SessionPolicy};
 use crate::error::{ApiError, InternalCause};
 use crate::keys::{self, KeyError};
+use crate::limits::{HourlyCounts, RegistrationLimit};
 use crate::otp::{Otp, OtpLimits, OtpSetupError, Outbox};
 use crate::passwords::{HashError, PasswordHashing};
 use crate::routes;
@@ -59,6 +60,7 @@ pub struct Application {
     router: Router,
     store: Store,
     throttle: LoginThrottle,
+    counts: HourlyCounts,
     passwords: PasswordHashing,
     clock: Arc<dyn Clock>,
     sessions: SessionPolicy,
@@ -100,11 +102,13 @@ impl Application {
             None => (None, None),
         };
         let signer = Arc::new(signer);
+        let counts = HourlyCounts::new(store.clone(), Arc::clone(&clock));
         let state = AppState {
             store: store.clone(),
             signer: Arc::clone(&signer),
             passwords: passwords.clone(),
             throttle: LoginThrottle::new(store.clone(), config.login_throttle, Arc::clone(&clock)),
+            registrations: RegistrationLimit::new(counts.clone(), config.registrations_per_client),
             clock: Arc::clone(&clock),
             tokens: Arc::new(TokenSettings {
                 issuer: config.issuer,
@@ -123,8 +127,8 @@ impl Application {
         crate::metrics::describe();
         let router = routes::router(otp.is_some())
             .merge(metrics)
-            .layer(config.client_ip_source.into_extension())
-            .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+            .layer(config.client_ip_source.into_extension());
+        let router = with_body_limit(router, config.body_limit_bytes)
             .layer(middleware::from_fn(log_internal_causes));
         let router = telemetry::instrument(router, || {
             ApiError::Internal("handler panicked".into()).into_response()
@@ -135,6 +139,7 @@ impl Application {
             router,
             store,
             throttle,
+            counts,
             passwords,
             clock,
             sessions: config.sessions,
@@ -178,9 +183,9 @@ impl Application {
     }
 
     /// Serves until `signal` completes, then drains in-flight requests. Meanwhile, in the
-    /// background, dead sessions, stale login-failure counts and spent OTP codes and counts are
-    /// pruned, and `KEYS_DIR` is
-    /// watched for key ring changes (and rotated on schedule if configured).
+    /// background, dead sessions, stale login-failure counts, hourly counts and spent OTP codes
+    /// are pruned, and `KEYS_DIR` is watched for key ring changes (and rotated on schedule if
+    /// configured).
     pub async fn run_until(
         self,
         signal: impl Future<Output = ()> + Send + 'static,
@@ -190,6 +195,7 @@ impl Application {
         let pruner = sessions::spawn_pruner(
             self.store.clone(),
             self.throttle,
+            self.counts,
             self.otp_limits,
             self.clock,
             self.sessions,
@@ -205,6 +211,39 @@ impl Application {
         self.store.close().await;
         served
     }
+}
+
+/// Request bodies of at most `max` bytes; a larger one is answered 413 `invalid_request`:
+/// - a declared `Content-Length` over `max` at once, before any of the body is read or waited
+///   for, so that a client cannot hold a connection and a task by announcing a body it never
+///   sends. axum's own limit only counts bytes as they arrive;
+/// - a body without a declared length (chunked) as soon as what arrived passes `max`, when
+///   [`ApiJson`](crate::error::ApiJson) reads it ([`DefaultBodyLimit`]).
+///
+/// tower-http's `RequestBodyLimitLayer` checks `Content-Length` the same way, but answers in
+/// plain text, not in our error shape.
+fn with_body_limit<S>(router: Router<S>, max: usize) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    router
+        .layer(DefaultBodyLimit::max(max))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            refuse_declared_length_over(max, request, next)
+        }))
+}
+
+/// 413 when the request's `Content-Length` is over `max`; hyper has refused a malformed or
+/// ambiguous one already.
+async fn refuse_declared_length_over(max: usize, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max as u64) {
+        return ApiError::PayloadTooLarge.into_response();
+    }
+    next.run(request).await
 }
 
 /// Headers for every response, the panic answer included (so these layers sit outside

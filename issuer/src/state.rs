@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::config::SessionPolicy;
 use crate::domain::Role;
+use crate::limits::RegistrationLimit;
 use crate::otp::Otp;
 use crate::passwords::PasswordHashing;
 use crate::storage::Store;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub passwords: PasswordHashing,
     /// Failed-login back-off.
     pub throttle: LoginThrottle,
+    /// Registrations per client address.
+    pub registrations: RegistrationLimit,
     /// The time.
     pub clock: Arc<dyn Clock>,
     /// Claims and lifetimes of issued tokens.

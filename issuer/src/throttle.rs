@@ -340,7 +340,7 @@ mod tests {
             assert!(fixture.blocked_for(&both).await.is_some());
         }
 
-        fixture.fail(&[client.clone()], 19).await;
+        fixture.fail(std::slice::from_ref(&client), 19).await;
         assert_eq!(
             fixture.blocked_for(&[client]).await,
             None,
@@ -354,19 +354,22 @@ mod tests {
         let client = ThrottleKey::Client("203.0.113.7".parse().unwrap());
         let both = [client.clone(), account()[0].clone()];
         fixture.fail(&both, 4).await;
-        fixture.fail(&[client.clone()], 15).await;
+        fixture.fail(std::slice::from_ref(&client), 15).await;
         let Reservation::Counted(attempt) = fixture.throttle.reserve(&both).await.unwrap() else {
             panic!("the 20th attempt of the address is allowed");
         };
         assert!(
-            fixture.blocked_for(&[client.clone()]).await.is_some(),
+            fixture
+                .blocked_for(std::slice::from_ref(&client))
+                .await
+                .is_some(),
             "reaching the address's allowance blocked it"
         );
 
         fixture.throttle.succeeded(attempt).await.unwrap();
 
         assert_eq!(
-            fixture.blocked_for(&[client.clone()]).await,
+            fixture.blocked_for(std::slice::from_ref(&client)).await,
             None,
             "the block the success set is lifted, and this is the 20th failure"
         );

@@ -33,11 +33,12 @@ pub(crate) fn backend_name(backend: &Backend) -> &'static str {
 /// The issuer's configuration for a bench run: its defaults (as `issuer serve` would have
 /// them), on port 0, with `keys_dir` and `database_url`.
 ///
-/// The failed-login back-off counts failures only, so successful logins are never throttled
-/// whatever its limits; the free attempts are raised anyway so that a stray failure cannot
-/// turn the rest of a run into 429s. The back-off's work on a successful login (reading the
-/// counts of the address and the account, clearing the account's) still runs, as in
-/// production.
+/// The failed-login back-off counts every attempt before its password is checked and gives a
+/// successful one back, so successful logins are never throttled whatever its limits; the free
+/// attempts are raised anyway so that a stray failure cannot turn the rest of a run into 429s,
+/// and so is the registration cap (every bench user registers from one address). The
+/// back-off's work on a successful login (counting the attempt against the address and the
+/// account, then giving it back) still runs, as in production.
 pub(crate) fn config(database_url: &str, keys_dir: &Path) -> Config {
     let keys_dir = keys_dir.display().to_string();
     let cli = Cli::try_parse_from([
@@ -55,6 +56,7 @@ pub(crate) fn config(database_url: &str, keys_dir: &Path) -> Config {
     let mut config = Config::from_raw(&cli.settings).expect("bench config is valid");
     config.login_throttle.account_free_attempts = u32::MAX;
     config.login_throttle.client_free_attempts = u32::MAX;
+    config.registrations_per_client = u32::MAX;
     config
 }
 

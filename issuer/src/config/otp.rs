@@ -52,6 +52,7 @@ pub(super) fn parse_otp(
         sends_per_phone: parse_count("OTP_SENDS_PER_PHONE", &raw.otp_sends_per_phone, 1)?,
         sends_per_client: parse_count("OTP_SENDS_PER_CLIENT", &raw.otp_sends_per_client, 1)?,
         checks_per_phone: parse_count("OTP_CHECKS_PER_PHONE", &raw.otp_checks_per_phone, 1)?,
+        checks_per_client: parse_count("OTP_CHECKS_PER_CLIENT", &raw.otp_checks_per_client, 1)?,
     };
     let role = Role::parse(&raw.otp_role)
         .map_err(|e| invalid("OTP_ROLE", format!("'{}': {e}", raw.otp_role)))?;
@@ -304,6 +305,11 @@ mod tests {
             twilio(&["--otp-sends-per-phone", "0"])
                 .unwrap_err()
                 .starts_with("invalid OTP_SENDS_PER_PHONE")
+        );
+        assert!(
+            twilio(&["--otp-checks-per-client", "none"])
+                .unwrap_err()
+                .starts_with("invalid OTP_CHECKS_PER_CLIENT")
         );
     }
 }

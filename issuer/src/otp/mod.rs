@@ -3,8 +3,8 @@
 //!
 //! Who sends and checks codes is an [`OtpProvider`]: [`TwilioVerify`] in production, or
 //! [`LocalProvider`] in development, which makes codes itself and writes them to the log.
-//! Around any provider, [`OtpLimits`] caps sends per phone and per client address and checks
-//! per phone, per hour, in the database, so that every replica counts the same events.
+//! Around any provider, [`OtpLimits`] caps sends and checks per phone and per client address,
+//! per hour, in the database, so that every replica counts the same events.
 
 mod limits;
 mod local;
@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use limits::{LIMIT_WINDOW, OtpLimitPolicy, OtpLimits};
+pub use limits::{OtpLimitPolicy, OtpLimits};
 pub use local::{LocalCodePolicy, LocalProvider, Outbox};
 pub use twilio::{TwilioConfig, TwilioVerify};
 
@@ -23,6 +23,7 @@ use crate::clock::Clock;
 use crate::config::{OtpConfig, OtpProviderConfig};
 use crate::domain::{OtpCode, Phone, Role};
 use crate::error::ApiError;
+use crate::limits::HourlyCounts;
 use crate::storage::{Store, StoreError};
 
 /// What a provider's calls return.
@@ -118,7 +119,8 @@ impl Otp {
                 (Arc::new(local), Some(outbox))
             }
         };
-        let limits = OtpLimits::new(store.clone(), config.limits, Arc::clone(clock));
+        let counts = HourlyCounts::new(store.clone(), Arc::clone(clock));
+        let limits = OtpLimits::new(counts, store.clone(), config.limits, Arc::clone(clock));
         let role = config.role.clone();
         Ok((
             Self {

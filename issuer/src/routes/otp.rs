@@ -92,7 +92,7 @@ async fn verify(
     let client_ip = super::client_address(client_ip)?;
     let phone = parse_phone(&request.phone)?;
     let code = OtpCode::parse(&request.code).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    if let Some(retry_after) = otp.limits.count_check(&phone).await? {
+    if let Some(retry_after) = otp.limits.count_check(&phone, client_ip).await? {
         tracing::debug!(?phone, "code not checked: check limit reached");
         return Err(ApiError::limited("otp_verify", retry_after));
     }

@@ -1,9 +1,13 @@
 //! `POST /register {email, password, role?}` -> 201 `{id, email, role}`.
+//!
+//! At most `REGISTRATIONS_PER_CLIENT` an hour from one client address (see
+//! [`crate::limits::RegistrationLimit`]): each registration costs an argon2 hash.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
+use axum_client_ip::{ClientIp, Rejection as ClientIpRejection};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::create_account;
@@ -36,12 +40,19 @@ struct RegisteredUser {
 
 async fn register(
     State(state): State<AppState>,
+    client_ip: Result<ClientIp, ClientIpRejection>,
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<RegisteredUser>), ApiError> {
+    let client_ip = super::client_address(client_ip)?;
     let unprocessable = |e: &dyn std::fmt::Display| ApiError::Unprocessable(e.to_string());
     let email = Email::parse(&request.email).map_err(|e| unprocessable(&e))?;
     let password = Password::parse(request.password).map_err(|e| unprocessable(&e))?;
     let role = self_service_role(request.role.as_deref(), &state.tokens.self_service_roles)?;
+    // Counted before the hash, once the request is one that would cost one.
+    if let Some(retry_after) = state.registrations.count(client_ip).await? {
+        tracing::debug!("registration refused: too many from this address");
+        return Err(ApiError::limited("register", retry_after));
+    }
 
     let account = create_account(
         &state.store,

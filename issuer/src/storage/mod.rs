@@ -8,6 +8,7 @@
 //! classified once, in [`StoreError::from`], into what the HTTP layer needs to know: a
 //! conflict (409), the database being unavailable (503), or a bug (500).
 
+mod counters;
 mod id;
 mod otp;
 mod sessions;

@@ -1,13 +1,10 @@
-//! The `otp_codes` and `otp_counters` tables.
+//! The `otp_codes` table.
 //!
 //! `otp_codes` holds the local provider's one live code per phone, as a keyed hash. A check
 //! first spends an attempt in one conditional `UPDATE ... RETURNING` (only on a live code with
 //! attempts left), so replicas checking at once can never spend more attempts than allowed; a
 //! matching code is then deleted by a statement that names its hash, so of two concurrent
 //! correct checks only one succeeds.
-//!
-//! `otp_counters` counts events per key in fixed windows: an upsert either adds one or, when
-//! the window has passed, starts a new window at 1.
 
 use super::{Store, StoreError, on_pool};
 
@@ -75,60 +72,14 @@ impl Store {
         Ok(deleted == 1)
     }
 
-    /// Counts one event of `key` at `now` and returns the count and start of its window; a
-    /// window that started at or before `expired_before` is over, and a new one starts.
-    pub async fn count_otp_event(
-        &self,
-        key: &str,
-        now: i64,
-        expired_before: i64,
-    ) -> Result<(i64, i64), StoreError> {
-        let counted = on_pool!(self, |pool| {
-            sqlx::query_as::<_, (i64, i64)>(
-                "INSERT INTO otp_counters (key, window_start, count) VALUES ($1, $2, 1)
-                 ON CONFLICT (key) DO UPDATE SET
-                     count = CASE WHEN otp_counters.window_start <= $3 THEN 1
-                                  ELSE otp_counters.count + 1 END,
-                     window_start = CASE WHEN otp_counters.window_start <= $3 THEN $2
-                                         ELSE otp_counters.window_start END
-                 RETURNING count, window_start",
-            )
-            .bind(key)
-            .bind(now)
-            .bind(expired_before)
-            .fetch_one(pool)
-            .await
-        })?;
-        Ok(counted)
-    }
-
-    /// Forgets the events of `key`.
-    pub async fn clear_otp_counter(&self, key: &str) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM otp_counters WHERE key = $1")
-                .bind(key)
-                .execute(pool)
-                .await
-                .map(drop)
-        })?;
-        Ok(())
-    }
-
-    /// Deletes codes expired at `now` and counters whose window started at or before
-    /// `expired_before`; returns how many rows went.
-    pub async fn prune_otp(&self, now: i64, expired_before: i64) -> Result<u64, StoreError> {
+    /// Deletes codes expired at `now`; returns how many.
+    pub async fn prune_otp_codes(&self, now: i64) -> Result<u64, StoreError> {
         let deleted = on_pool!(self, |pool| {
-            let codes = sqlx::query("DELETE FROM otp_codes WHERE expires_at <= $1")
+            sqlx::query("DELETE FROM otp_codes WHERE expires_at <= $1")
                 .bind(now)
                 .execute(pool)
-                .await?
-                .rows_affected();
-            let counters = sqlx::query("DELETE FROM otp_counters WHERE window_start <= $1")
-                .bind(expired_before)
-                .execute(pool)
-                .await?
-                .rows_affected();
-            Ok::<_, sqlx::Error>(codes + counters)
+                .await
+                .map(|done| done.rows_affected())
         })?;
         Ok(deleted)
     }

@@ -1,5 +1,11 @@
 //! The layers every service puts around its router: request ids, one log line per request,
 //! and Sentry reports of server errors and panics.
+//!
+//! A request's id is the client's `x-request-id` only when it is one value of 1 to 128 bytes of
+//! visible ASCII (`0x21..=0x7E`); otherwise (absent, longer, with a space or control character,
+//! not UTF-8, repeated) the request gets a fresh UUID, and that one is what its log line, its
+//! span, its Sentry tag and the response's `x-request-id` carry. A client therefore cannot
+//! write 8 KiB values or arbitrary bytes into the logs through this header.
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +21,7 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use crate::metrics::REQUEST_DURATION_SECONDS;
+use crate::request_id::drop_unacceptable_request_id;
 
 /// The name of every request's span; error logs inside it ride on the request's report.
 pub(crate) const REQUEST_SPAN: &str = "request";
@@ -40,8 +47,9 @@ pub(crate) mod tags {
 struct PanicReported;
 
 /// Wraps `router` (with its state applied) in, from the outside in:
-/// - `x-request-id`: kept from the request when present, a new UUID otherwise, and returned
-///   on the response;
+/// - `x-request-id`: kept from the request when it is one value of 1 to 128 bytes of visible
+///   ASCII, a new UUID otherwise (the client's unacceptable id is dropped, never logged), and
+///   returned on the response;
 /// - Sentry's per-request scope (a no-op when Sentry is off). Reports carry the route
 ///   template, never the URL: raw paths and query strings can hold ids and tokens;
 /// - one `info` line per request in a span holding method, route and request id, with status
@@ -75,6 +83,8 @@ where
         )
         .layer(NewSentryLayer::<Request>::new_from_top())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // Outermost: `SetRequestIdLayer` keeps any id it finds, so a bad one goes first.
+        .layer(middleware::map_request(drop_unacceptable_request_id))
 }
 
 /// The route template that matched, or [`UNMATCHED_ROUTE`]: raw paths can hold ids.

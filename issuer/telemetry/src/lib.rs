@@ -3,9 +3,10 @@
 //! - [`init`]: logs on stderr (`RUST_LOG`, default `info`; `LOG_FORMAT=text|json`) and, when
 //!   `SENTRY_DSN` is set, error reporting to Sentry, scrubbed of tokens, passwords, cookies and
 //!   `Authorization` headers ([`scrub`]);
-//! - [`instrument`]: the layers around a router: `x-request-id`, one log line per request
-//!   (method, route, status, latency, request id), a request-duration histogram, Sentry
-//!   reports of 5xx answers and panics;
+//! - [`instrument`]: the layers around a router: `x-request-id` (the client's when it is short
+//!   visible ASCII, a new UUID otherwise), one log line per request (method, route, status,
+//!   latency, request id), a request-duration histogram, Sentry reports of 5xx answers and
+//!   panics;
 //! - [`metrics_router`]: `GET /metrics`, every metric of the process in Prometheus text format
 //!   (the recorder is installed by [`init`], or by the router if `init` was not called).
 //!
@@ -30,6 +31,7 @@ mod config;
 mod http;
 mod init;
 mod metrics;
+mod request_id;
 pub mod scrub;
 
 pub use config::{InvalidDsn, LogFormat, TelemetryArgs};
