@@ -10,11 +10,12 @@ use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::config::{Config, ConfigError};
 use crate::domain::{Email, Password, Phone, Role};
 use crate::error::ApiError;
-use crate::keys::ring::{self, Phase, format_time};
-use crate::keys::{self, KeyError, RsaSigningKey};
+use crate::keys::lifecycle::Phase;
+use crate::keys::{self, KeyError, RsaSigningKey, manifest, rotation};
 use crate::passwords::{HashError, PasswordHashing};
 use crate::startup::{Application, StartupError};
 use crate::storage::{EndReason, OpenError, SessionScope, Store, StoreError, UserRecord};
+use crate::time::format_time;
 
 /// A command failed. `Display` is the one line printed before exiting.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +77,7 @@ fn keys_command(config: &Config, command: KeysCommand) -> Result<(), CommandErro
     let dir = &settings.dir;
     match command {
         KeysCommand::List => {
-            let manifest = ring::read_manifest(dir)?;
+            let manifest = manifest::read_manifest(dir)?;
             let ttl = i64::try_from(settings.token_ttl.as_secs()).unwrap_or(i64::MAX);
             println!("state\tkid\tcreated\tsigns_from\tsigns_until\tpublished_until\tfile");
             let optional = |at: Option<i64>| at.map_or_else(|| "-".to_owned(), format_time);
@@ -94,7 +95,7 @@ fn keys_command(config: &Config, command: KeysCommand) -> Result<(), CommandErro
             }
         }
         KeysCommand::Rotate { now } => {
-            let rotation = ring::rotate(dir, timing, now)?;
+            let rotation = rotation::rotate(dir, timing, now)?;
             println!(
                 "created key {} ({}, mode 0600): published now, signs from {}",
                 rotation.kid,
@@ -109,7 +110,7 @@ fn keys_command(config: &Config, command: KeysCommand) -> Result<(), CommandErro
             }
         }
         KeysCommand::Retire { kid, unpublish } => {
-            let retired = ring::retire(dir, &kid, timing, unpublish)?;
+            let retired = rotation::retire(dir, &kid, timing, unpublish)?;
             if let Some((successor, published_at)) = &retired.promoted {
                 println!("key {successor} signs from now");
                 let published_for = timing.now.saturating_sub(*published_at);

@@ -34,6 +34,7 @@ pub mod startup;
 pub mod state;
 pub mod storage;
 pub mod throttle;
+pub mod time;
 pub mod tokens;
 
 /// Time, injected; shared with the verifier layer so both read the same kind of clock.

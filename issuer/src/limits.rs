@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, unix_seconds};
-use crate::sessions::seconds;
 use crate::storage::{Store, StoreError};
 use crate::throttle::ThrottleKey;
+use crate::time::seconds;
 
 /// The window every cap counts in.
 pub const LIMIT_WINDOW: Duration = Duration::from_secs(3600);

@@ -28,6 +28,7 @@ use crate::storage::{
     SessionScope, Store, StoreError, UserRecord,
 };
 use crate::throttle::LoginThrottle;
+use crate::time::seconds;
 use crate::tokens::{
     AccessClaims, REFRESH_TOKEN_LEN, SealError, Subject, new_refresh_token, open_successor,
     refresh_token_hash, seal_successor,
@@ -386,11 +387,6 @@ pub fn spawn_pruner(
             }
         }
     })
-}
-
-/// Whole seconds, saturating, for Unix-second arithmetic.
-pub(crate) fn seconds(duration: Duration) -> i64 {
-    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use crate::clock::{Clock, unix_seconds};
 use crate::domain::Email;
-use crate::sessions::seconds;
 use crate::storage::{BlockSchedule, ReservedAttempt, Store, StoreError};
+use crate::time::seconds;
 
 /// How failures turn into delays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,10 +1,10 @@
 //! The key ring a running issuer signs with, kept in step with `KEYS_DIR`.
 //!
-//! Phases move by the clock alone (see [`ring`](super::ring)), so a key starts signing at its
-//! time on every replica without any reload. Changes to the files (a rotation, a retirement)
-//! are picked up by [`spawn_reloader`], which checks the directory every `KEYS_RELOAD_INTERVAL`
-//! and, when `KEY_ROTATION_INTERVAL` is set, rotates on schedule. A reload that fails (a file
-//! half-edited by hand) keeps the ring that works and logs why.
+//! Phases move by the clock alone (see [`lifecycle`](super::lifecycle)), so a key starts
+//! signing at its time on every replica without any reload. Changes to the files (a rotation, a
+//! retirement) are picked up by [`spawn_reloader`], which checks the directory every
+//! `KEYS_RELOAD_INTERVAL` and, when `KEY_ROTATION_INTERVAL` is set, rotates on schedule. A
+//! reload that fails (a file half-edited by hand) keeps the ring that works and logs why.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -13,8 +13,11 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use super::KeyError;
-use super::ring::{self, KeyRing, RotationTiming};
+use super::manifest;
+use super::ring::KeyRing;
+use super::rotation::{self, RotationTiming};
 use crate::clock::{Clock, unix_seconds};
+use crate::time::format_time;
 
 /// How the ring is kept up to date and rotated.
 #[derive(Debug, Clone)]
@@ -57,7 +60,7 @@ impl LiveKeyRing {
     /// # Errors
     /// The first key or manifest that cannot be loaded.
     pub fn load(settings: RingSettings, now: i64) -> Result<Self, KeyError> {
-        let fingerprint = ring::fingerprint(&settings.dir);
+        let fingerprint = manifest::fingerprint(&settings.dir);
         let ring = KeyRing::load(&settings.dir, now, settings.token_ttl, None)?;
         Ok(Self {
             settings,
@@ -81,7 +84,7 @@ impl LiveKeyRing {
     /// # Errors
     /// The new files cannot be loaded; the previous ring stays in use.
     pub fn reload(&self, now: i64) -> Result<bool, KeyError> {
-        let fingerprint = ring::fingerprint(&self.settings.dir);
+        let fingerprint = manifest::fingerprint(&self.settings.dir);
         let mut known = self
             .fingerprint
             .lock()
@@ -109,10 +112,10 @@ impl LiveKeyRing {
     /// One tick of the background task: rotate if scheduled and due, then reload.
     fn tick(&self, now: i64) {
         if let Some(interval) = self.settings.rotation_interval {
-            match ring::rotate_if_due(&self.settings.dir, self.settings.timing(now), interval) {
+            match rotation::rotate_if_due(&self.settings.dir, self.settings.timing(now), interval) {
                 Ok(Some(rotation)) => tracing::info!(
                     kid = %rotation.kid,
-                    signs_from = %ring::format_time(rotation.signs_from),
+                    signs_from = %format_time(rotation.signs_from),
                     "scheduled key rotation: new key published"
                 ),
                 Ok(None) => {}
@@ -172,26 +175,27 @@ impl RingSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::manifest::MANIFEST_FILE;
 
     #[test]
     fn a_reload_picks_up_a_rotation_and_a_broken_change_keeps_the_working_ring() {
         let dir = tempfile::TempDir::new().unwrap();
         let settings = RingSettings::for_tests(dir.path());
-        let first = ring::rotate(dir.path(), settings.timing(0), false).unwrap();
+        let first = rotation::rotate(dir.path(), settings.timing(0), false).unwrap();
         let live = LiveKeyRing::load(settings.clone(), 0).unwrap();
 
         assert!(!live.reload(0).unwrap(), "nothing changed");
-        let next = ring::rotate(dir.path(), settings.timing(10), false).unwrap();
+        let next = rotation::rotate(dir.path(), settings.timing(10), false).unwrap();
         assert!(live.reload(10).unwrap());
         assert_eq!(live.snapshot().published(10).count(), 2);
 
-        std::fs::write(dir.path().join(ring::MANIFEST_FILE), "{ not json").unwrap();
+        std::fs::write(dir.path().join(MANIFEST_FILE), "{ not json").unwrap();
         assert!(matches!(live.reload(20), Err(KeyError::BadManifest { .. })));
         let kept = live.snapshot();
         assert_eq!(kept.signing_key(20).unwrap().kid(), first.kid);
         assert!(kept.published_key(&next.kid, 20).is_some());
 
-        std::fs::remove_file(dir.path().join(ring::MANIFEST_FILE)).unwrap();
+        std::fs::remove_file(dir.path().join(MANIFEST_FILE)).unwrap();
         assert!(matches!(live.reload(30), Err(KeyError::NoSigningKey(_))));
         assert_eq!(live.snapshot().signing_key(30).unwrap().kid(), first.kid);
     }
@@ -201,9 +205,9 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::TempDir::new().unwrap();
         let settings = RingSettings::for_tests(dir.path());
-        let first = ring::rotate(dir.path(), settings.timing(0), false).unwrap();
+        let first = rotation::rotate(dir.path(), settings.timing(0), false).unwrap();
         let live = LiveKeyRing::load(settings.clone(), 0).unwrap();
-        let next = ring::rotate(dir.path(), settings.timing(10), false).unwrap();
+        let next = rotation::rotate(dir.path(), settings.timing(10), false).unwrap();
         let chmod = |mode| {
             std::fs::set_permissions(&next.path, std::fs::Permissions::from_mode(mode)).unwrap();
         };

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use issuer::clock::{Clock, SystemClock, unix_seconds};
-use issuer::keys::ring::{self, Rotation, RotationTiming};
+use issuer::keys::lifecycle::RETIRED_KEY_LEEWAY;
+use issuer::keys::rotation::{self, Retirement, Rotation, RotationTiming};
 use tempfile::TempDir;
 
 use crate::helpers::{Backend, TestApp, assert_error, kid_of, spawn_app_with, verify_rs256};
@@ -16,7 +17,7 @@ pub(crate) const LEAD: Duration = Duration::from_secs(3600);
 /// `ACCESS_TOKEN_TTL` (the default).
 pub(crate) const TTL: Duration = Duration::from_secs(900);
 /// How long a retired key stays after its last token expired.
-const LEEWAY: Duration = ring::RETIRED_KEY_LEEWAY;
+const LEEWAY: Duration = RETIRED_KEY_LEEWAY;
 
 /// A `KEYS_DIR` of its own, holding a ring whose first key signs from the start.
 pub(crate) struct KeysDir {
@@ -28,7 +29,7 @@ pub(crate) struct KeysDir {
 impl KeysDir {
     pub(crate) fn new() -> Self {
         let dir = TempDir::new().unwrap();
-        let first = ring::rotate(dir.path(), timing(&SystemClock), false)
+        let first = rotation::rotate(dir.path(), timing(&SystemClock), false)
             .unwrap()
             .kid;
         Self { dir, first }
@@ -44,12 +45,12 @@ impl KeysDir {
 
     /// `issuer keys rotate` at the clock's time.
     pub(crate) fn rotate(&self, clock: &dyn Clock) -> Rotation {
-        ring::rotate(self.dir.path(), timing(clock), false).unwrap()
+        rotation::rotate(self.dir.path(), timing(clock), false).unwrap()
     }
 
     /// `issuer keys retire KID [--unpublish]` at the clock's time.
-    pub(crate) fn retire(&self, clock: &dyn Clock, kid: &str, unpublish: bool) -> ring::Retirement {
-        ring::retire(self.dir.path(), kid, timing(clock), unpublish).unwrap()
+    pub(crate) fn retire(&self, clock: &dyn Clock, kid: &str, unpublish: bool) -> Retirement {
+        rotation::retire(self.dir.path(), kid, timing(clock), unpublish).unwrap()
     }
 
     /// An issuer on this ring that checks it for changes every 100 ms.

@@ -247,9 +247,9 @@ async fn a_compromised_key_unpublished_by_hand_stops_verifying_once_the_service_
     assert_eq!(book(&app, &url, &stolen).await.0, 200);
 
     // The emergency runbook: a new key signing at once, the old one withdrawn.
-    let b = issuer::keys::ring::rotate(
+    let b = issuer::keys::rotation::rotate(
         keys.dir(),
-        issuer::keys::ring::RotationTiming {
+        issuer::keys::rotation::RotationTiming {
             now: issuer::clock::unix_seconds(app.clock.now()),
             publish_lead: LEAD,
             token_ttl: TTL,
