@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use verifier_middleware::{BuildError, Verifier};
+use verifier_middleware::{BuildError, Setting, Verifier};
 
 /// Where verification keys come from by default: the issuer of `scripts/dev-up.sh`.
 pub const DEFAULT_JWKS_URL: &str = "http://localhost:3000/.well-known/jwks.json";
@@ -181,14 +181,18 @@ fn variable_for(error: &BuildError) -> &'static str {
         BuildError::InvalidJwksUrl(_) => "JWT_JWKS_URL",
         BuildError::InvalidRevocationUrl(_) => "JWT_REVOCATION_URL",
         BuildError::InvalidSetting {
-            name: "revocation_poll_interval",
+            setting: Setting::RevocationPollInterval,
             ..
         } => "JWT_REVOCATION_POLL_INTERVAL",
         BuildError::InvalidKey(_) => "JWT_PUBLIC_KEY_FILE",
         BuildError::WeakSecret(_) => "JWT_SECRET",
-        BuildError::InvalidSetting { name: "issuer", .. } => "JWT_ISSUER",
         BuildError::InvalidSetting {
-            name: "audience", ..
+            setting: Setting::Issuer,
+            ..
+        } => "JWT_ISSUER",
+        BuildError::InvalidSetting {
+            setting: Setting::Audience,
+            ..
         } => "JWT_AUDIENCE",
         _ => "configuration",
     }

@@ -1,136 +1,26 @@
-//! [`VerifierBuilder`]: configuration that is checked once, when built.
+//! [`VerifierBuilder`]: the configuration of a [`Verifier`], checked once, when built. Each
+//! part is checked by its own settings type, next to the code it configures.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
-use reqwest::{Client, Url, redirect};
-use rsa::RsaPublicKey;
-use rsa::pkcs1::DecodeRsaPublicKey;
-use rsa::pkcs8::DecodePublicKey;
-use rsa::traits::PublicKeyParts;
+use reqwest::Client;
 
-use crate::claims::ClaimRules;
+use crate::build_error::BuildError;
+use crate::claims::{ClaimSettings, Expectation};
 use crate::clock::{Clock, SystemClock};
+use crate::keys::VerifyingKey;
 use crate::keys::jwks::{JwksCache, JwksSettings};
-use crate::keys::{KeySet, VerifyingKey, parse_jwk};
+use crate::keys::rsa_algorithm::RsaAlgorithm;
+use crate::keys::static_key::StaticRsaKey;
+use crate::remote::{Backoff, FetchSettings, parse_http_url};
 use crate::revocation::{RevocationList, RevocationSettings};
+use crate::secret::Secret;
+use crate::token;
 use crate::token_cache::{TokenCache, TokenCacheSettings};
 use crate::verifier::{Inner, RsaSource, Verifier};
-
-/// The shortest HS256 secret accepted, in bytes (RFC 7518 section 3.2: at least the hash size).
-pub const MIN_SECRET_BYTES: usize = 32;
-/// The default leeway on `exp`, `nbf` and `iat`.
-pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
-/// The largest leeway accepted: more would make short-lived tokens meaningless.
-pub const MAX_LEEWAY: Duration = Duration::from_secs(5 * 60);
-/// The default cap on a token's length, checked before any parsing.
-pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
-
-/// The RSA signature algorithms a key source may be pinned to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum RsaAlgorithm {
-    /// RSASSA-PKCS1-v1_5 with SHA-256 (the default, and what the issuer signs with).
-    Rs256,
-    /// RSASSA-PKCS1-v1_5 with SHA-384.
-    Rs384,
-    /// RSASSA-PKCS1-v1_5 with SHA-512.
-    Rs512,
-    /// RSASSA-PSS with SHA-256.
-    Ps256,
-    /// RSASSA-PSS with SHA-384.
-    Ps384,
-    /// RSASSA-PSS with SHA-512.
-    Ps512,
-}
-
-impl From<RsaAlgorithm> for Algorithm {
-    fn from(alg: RsaAlgorithm) -> Self {
-        match alg {
-            RsaAlgorithm::Rs256 => Self::RS256,
-            RsaAlgorithm::Rs384 => Self::RS384,
-            RsaAlgorithm::Rs512 => Self::RS512,
-            RsaAlgorithm::Ps256 => Self::PS256,
-            RsaAlgorithm::Ps384 => Self::PS384,
-            RsaAlgorithm::Ps512 => Self::PS512,
-        }
-    }
-}
-
-/// Configuration the builder refuses. `Display` is one line saying what to change.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// Neither a JWKS URL, an RSA key nor an HS256 secret was given.
-    #[error("no key source: set a JWKS URL, an RSA public key or an HS256 secret")]
-    NoKeySource,
-    /// Both a JWKS URL and a static RSA key were given.
-    #[error("both a JWKS URL and a static RSA key were given; choose one")]
-    ConflictingRsaSources,
-    /// The JWKS URL is not an absolute `http(s)` URL.
-    #[error("invalid JWKS URL: {0}")]
-    InvalidJwksUrl(String),
-    /// The revocation list URL is not an absolute `http(s)` URL.
-    #[error("invalid revocation list URL: {0}")]
-    InvalidRevocationUrl(String),
-    /// The RSA public key could not be read or is unacceptable.
-    #[error("invalid RSA public key: {0}")]
-    InvalidKey(String),
-    /// The HS256 secret is too short.
-    #[error("the HS256 secret is {0} bytes; use at least {MIN_SECRET_BYTES} random bytes")]
-    WeakSecret(usize),
-    /// An empty list of RSA algorithms.
-    #[error("no RSA algorithms are allowed; keep the default (RS256) or list at least one")]
-    NoAlgorithms,
-    /// No issuer, and no explicit opt-out.
-    #[error(
-        "no issuer configured: call .issuer(..) with the expected iss, or .insecure_skip_issuer_check()"
-    )]
-    MissingIssuer,
-    /// No audience, and no explicit opt-out.
-    #[error(
-        "no audience configured: call .audience(..) with the expected aud, or .insecure_skip_audience_check()"
-    )]
-    MissingAudience,
-    /// A setting outside its bounds.
-    #[error("invalid setting {name}: {reason}")]
-    InvalidSetting {
-        /// The builder method.
-        name: &'static str,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The HTTP client could not be created.
-    #[error("cannot create the HTTP client: {0}")]
-    HttpClient(String),
-}
-
-/// An HS256 secret; never printed.
-#[derive(Clone)]
-struct Secret(Vec<u8>);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Secret([REDACTED; {} bytes])", self.0.len())
-    }
-}
-
-#[derive(Debug, Clone)]
-enum StaticRsaKey {
-    Pem(Vec<u8>),
-    Jwk(String),
-}
-
-/// An expectation on a claim, or an explicit decision not to check it.
-#[derive(Debug, Clone, Default)]
-enum Expectation<T> {
-    #[default]
-    Unset,
-    Expect(T),
-    SkipInsecure,
-}
 
 /// Configures a [`Verifier`]. Nothing is checked until [`build`](Self::build), which refuses
 /// anything unsafe or inconsistent with one line saying what to change.
@@ -148,14 +38,11 @@ pub struct VerifierBuilder {
     rsa_key: Option<StaticRsaKey>,
     hs256_secret: Option<Secret>,
     rsa_algorithms: Option<Vec<RsaAlgorithm>>,
-    issuer: Expectation<String>,
-    audiences: Expectation<Vec<String>>,
-    leeway: Option<Duration>,
+    claims: ClaimSettings,
     max_token_bytes: Option<usize>,
     clock: Option<ClockBox>,
-    http_client: Option<Client>,
+    fetch: FetchSettings,
     jwks: JwksSettings,
-    revocation_url: Option<String>,
     revocation: RevocationSettings,
     token_cache: TokenCacheSettings,
 }
@@ -165,6 +52,13 @@ struct ClockBox(Arc<dyn Clock>);
 impl fmt::Debug for ClockBox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Clock")
+    }
+}
+
+impl Verifier {
+    /// Starts configuring a verifier.
+    pub fn builder() -> VerifierBuilder {
+        VerifierBuilder::default()
     }
 }
 
@@ -190,9 +84,10 @@ impl VerifierBuilder {
         self
     }
 
-    /// Also (or only) verify HS256 tokens with this shared secret (at least 32 bytes).
+    /// Also (or only) verify HS256 tokens with this shared secret (at least
+    /// [`MIN_SECRET_BYTES`](crate::MIN_SECRET_BYTES), 32 bytes).
     pub fn hs256_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
-        self.hs256_secret = Some(Secret(secret.as_ref().to_vec()));
+        self.hs256_secret = Some(Secret::new(secret.as_ref()));
         self
     }
 
@@ -205,15 +100,15 @@ impl VerifierBuilder {
 
     /// The `iss` tokens must carry, compared exactly.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuer = Expectation::Expect(issuer.into());
+        self.claims.issuer = Expectation::Expect(issuer.into());
         self
     }
 
     /// An `aud` tokens may carry (as a string or in an array); call again to accept several.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        match &mut self.audiences {
+        match &mut self.claims.audiences {
             Expectation::Expect(audiences) => audiences.push(audience.into()),
-            _ => self.audiences = Expectation::Expect(vec![audience.into()]),
+            _ => self.claims.audiences = Expectation::Expect(vec![audience.into()]),
         }
         self
     }
@@ -221,24 +116,27 @@ impl VerifierBuilder {
     /// Accept tokens from any issuer. Only safe when every key the verifier trusts belongs to
     /// one issuer; prefer [`issuer`](Self::issuer).
     pub fn insecure_skip_issuer_check(mut self) -> Self {
-        self.issuer = Expectation::SkipInsecure;
+        self.claims.issuer = Expectation::SkipInsecure;
         self
     }
 
     /// Accept tokens meant for any audience. A token the issuer minted for another service
     /// will then work here; prefer [`audience`](Self::audience).
     pub fn insecure_skip_audience_check(mut self) -> Self {
-        self.audiences = Expectation::SkipInsecure;
+        self.claims.audiences = Expectation::SkipInsecure;
         self
     }
 
-    /// Clock skew tolerated on `exp`, `nbf` and `iat`; default 60 s, at most 5 min.
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`; default
+    /// [`DEFAULT_LEEWAY`](crate::DEFAULT_LEEWAY) (60 s), at most
+    /// [`MAX_LEEWAY`](crate::MAX_LEEWAY) (5 min).
     pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = Some(leeway);
+        self.claims.leeway = leeway;
         self
     }
 
-    /// Tokens longer than this are refused before parsing; default 8 KiB.
+    /// Tokens longer than this are refused before parsing; default
+    /// [`DEFAULT_MAX_TOKEN_BYTES`](crate::DEFAULT_MAX_TOKEN_BYTES) (8 KiB), at least 64 bytes.
     pub fn max_token_bytes(mut self, bytes: usize) -> Self {
         self.max_token_bytes = Some(bytes);
         self
@@ -251,11 +149,19 @@ impl VerifierBuilder {
         self
     }
 
-    /// The HTTP client for JWKS downloads, e.g. one with a proxy or a private CA. The default
-    /// one has a 5 s timeout and follows at most 3 redirects. Each download is also bounded by
-    /// [`jwks_fetch_timeout`](Self::jwks_fetch_timeout).
+    /// The HTTP client for downloads (the JWKS and the revocation list), e.g. one with a proxy
+    /// or a private CA. The default one connects and answers within the
+    /// [`fetch_timeout`](Self::fetch_timeout) and follows at most 3 redirects. Each download is
+    /// bounded by the `fetch_timeout` whichever client makes it.
     pub fn http_client(mut self, client: Client) -> Self {
-        self.http_client = Some(client);
+        self.fetch.client = Some(client);
+        self
+    }
+
+    /// Timeout of one download, of the JWKS or of the revocation list; default 5 s, must be
+    /// positive.
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch.timeout = timeout;
         self
     }
 
@@ -265,7 +171,8 @@ impl VerifierBuilder {
         self
     }
 
-    /// Bounds on the lifetime a server's `max-age` may set; default 1 min to 24 h.
+    /// Bounds on the lifetime a server's `max-age` may set; default 1 min to 24 h. `min` must be
+    /// positive and at most `max`.
     pub fn jwks_ttl_bounds(mut self, min: Duration, max: Duration) -> Self {
         self.jwks.min_ttl = min;
         self.jwks.max_ttl = max;
@@ -285,13 +192,7 @@ impl VerifierBuilder {
         self
     }
 
-    /// Timeout of one JWKS download; default 5 s.
-    pub fn jwks_fetch_timeout(mut self, timeout: Duration) -> Self {
-        self.jwks.fetch_timeout = timeout;
-        self
-    }
-
-    /// Largest JWKS response read; default 256 KiB.
+    /// Largest JWKS response read; default 256 KiB, at least 1 KiB.
     pub fn jwks_max_response_bytes(mut self, bytes: usize) -> Self {
         self.jwks.max_response_bytes = bytes;
         self
@@ -300,8 +201,7 @@ impl VerifierBuilder {
     /// Retry delays after failed downloads: `first`, doubling up to `max`; default 1 s to
     /// 5 min.
     pub fn jwks_retry_backoff(mut self, first: Duration, max: Duration) -> Self {
-        self.jwks.retry_base = first;
-        self.jwks.retry_max = max;
+        self.jwks.retry_backoff = Backoff { first, max };
         self
     }
 
@@ -310,9 +210,11 @@ impl VerifierBuilder {
     /// `invalid_token` "the token's session has ended". Off by default. The bound: while the
     /// issuer answers, a logout is enforced within [`revocation_poll_interval`](Self::revocation_poll_interval)
     /// plus one download; during an outage the last list keeps applying. Downloads use the
-    /// `jwks_fetch_timeout` and `jwks_retry_backoff` settings.
+    /// [`fetch_timeout`](Self::fetch_timeout) and
+    /// [`jwks_retry_backoff`](Self::jwks_retry_backoff) settings, which are then checked even
+    /// without a JWKS, with the rest of the `jwks_*` settings.
     pub fn revocation_list_url(mut self, url: impl Into<String>) -> Self {
-        self.revocation_url = Some(url.into());
+        self.revocation.url = Some(url.into());
         self
     }
 
@@ -323,20 +225,16 @@ impl VerifierBuilder {
         self
     }
 
-    /// Largest revocation list response read; default 4 MiB (about 100 000 session ids).
+    /// Largest revocation list response read; default 4 MiB (about 100 000 session ids), at
+    /// least 1 KiB.
     pub fn revocation_max_response_bytes(mut self, bytes: usize) -> Self {
         self.revocation.max_response_bytes = bytes;
         self
     }
 
-    /// How many verified tokens the cache holds at most; default 10 000, at least 1.
-    ///
-    /// The verified-token cache is on by default: a token accepted once is accepted again
-    /// without the signature check or JSON parsing (about 30 µs for RS256) until its `exp`, at
-    /// most [`token_cache_max_lifetime`](Self::token_cache_max_lifetime). Its `exp`, `nbf`
-    /// and `iat` are checked again on every request, its session against the revocation list
-    /// too, and the whole cache is flushed when the keys or the revocation list change. The
-    /// key is the whole token. Only accepted tokens are cached.
+    /// How many verified tokens the cache holds at most; default 10 000, at least 1. The cache
+    /// is on by default; what it does and never does is in the crate docs:
+    /// [the verified-token cache](crate#the-verified-token-cache).
     pub fn token_cache_max_entries(mut self, entries: u64) -> Self {
         self.token_cache.max_entries = entries;
         self
@@ -369,7 +267,7 @@ impl VerifierBuilder {
     ///
     /// # Errors
     /// A [`BuildError`] naming the first problem found.
-    pub fn build(self) -> Result<Verifier, BuildError> {
+    pub fn build(mut self) -> Result<Verifier, BuildError> {
         let algorithms: Arc<[Algorithm]> = self
             .rsa_algorithms
             .unwrap_or_else(|| vec![RsaAlgorithm::Rs256])
@@ -377,215 +275,62 @@ impl VerifierBuilder {
             .map(Algorithm::from)
             .collect();
         let hmac = match self.hs256_secret {
-            Some(Secret(secret)) if secret.len() < MIN_SECRET_BYTES => {
-                return Err(BuildError::WeakSecret(secret.len()));
+            Some(secret) if secret.is_weak() => {
+                return Err(BuildError::WeakSecret(secret.bytes().len()));
             }
-            Some(Secret(secret)) => Some(VerifyingKey::hmac(&secret)),
+            Some(secret) => Some(VerifyingKey::hmac(secret.bytes())),
             None => None,
         };
         let clock = self
             .clock
             .map_or_else(|| Arc::new(SystemClock) as _, |c| c.0);
-        let needs_client = self.jwks_url.is_some() || self.revocation_url.is_some();
-        let client = match self.http_client {
-            Some(client) => Some(client),
-            None if needs_client => Some(default_client(self.jwks.fetch_timeout)?),
-            None => None,
-        };
         let rsa = match (self.jwks_url, self.rsa_key) {
             (Some(_), Some(_)) => return Err(BuildError::ConflictingRsaSources),
             (None, None) => None,
             (_, _) if algorithms.is_empty() => return Err(BuildError::NoAlgorithms),
             (Some(url), None) => {
                 let url = parse_http_url(&url).map_err(BuildError::InvalidJwksUrl)?;
-                check_jwks_settings(&self.jwks)?;
+                self.jwks.validate()?;
                 Some(RsaSource::Jwks(Arc::new(JwksCache::new(
                     url,
-                    client.clone().unwrap_or_default(),
+                    self.fetch.fetcher()?,
                     Arc::clone(&clock),
                     self.jwks.clone(),
                     algorithms,
                 ))))
             }
-            (None, Some(key)) => Some(RsaSource::Static(Arc::new(static_key_set(
-                key,
-                &algorithms,
-            )?))),
+            (None, Some(key)) => Some(RsaSource::Static(Arc::new(key.key_set(&algorithms)?))),
         };
         if rsa.is_none() && hmac.is_none() {
             return Err(BuildError::NoKeySource);
         }
-        let leeway = self.leeway.unwrap_or(DEFAULT_LEEWAY);
-        if leeway > MAX_LEEWAY {
-            return Err(invalid("leeway", "at most 5 minutes"));
-        }
-        let revocation = match self.revocation_url {
+        let revocation = match self.revocation.validate()? {
             None => None,
             Some(url) => {
-                let url = parse_http_url(&url).map_err(BuildError::InvalidRevocationUrl)?;
-                check_jwks_settings(&self.jwks)?;
-                if self.revocation.poll_interval < Duration::from_secs(1) {
-                    return Err(invalid("revocation_poll_interval", "at least 1 s"));
-                }
-                if self.revocation.max_response_bytes < 1024 {
-                    return Err(invalid("revocation_max_response_bytes", "at least 1 KiB"));
-                }
+                // Its downloads back off as the JWKS's do.
+                self.jwks.validate()?;
                 Some(Arc::new(RevocationList::new(
                     url,
-                    client.unwrap_or_default(),
+                    self.fetch.fetcher()?,
                     Arc::clone(&clock),
-                    self.revocation,
-                    (
-                        self.jwks.fetch_timeout,
-                        self.jwks.retry_base,
-                        self.jwks.retry_max,
-                    ),
+                    &self.revocation,
+                    self.jwks.retry_backoff,
                 )))
             }
         };
-        let max_token_bytes = self.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
-        if max_token_bytes < 64 {
-            return Err(invalid("max_token_bytes", "at least 64 bytes"));
-        }
-        let token_cache = token_cache(&self.token_cache)?;
+        let max_token_bytes = token::max_token_bytes(self.max_token_bytes)?;
+        self.token_cache.validate()?;
+        let token_cache = TokenCache::new(&self.token_cache).map(Arc::new);
+        let rules = self.claims.rules()?;
         crate::metrics::describe();
         Ok(Verifier::from_inner(Inner {
             rsa,
             hmac,
-            rules: ClaimRules {
-                issuer: expected_issuer(self.issuer)?,
-                audiences: expected_audiences(self.audiences)?,
-                leeway_seconds: i64::try_from(leeway.as_secs()).unwrap_or(0),
-            },
+            rules,
             max_token_bytes,
             clock,
             revocation,
             token_cache,
         }))
     }
-}
-
-fn token_cache(settings: &TokenCacheSettings) -> Result<Option<Arc<TokenCache>>, BuildError> {
-    if !settings.enabled {
-        return Ok(None);
-    }
-    if settings.max_entries == 0 {
-        return Err(invalid("token_cache_max_entries", "at least 1"));
-    }
-    if settings.max_bytes < 64 * 1024 {
-        return Err(invalid("token_cache_max_bytes", "at least 64 KiB"));
-    }
-    if settings.max_lifetime < Duration::from_secs(1) {
-        return Err(invalid("token_cache_max_lifetime", "at least 1 s"));
-    }
-    Ok(TokenCache::new(settings).map(Arc::new))
-}
-
-fn invalid(name: &'static str, reason: impl Into<String>) -> BuildError {
-    BuildError::InvalidSetting {
-        name,
-        reason: reason.into(),
-    }
-}
-
-fn expected_issuer(issuer: Expectation<String>) -> Result<Option<Arc<str>>, BuildError> {
-    match issuer {
-        Expectation::Unset => Err(BuildError::MissingIssuer),
-        Expectation::Expect(issuer) if issuer.is_empty() => Err(invalid("issuer", "empty")),
-        Expectation::Expect(issuer) => Ok(Some(Arc::from(issuer))),
-        Expectation::SkipInsecure => Ok(None),
-    }
-}
-
-fn expected_audiences(
-    audiences: Expectation<Vec<String>>,
-) -> Result<Option<Arc<[String]>>, BuildError> {
-    match audiences {
-        Expectation::Unset => Err(BuildError::MissingAudience),
-        Expectation::Expect(audiences) if audiences.iter().any(String::is_empty) => {
-            Err(invalid("audience", "empty"))
-        }
-        Expectation::Expect(audiences) => Ok(Some(Arc::from(audiences))),
-        Expectation::SkipInsecure => Ok(None),
-    }
-}
-
-/// An absolute `http(s)` URL with a host, or why not.
-fn parse_http_url(raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw).map_err(|e| format!("'{raw}': {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("'{raw}' is not an http(s) URL"));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("'{raw}' has no host"));
-    }
-    Ok(url)
-}
-
-fn check_jwks_settings(settings: &JwksSettings) -> Result<(), BuildError> {
-    if settings.min_ttl.is_zero() || settings.min_ttl > settings.max_ttl {
-        return Err(invalid(
-            "jwks_ttl_bounds",
-            "min must be positive and at most max",
-        ));
-    }
-    if settings.fetch_timeout.is_zero() {
-        return Err(invalid("jwks_fetch_timeout", "must be positive"));
-    }
-    if settings.retry_base.is_zero() || settings.retry_base > settings.retry_max {
-        return Err(invalid(
-            "jwks_retry_backoff",
-            "first must be positive and at most max",
-        ));
-    }
-    if settings.max_response_bytes < 1024 {
-        return Err(invalid("jwks_max_response_bytes", "at least 1 KiB"));
-    }
-    Ok(())
-}
-
-fn default_client(timeout: Duration) -> Result<Client, BuildError> {
-    Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .redirect(redirect::Policy::limited(3))
-        .user_agent(concat!(
-            env!("CARGO_PKG_NAME"),
-            "/",
-            env!("CARGO_PKG_VERSION")
-        ))
-        .build()
-        .map_err(|e| BuildError::HttpClient(e.to_string()))
-}
-
-fn static_key_set(key: StaticRsaKey, algorithms: &Arc<[Algorithm]>) -> Result<KeySet, BuildError> {
-    let key = match key {
-        StaticRsaKey::Pem(pem) => {
-            let pem = std::str::from_utf8(&pem)
-                .map_err(|_| BuildError::InvalidKey("the PEM is not text".into()))?;
-            let public = RsaPublicKey::from_public_key_pem(pem)
-                .or_else(|_| RsaPublicKey::from_pkcs1_pem(pem))
-                .map_err(|_| {
-                    BuildError::InvalidKey(
-                        "not an RSA public key in PEM (PUBLIC KEY or RSA PUBLIC KEY)".into(),
-                    )
-                })?;
-            VerifyingKey::rsa(
-                None,
-                &public.n().to_bytes_be(),
-                &public.e().to_bytes_be(),
-                Arc::clone(algorithms),
-            )
-        }
-        StaticRsaKey::Jwk(json) => {
-            let jwk: serde_json::Value = serde_json::from_str(&json)
-                .map_err(|_| BuildError::InvalidKey("the JWK is not JSON".into()))?;
-            parse_jwk(&jwk, algorithms)
-        }
-    }
-    .map_err(|e| BuildError::InvalidKey(e.to_string()))?;
-    let mut set = KeySet::default();
-    set.insert(key)
-        .map_err(|e| BuildError::InvalidKey(e.to_string()))?;
-    Ok(set)
 }

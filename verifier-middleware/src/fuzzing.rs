@@ -12,9 +12,9 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
 use jsonwebtoken::Algorithm;
 
-use crate::builder::DEFAULT_MAX_TOKEN_BYTES;
-use crate::claims::{self, ClaimRules};
+use crate::claims::{self, ClaimRules, DEFAULT_LEEWAY, leeway_seconds};
 use crate::clock::ManualClock;
+use crate::token::DEFAULT_MAX_TOKEN_BYTES;
 use crate::verifier::{Attempt, Verifier};
 
 /// The RSA key of the committed `token/rs256-at-jwt` seed (`fuzz/seeds/jwks/rsa-2048`): a
@@ -49,7 +49,7 @@ pub fn token(data: &[u8]) {
 }
 
 /// The registered-claim checks on a payload (JSON bytes), with an issuer and an audience
-/// configured, at a fixed time.
+/// configured and the default leeway, at a fixed time.
 pub fn claims(data: &[u8]) {
     let Ok(object) = serde_json::from_slice(data) else {
         return;
@@ -57,7 +57,7 @@ pub fn claims(data: &[u8]) {
     let rules = ClaimRules {
         issuer: Some(Arc::from(SEED_ISSUER)),
         audiences: Some(Arc::from(["api".to_owned()])),
-        leeway_seconds: 60,
+        leeway_seconds: leeway_seconds(DEFAULT_LEEWAY),
     };
     if let Ok(verified) = claims::validate(object, &rules, SEED_NOW as i64) {
         let _ = (verified.roles(), verified.subject(), verified.expires_at());

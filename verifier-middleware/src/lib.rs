@@ -1,8 +1,9 @@
 //! A tower layer that verifies bearer JWTs, caches the issuer's keys and checks roles per route.
 //!
 //! Build a [`Verifier`] once with its key source and the claims tokens must carry, wrap routes
-//! in its [`JwtAuthLayer`], and read the [`VerifiedClaims`] in handlers. The core depends on
-//! `tower` and `http` only; the axum extractors ([`Claims<T>`](Claims), `Option<Claims<T>>`,
+//! in its [`JwtAuthLayer`], and read the [`VerifiedClaims`] in handlers. The layer is a plain
+//! `tower` layer over `http` types, so it brings no web framework in (it downloads keys with
+//! `reqwest` on `tokio`); the axum extractors ([`Claims<T>`](Claims), `Option<Claims<T>>`,
 //! [`VerifiedClaims`]) come with the `axum` feature.
 //!
 //! # With axum
@@ -81,24 +82,28 @@
 //!   made-up `kid`s costs one request to the issuer per cooldown and each gets 401 at once;
 //! - when the issuer is down, cached keys keep working (up to 24 h past expiry by default)
 //!   while retries back off; with no keys at all, requests get 503 with `Retry-After`;
-//! - one shared HTTP client, 5 s timeout, 256 KiB response cap; a JWKS entry that is not a
-//!   usable RSA signing key of at least 2048 bits is skipped (and logged), the rest kept.
+//! - one shared HTTP client, 5 s timeout per download
+//!   ([`fetch_timeout`](VerifierBuilder::fetch_timeout)), 256 KiB response cap; a JWKS entry
+//!   that is not a usable RSA signing key of at least 2048 bits is skipped (and logged), the
+//!   rest kept.
 //!
 //! # The verified-token cache
 //!
 //! On by default: a token accepted once is accepted again without its signature check and JSON
-//! parsing (an RS256 verification costs about 30 µs; a hit about 0.5 µs), keyed by the whole
-//! token. What it never does is vouch for a token the full check would refuse now:
+//! parsing (the repository's `BENCHMARKS.md` has what that saves), keyed by the whole token,
+//! compared byte for byte. What it never does is vouch for a token the full check would refuse
+//! now:
 //! - `exp`, `nbf` and `iat` are checked again on every hit, and an entry lives at most until
-//!   the token's `exp` and [`token_cache_max_lifetime`](VerifierBuilder::token_cache_max_lifetime)
-//!   (5 min);
+//!   the token's `exp` (without the leeway: a token inside its leeway is verified in full) and
+//!   [`token_cache_max_lifetime`](VerifierBuilder::token_cache_max_lifetime) (5 min);
 //! - the whole cache is flushed when a JWKS download brings different keys or a revocation
-//!   list download a different list, and it is bypassed while no usable keys are held; the
-//!   revocation list is checked on every request, hit or not;
+//!   list download a different list, and no entry verified under the old ones is served after
+//!   that, even one a verification racing the change inserted; it is bypassed while no usable
+//!   keys are held; the revocation list is checked on every request, hit or not;
 //! - it holds at most 10 000 tokens and an estimated 32 MiB
 //!   ([`token_cache_max_entries`](VerifierBuilder::token_cache_max_entries),
 //!   [`token_cache_max_bytes`](VerifierBuilder::token_cache_max_bytes)); only accepted tokens
-//!   are cached, so garbage cannot fill it.
+//!   are cached, so garbage cannot fill it, and a rejected token is checked in full every time.
 //!
 //! [`disable_token_cache`](VerifierBuilder::disable_token_cache) turns it off.
 //!
@@ -146,6 +151,7 @@
 //! tower-http's layers, which can only produce empty bodies. `axum::body::Body` and
 //! `http_body_util::Full<Bytes>` qualify.
 
+mod build_error;
 mod builder;
 mod claims;
 pub mod clock;
@@ -160,17 +166,19 @@ pub mod metrics;
 mod rejection;
 mod remote;
 mod revocation;
+mod secret;
 mod token;
 mod token_cache;
 mod verifier;
 
-pub use crate::builder::{
-    BuildError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, MAX_LEEWAY, MIN_SECRET_BYTES,
-    RsaAlgorithm, VerifierBuilder,
-};
-pub use crate::claims::VerifiedClaims;
+pub use crate::build_error::{BuildError, Setting};
+pub use crate::builder::VerifierBuilder;
+pub use crate::claims::{DEFAULT_LEEWAY, MAX_LEEWAY, VerifiedClaims};
 #[cfg(feature = "axum")]
 pub use crate::extract::{Claims, ClaimsRejection};
+pub use crate::keys::rsa_algorithm::RsaAlgorithm;
 pub use crate::layer::{JwtAuth, JwtAuthLayer, RequireRole, RequireRoleLayer, ResponseFuture};
 pub use crate::rejection::{InvalidToken, Rejection, RoleList};
+pub use crate::secret::MIN_SECRET_BYTES;
+pub use crate::token::DEFAULT_MAX_TOKEN_BYTES;
 pub use crate::verifier::Verifier;

@@ -4,9 +4,10 @@
 //!
 //! This crate only records. The application decides where the numbers go by installing a
 //! recorder (an exporter, e.g. `metrics-exporter-prometheus`) once at start-up; without one,
-//! each recording is a no-op of a few nanoseconds that allocates nothing (every metric key is
-//! built at compile time). Build the [`Verifier`](crate::Verifier) after installing the
-//! exporter and the metrics come with their descriptions (Prometheus `# HELP`).
+//! each recording is a no-op that allocates nothing (every metric key is built at compile time;
+//! the repository's `BENCHMARKS.md` measures both cases). Build the
+//! [`Verifier`](crate::Verifier) after installing the exporter and the metrics come with their
+//! descriptions (Prometheus `# HELP`).
 //!
 //! | Metric | Type | Labels | Counts or holds |
 //! |---|---|---|---|
@@ -200,13 +201,23 @@ pub(crate) fn refused(rejection: &Rejection) {
     });
 }
 
-/// The `reason` label of a rejection; see [`InvalidToken::metric_label`].
-pub(crate) fn reason_label(reason: InvalidToken) -> &'static str {
-    // The labels of `rejected`'s keys are `result`, then `reason`.
-    rejected(reason)
-        .labels()
-        .nth(1)
-        .map_or(reason::NONE, Label::value)
+impl InvalidToken {
+    /// The `reason` label this rejection is counted under in
+    /// [`verifier_verifications_total`](VERIFICATIONS_TOTAL): a stable snake_case name of the
+    /// variant, one of [`metrics::reason`](reason).
+    ///
+    /// ```
+    /// use verifier_middleware::InvalidToken;
+    ///
+    /// assert_eq!(InvalidToken::BadSignature.metric_label(), "bad_signature");
+    /// ```
+    pub fn metric_label(&self) -> &'static str {
+        // The labels of `rejected`'s keys are `result`, then `reason`.
+        rejected(*self)
+            .labels()
+            .nth(1)
+            .map_or(reason::NONE, Label::value)
+    }
 }
 
 /// The key of `verifications_total{result="rejected", reason}`: the one place a variant is

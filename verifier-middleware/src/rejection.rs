@@ -109,21 +109,6 @@ impl fmt::Display for RoleList {
     }
 }
 
-impl InvalidToken {
-    /// The `reason` label this rejection is counted under in
-    /// [`verifier_verifications_total`](crate::metrics::VERIFICATIONS_TOTAL): a stable
-    /// snake_case name of the variant, one of [`metrics::reason`](crate::metrics::reason).
-    ///
-    /// ```
-    /// use verifier_middleware::InvalidToken;
-    ///
-    /// assert_eq!(InvalidToken::BadSignature.metric_label(), "bad_signature");
-    /// ```
-    pub fn metric_label(&self) -> &'static str {
-        crate::metrics::reason_label(*self)
-    }
-}
-
 impl Rejection {
     /// The HTTP status this rejection is answered with.
     pub fn status(&self) -> StatusCode {

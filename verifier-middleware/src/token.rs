@@ -9,10 +9,28 @@ use jsonwebtoken::Algorithm;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
+use crate::build_error::{BuildError, Setting};
 use crate::rejection::InvalidToken;
+
+/// The default cap on a token's length, checked before any parsing.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// The smallest cap accepted: shorter than any signed token.
+const MIN_MAX_TOKEN_BYTES: usize = 64;
 
 /// The longest `kid` accepted; real ones are a few dozen characters.
 const MAX_KID_BYTES: usize = 256;
+
+/// The cap on a token's length: the one configured (at least 64 bytes) or the default.
+pub(crate) fn max_token_bytes(configured: Option<usize>) -> Result<usize, BuildError> {
+    let max_bytes = configured.unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
+    if max_bytes < MIN_MAX_TOKEN_BYTES {
+        return Err(BuildError::invalid(
+            Setting::MaxTokenBytes,
+            "at least 64 bytes",
+        ));
+    }
+    Ok(max_bytes)
+}
 
 /// A token split into its parts, with the header checked.
 #[derive(Debug)]
@@ -152,14 +170,27 @@ mod tests {
 
     fn parse_header(header: &str) -> Result<ParsedToken<'static>, InvalidToken> {
         let token = Box::leak(token(header, "{}").into_boxed_str());
-        parse(token, 8192)
+        parse(token, DEFAULT_MAX_TOKEN_BYTES)
+    }
+
+    #[test]
+    fn a_length_cap_under_64_bytes_is_refused() {
+        assert_eq!(
+            max_token_bytes(Some(63)),
+            Err(BuildError::invalid(
+                Setting::MaxTokenBytes,
+                "at least 64 bytes"
+            ))
+        );
+        assert_eq!(max_token_bytes(Some(64)), Ok(64));
+        assert_eq!(max_token_bytes(None), Ok(DEFAULT_MAX_TOKEN_BYTES));
     }
 
     #[test]
     fn a_well_formed_token_is_split_at_the_last_dot() {
         let text = token(r#"{"alg":"RS256","kid":"k1"}"#, r#"{"sub":"a"}"#);
 
-        let parsed = parse(&text, 8192).unwrap();
+        let parsed = parse(&text, DEFAULT_MAX_TOKEN_BYTES).unwrap();
 
         assert_eq!(parsed.alg, Algorithm::RS256);
         assert_eq!(parsed.kid.as_deref(), Some("k1"));
@@ -187,7 +218,7 @@ mod tests {
             String::new(),
         ] {
             assert_eq!(
-                parse(&text, 8192).unwrap_err(),
+                parse(&text, DEFAULT_MAX_TOKEN_BYTES).unwrap_err(),
                 InvalidToken::NotCompactJws,
                 "{text}"
             );
@@ -290,9 +321,9 @@ mod tests {
     fn padded_or_non_canonical_base64_is_refused() {
         let header = b64(r#"{"alg":"RS256"}"#);
         // "e30" is "{}"; "e31" decodes to the same bytes with non-zero trailing bits.
-        assert!(parse(&format!("{header}.e30.c2ln"), 8192).is_ok());
+        assert!(parse(&format!("{header}.e30.c2ln"), DEFAULT_MAX_TOKEN_BYTES).is_ok());
         assert_eq!(
-            parse(&format!("{header}=.e30.c2ln"), 8192).unwrap_err(),
+            parse(&format!("{header}=.e30.c2ln"), DEFAULT_MAX_TOKEN_BYTES).unwrap_err(),
             InvalidToken::MalformedHeader
         );
         assert_eq!(

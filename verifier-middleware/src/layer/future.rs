@@ -11,7 +11,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::Service;
 
-use super::RoleGuard;
+use super::role_guard::RoleGuard;
 use crate::claims::VerifiedClaims;
 use crate::rejection::Rejection;
 

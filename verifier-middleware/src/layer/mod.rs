@@ -66,8 +66,8 @@ mod bearer;
 #[cfg(feature = "fuzzing")]
 pub(crate) use bearer::bearer_token;
 mod future;
+mod role_guard;
 
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -75,43 +75,11 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 
 pub use self::future::ResponseFuture;
+use self::role_guard::RoleGuard;
 use crate::claims::VerifiedClaims;
 use crate::metrics;
-use crate::rejection::{Rejection, RoleList};
+use crate::rejection::Rejection;
 use crate::verifier::{Attempt, Verifier};
-
-/// Which roles a route accepts: none required, or any one of a list.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct RoleGuard(Option<RoleList>);
-
-impl RoleGuard {
-    fn any_of<I, R>(roles: I) -> Self
-    where
-        I: IntoIterator<Item = R>,
-        R: Into<String>,
-    {
-        let roles: Vec<String> = roles.into_iter().map(Into::into).collect();
-        assert!(
-            !roles.is_empty(),
-            "a role requirement needs at least one role"
-        );
-        Self(Some(RoleList(Arc::from(roles))))
-    }
-
-    fn is_open(&self) -> bool {
-        self.0.is_none()
-    }
-
-    /// Passes the claims on when they carry one of the roles.
-    pub(crate) fn admit(&self, claims: VerifiedClaims) -> Result<VerifiedClaims, Rejection> {
-        match &self.0 {
-            Some(required) if !claims.has_any_role(required.roles()) => {
-                Err(Rejection::InsufficientRole(required.clone()))
-            }
-            _ => Ok(claims),
-        }
-    }
-}
 
 /// Verifies the bearer token of every request; see the [module docs](self).
 ///

@@ -7,6 +7,8 @@ use http::header::{ACCEPT, CACHE_CONTROL, ETAG, IF_NONE_MATCH};
 use http::{HeaderMap, StatusCode};
 use reqwest::{Client, Url};
 
+use super::settings::Fetcher;
+
 /// Where a document is downloaded from, and the bounds of each download.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
@@ -46,13 +48,7 @@ pub(crate) enum FetchError {
 }
 
 impl Endpoint {
-    pub(crate) fn new(
-        url: Url,
-        client: Client,
-        timeout: Duration,
-        max_bytes: usize,
-        accept: &'static str,
-    ) -> Self {
+    pub(crate) fn new(url: Url, fetcher: Fetcher, max_bytes: usize, accept: &'static str) -> Self {
         let display = format!(
             "{}://{}{}",
             url.scheme(),
@@ -62,8 +58,8 @@ impl Endpoint {
         Self {
             url,
             display,
-            client,
-            timeout,
+            client: fetcher.client,
+            timeout: fetcher.timeout,
             max_bytes,
             accept,
         }
@@ -208,7 +204,11 @@ mod tests {
     #[test]
     fn the_display_url_drops_credentials_and_query() {
         let url = Url::parse("https://user:pw@auth.example.com:8443/jwks?token=s3cret").unwrap();
-        let endpoint = Endpoint::new(url, Client::new(), Duration::from_secs(1), 1024, "*/*");
+        let fetcher = Fetcher {
+            client: Client::new(),
+            timeout: Duration::from_secs(1),
+        };
+        let endpoint = Endpoint::new(url, fetcher, 1024, "*/*");
         assert_eq!(endpoint.display(), "https://auth.example.com:8443/jwks");
     }
 }

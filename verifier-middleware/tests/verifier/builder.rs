@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use verifier_middleware::{BuildError, RsaAlgorithm, Verifier};
+use verifier_middleware::{BuildError, RsaAlgorithm, Setting, Verifier};
 
 use crate::support::{AUDIENCE, ISSUER, SECRET, generate_key, key};
 
@@ -129,24 +129,55 @@ fn a_key_alg_outside_the_configured_list_is_refused() {
 #[test]
 fn out_of_bounds_settings_are_refused() {
     let jwks = || base().jwks_url("https://issuer.test/jwks.json");
-    for builder in [
-        base().hs256_secret(SECRET).leeway(Duration::from_secs(301)),
-        base().hs256_secret(SECRET).max_token_bytes(10),
-        jwks().jwks_ttl_bounds(Duration::from_secs(600), Duration::from_secs(60)),
-        jwks().jwks_fetch_timeout(Duration::ZERO),
-        jwks().jwks_retry_backoff(Duration::ZERO, Duration::from_secs(1)),
-        jwks().jwks_max_response_bytes(10),
-        base().hs256_secret(SECRET).token_cache_max_entries(0),
-        base().hs256_secret(SECRET).token_cache_max_bytes(1024),
-        base()
-            .hs256_secret(SECRET)
-            .token_cache_max_lifetime(Duration::from_millis(500)),
+    let secret = || base().hs256_secret(SECRET);
+    for (builder, expected) in [
+        (secret().leeway(Duration::from_secs(301)), Setting::Leeway),
+        (secret().max_token_bytes(10), Setting::MaxTokenBytes),
+        (
+            jwks().jwks_ttl_bounds(Duration::from_secs(600), Duration::from_secs(60)),
+            Setting::JwksTtlBounds,
+        ),
+        (jwks().fetch_timeout(Duration::ZERO), Setting::FetchTimeout),
+        (
+            jwks().jwks_retry_backoff(Duration::ZERO, Duration::from_secs(1)),
+            Setting::JwksRetryBackoff,
+        ),
+        (
+            jwks().jwks_max_response_bytes(10),
+            Setting::JwksMaxResponseBytes,
+        ),
+        (
+            secret().token_cache_max_entries(0),
+            Setting::TokenCacheMaxEntries,
+        ),
+        (
+            secret().token_cache_max_bytes(1024),
+            Setting::TokenCacheMaxBytes,
+        ),
+        (
+            secret().token_cache_max_lifetime(Duration::from_millis(500)),
+            Setting::TokenCacheMaxLifetime,
+        ),
     ] {
-        assert!(matches!(
-            refused(builder),
-            BuildError::InvalidSetting { .. }
-        ));
+        let error = refused(builder);
+        assert!(
+            matches!(error, BuildError::InvalidSetting { setting, .. } if setting == expected),
+            "{error}"
+        );
     }
+}
+
+#[test]
+fn the_fetch_timeout_also_bounds_revocation_list_downloads() {
+    let builder = base()
+        .rsa_public_key_pem(&key(0).public_pem)
+        .revocation_list_url("https://issuer.test/revoked-sessions")
+        .fetch_timeout(Duration::ZERO);
+
+    assert_eq!(
+        refused(builder).to_string(),
+        "invalid setting fetch_timeout: must be positive"
+    );
 }
 
 #[test]

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 
-use crate::keys::jwk::SkippedKey;
-use crate::keys::{KeySet, parse_jwks};
+use crate::keys::KeySet;
+use crate::keys::jwk::{SkippedKey, parse_jwks};
 use crate::remote::{Endpoint, FetchError};
 
 /// A downloaded key set.

@@ -18,61 +18,24 @@
 //!   `Retry-After` until one succeeds.
 
 mod fetch;
+mod settings;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use jsonwebtoken::Algorithm;
-use reqwest::{Client, Url};
+use reqwest::Url;
 use tokio::sync::watch;
 
 use self::fetch::{Fetched, fetch};
+pub(crate) use self::settings::JwksSettings;
 use super::KeySet;
 use crate::clock::Clock;
 use crate::metrics::{self, Fetch, Source};
 use crate::rejection::Rejection;
-use crate::remote::{Endpoint, FetchError, SingleFlight, backoff, wait};
-
-/// Tuning for the remote JWKS cache; set through the builder's `jwks_*` methods.
-#[derive(Debug, Clone)]
-pub(crate) struct JwksSettings {
-    /// Lifetime when the server sends no `max-age`.
-    pub(crate) ttl: Duration,
-    /// Lower bound on the lifetime, whatever the server says (also bounds refetch rate).
-    pub(crate) min_ttl: Duration,
-    /// Upper bound on the lifetime.
-    pub(crate) max_ttl: Duration,
-    /// How long past expiry the last good keys keep serving while fetches fail.
-    pub(crate) max_stale: Duration,
-    /// Minimum time between two refetches caused by unknown `kid`s.
-    pub(crate) unknown_kid_cooldown: Duration,
-    /// Per-download timeout.
-    pub(crate) fetch_timeout: Duration,
-    /// Largest JWKS response read.
-    pub(crate) max_response_bytes: usize,
-    /// First retry delay after a failure; doubles per consecutive failure.
-    pub(crate) retry_base: Duration,
-    /// Longest retry delay.
-    pub(crate) retry_max: Duration,
-}
-
-impl Default for JwksSettings {
-    fn default() -> Self {
-        Self {
-            ttl: Duration::from_secs(10 * 60),
-            min_ttl: Duration::from_secs(60),
-            max_ttl: Duration::from_secs(24 * 60 * 60),
-            max_stale: Duration::from_secs(24 * 60 * 60),
-            unknown_kid_cooldown: Duration::from_secs(30),
-            fetch_timeout: Duration::from_secs(5),
-            max_response_bytes: 256 * 1024,
-            retry_base: Duration::from_secs(1),
-            retry_max: Duration::from_secs(5 * 60),
-        }
-    }
-}
+use crate::remote::{Endpoint, FetchError, Fetcher, SingleFlight, wait};
 
 /// How many unknown `kid`s are remembered at most.
 const NEGATIVE_CACHE_CAPACITY: u64 = 10_000;
@@ -127,7 +90,7 @@ impl CacheState {
 impl JwksCache {
     pub(crate) fn new(
         url: Url,
-        client: Client,
+        fetcher: Fetcher,
         clock: Arc<dyn Clock>,
         settings: JwksSettings,
         algorithms: Arc<[Algorithm]>,
@@ -136,8 +99,7 @@ impl JwksCache {
         Self {
             endpoint: Endpoint::new(
                 url,
-                client,
-                settings.fetch_timeout,
+                fetcher,
                 settings.max_response_bytes,
                 "application/jwk-set+json, application/json",
             ),
@@ -273,7 +235,7 @@ impl JwksCache {
         let retry_after = state
             .retry_at
             .and_then(|at| at.duration_since(now).ok())
-            .unwrap_or(self.settings.retry_base);
+            .unwrap_or(self.settings.retry_backoff.first);
         Rejection::KeysUnavailable { retry_after }
     }
 
@@ -333,7 +295,7 @@ impl JwksCache {
             }
             Err(error) => {
                 let failures = previous.failures.saturating_add(1);
-                let backoff = backoff(self.settings.retry_base, self.settings.retry_max, failures);
+                let backoff = self.settings.retry_backoff.delay(failures);
                 let serving = previous.usable_keys(now).is_some();
                 tracing::warn!(
                     url = %self.endpoint.display(),
@@ -367,6 +329,10 @@ fn millis_since_epoch(at: SystemTime) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use reqwest::Client;
+
     use super::*;
     use crate::clock::ManualClock;
     use crate::keys::VerifyingKey;
@@ -392,7 +358,10 @@ mod tests {
     fn cache() -> Arc<JwksCache> {
         Arc::new(JwksCache::new(
             Url::parse("http://127.0.0.1:9/jwks.json").unwrap(),
-            Client::new(),
+            Fetcher {
+                client: Client::new(),
+                timeout: Duration::from_secs(5),
+            },
             Arc::new(ManualClock::new(SystemTime::now())),
             JwksSettings::default(),
             Arc::from([Algorithm::RS256]),

@@ -1,19 +1,19 @@
-//! The verified-token cache: a token seen and verified before skips the signature check and
-//! the JSON parsing; its time claims are checked again on every hit.
+//! The verified-token cache. What it guarantees is written once, in the crate docs
+//! ([the verified-token cache](crate#the-verified-token-cache)); this module is how it keeps
+//! those guarantees:
 //!
-//! - **Key**: the whole token, compared byte for byte (never a prefix or a short hash), so a
-//!   hit can only be the very token that was verified.
-//! - **Lifetime**: until the token's `exp` (without the leeway: a token inside its leeway is
-//!   verified in full again) and at most [`TokenCacheSettings::max_lifetime`].
-//! - **Key or revocation changes**: each entry remembers the generation of the key set and of
-//!   the revocation list it was verified under. When either changes (a JWKS download brings
-//!   different keys, a revocation list download brings a different list) the whole cache is
-//!   flushed, and an entry from an older generation is never served, even one inserted by a
-//!   verification that raced the change. While a JWKS source holds no usable keys the cache is
-//!   not consulted at all. Revocation is checked on every request, hit or not.
-//! - **Bounds**: entries and (estimated) bytes, both enforced by one weighted capacity: every
-//!   entry weighs at least `max_bytes / max_entries`, so neither bound can be passed.
-//! - Only accepted tokens are cached; a rejected token is checked in full every time.
+//! - the key is the whole token, compared byte for byte, so a hit can only be the very token
+//!   that was verified;
+//! - an entry lives until the token's `exp` without the leeway (a token inside its leeway is
+//!   verified in full again), and at most [`TokenCacheSettings::max_lifetime`];
+//! - each entry remembers the generation (of the key set and of the revocation list) it was
+//!   verified under; [`get`](TokenCache::get) flushes everything once the generation moves on
+//!   and serves no entry of another generation, so one inserted by a verification that raced
+//!   the change is never served either;
+//! - one weighted capacity enforces both bounds: every entry weighs at least
+//!   `max_bytes / max_entries`, so neither bound can be passed.
+
+mod settings;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -21,32 +21,9 @@ use std::time::{Duration, Instant};
 use moka::Expiry;
 use moka::sync::Cache;
 
+pub(crate) use self::settings::TokenCacheSettings;
 use crate::claims::{ClaimRules, VerifiedClaims};
 use crate::rejection::InvalidToken;
-
-/// Bounds of the verified-token cache; set through the builder's `token_cache_*` methods.
-#[derive(Debug, Clone)]
-pub(crate) struct TokenCacheSettings {
-    /// `false` after `disable_token_cache`.
-    pub(crate) enabled: bool,
-    /// Most tokens held.
-    pub(crate) max_entries: u64,
-    /// Most (estimated) bytes held: tokens plus their parsed claims.
-    pub(crate) max_bytes: u64,
-    /// Longest an entry lives, whatever its `exp`.
-    pub(crate) max_lifetime: Duration,
-}
-
-impl Default for TokenCacheSettings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            max_entries: 10_000,
-            max_bytes: 32 * 1024 * 1024,
-            max_lifetime: Duration::from_secs(5 * 60),
-        }
-    }
-}
 
 /// Estimated bytes of an entry beyond the token and its claims: the map node, the claims'
 /// `Arc` and bookkeeping.

@@ -1,5 +1,7 @@
 //! The registered-claim checks and the verified claims handed to handlers.
 
+mod rules;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -7,17 +9,9 @@ use std::time::{Duration, SystemTime};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+pub(crate) use self::rules::{ClaimRules, ClaimSettings, Expectation, leeway_seconds};
+pub use self::rules::{DEFAULT_LEEWAY, MAX_LEEWAY};
 use crate::rejection::InvalidToken;
-
-/// What the claims of a token must satisfy, besides its signature.
-#[derive(Debug, Clone)]
-pub(crate) struct ClaimRules {
-    /// `None` only after an explicit `insecure_skip_issuer_check`.
-    pub(crate) issuer: Option<Arc<str>>,
-    /// Any one suffices; `None` only after an explicit `insecure_skip_audience_check`.
-    pub(crate) audiences: Option<Arc<[String]>>,
-    pub(crate) leeway_seconds: i64,
-}
 
 /// The claims of a token the layer verified. The layer inserts one into the request's
 /// extensions; read it there, or with the `Claims<T>` extractor (feature `axum`).

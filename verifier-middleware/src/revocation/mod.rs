@@ -18,35 +18,20 @@
 //!   cut-off; the token's `exp` remains the hard bound. A service that must check live should
 //!   ask the issuer per request instead.
 
+mod settings;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use reqwest::{Client, Url};
+use reqwest::Url;
 use serde::Deserialize;
 
+pub(crate) use self::settings::RevocationSettings;
 use crate::clock::Clock;
 use crate::metrics::{self, Fetch, Source};
-use crate::remote::{Document, Endpoint, FetchError, SingleFlight, backoff, wait};
-
-/// Tuning for the revocation list; set through the builder's `revocation_*` methods.
-#[derive(Debug, Clone)]
-pub(crate) struct RevocationSettings {
-    /// How old the list may be when a token is checked against it.
-    pub(crate) poll_interval: Duration,
-    /// Largest response read.
-    pub(crate) max_response_bytes: usize,
-}
-
-impl Default for RevocationSettings {
-    fn default() -> Self {
-        Self {
-            poll_interval: Duration::from_secs(30),
-            max_response_bytes: 4 * 1024 * 1024,
-        }
-    }
-}
+use crate::remote::{Backoff, Document, Endpoint, FetchError, Fetcher, SingleFlight, wait};
 
 /// Whether a token's session may be used, as far as the list knows now.
 pub(crate) enum Check {
@@ -60,9 +45,9 @@ pub(crate) enum Check {
 pub(crate) struct RevocationList {
     endpoint: Endpoint,
     clock: Arc<dyn Clock>,
-    settings: RevocationSettings,
-    retry_base: Duration,
-    retry_max: Duration,
+    /// How old the list may be when a token is checked against it.
+    poll_interval: Duration,
+    retry_backoff: Backoff,
     state: ArcSwap<ListState>,
     flight: SingleFlight,
 }
@@ -87,23 +72,21 @@ struct ListBody {
 impl RevocationList {
     pub(crate) fn new(
         url: Url,
-        client: Client,
+        fetcher: Fetcher,
         clock: Arc<dyn Clock>,
-        settings: RevocationSettings,
-        (fetch_timeout, retry_base, retry_max): (Duration, Duration, Duration),
+        settings: &RevocationSettings,
+        retry_backoff: Backoff,
     ) -> Self {
         Self {
             endpoint: Endpoint::new(
                 url,
-                client,
-                fetch_timeout,
+                fetcher,
                 settings.max_response_bytes,
                 "application/json",
             ),
             clock,
-            settings,
-            retry_base,
-            retry_max,
+            poll_interval: settings.poll_interval,
+            retry_backoff,
             state: ArcSwap::from_pointee(ListState::default()),
             flight: SingleFlight::default(),
         }
@@ -114,7 +97,7 @@ impl RevocationList {
     pub(crate) fn check(self: &Arc<Self>, sid: &str) -> Check {
         let now = self.clock.now();
         let state = self.state.load();
-        let interval = self.settings.poll_interval;
+        let interval = self.poll_interval;
         // A clock that stepped backwards makes the list's age unknown: treat it as stale.
         let age = state
             .fetched_at
@@ -212,7 +195,7 @@ impl RevocationList {
             Err(error) => {
                 metrics::fetched(Source::Revocation, Fetch::Error, sent_at);
                 let failures = previous.failures.saturating_add(1);
-                let delay = backoff(self.retry_base, self.retry_max, failures);
+                let delay = self.retry_backoff.delay(failures);
                 tracing::warn!(
                     url = %self.endpoint.display(),
                     %error,
@@ -236,6 +219,8 @@ impl RevocationList {
 
 #[cfg(test)]
 mod tests {
+    use reqwest::Client;
+
     use super::*;
     use crate::clock::ManualClock;
 
@@ -243,10 +228,16 @@ mod tests {
         let second = Duration::from_secs(1);
         RevocationList::new(
             Url::parse("http://127.0.0.1:9/revoked-sessions").unwrap(),
-            Client::new(),
+            Fetcher {
+                client: Client::new(),
+                timeout: second,
+            },
             Arc::new(ManualClock::new(SystemTime::now())),
-            RevocationSettings::default(),
-            (second, second, second),
+            &RevocationSettings::default(),
+            Backoff {
+                first: second,
+                max: second,
+            },
         )
     }
 
