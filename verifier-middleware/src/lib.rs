@@ -84,8 +84,8 @@
 //!   while retries back off; with no keys at all, requests get 503 with `Retry-After`;
 //! - one shared HTTP client, 5 s timeout per download
 //!   ([`fetch_timeout`](VerifierBuilder::fetch_timeout)), 256 KiB response cap; a JWKS entry
-//!   that is not a usable RSA signing key of at least 2048 bits is skipped (and logged), the
-//!   rest kept.
+//!   that is not a usable RSA signing key of at least [`MIN_RSA_BITS`] (2048) bits is skipped
+//!   (and logged), the rest kept.
 //!
 //! # The verified-token cache
 //!
@@ -176,6 +176,7 @@ pub use crate::builder::VerifierBuilder;
 pub use crate::claims::{DEFAULT_LEEWAY, MAX_LEEWAY, VerifiedClaims};
 #[cfg(feature = "axum")]
 pub use crate::extract::{Claims, ClaimsRejection};
+pub use crate::keys::MIN_RSA_BITS;
 pub use crate::keys::rsa_algorithm::RsaAlgorithm;
 pub use crate::layer::{JwtAuth, JwtAuthLayer, RequireRole, RequireRoleLayer, ResponseFuture};
 pub use crate::rejection::{InvalidToken, Rejection, RoleList};

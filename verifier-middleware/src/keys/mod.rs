@@ -19,8 +19,9 @@ use jsonwebtoken::Algorithm;
 
 use crate::rejection::InvalidToken;
 
-/// The smallest RSA modulus accepted, in bits (NIST SP 800-57: 2048 through 2030).
-pub(crate) const MIN_RSA_BITS: usize = 2048;
+/// The smallest RSA modulus accepted, in bits (NIST SP 800-57: 2048 through 2030); an issuer
+/// must not sign with a smaller key.
+pub const MIN_RSA_BITS: usize = 2048;
 
 /// One key and the algorithms it may verify.
 pub(crate) struct VerifyingKey {
