@@ -2,25 +2,22 @@
 //!
 //! It builds release binaries, which takes minutes on a fresh clone, so these tests are
 //! ignored by the README's test command and run by `.ci/run`
-//! (`cargo test -p example-services --test dev_up -- --ignored`).
+//! (`cargo test -p example-services --test dev_up -- --ignored`). The script is driven here
+//! (its `ready` line, the pids it names, its walkthrough on stdout); its ports and the reading
+//! of its log lines come from the workspace's `test-support` crate.
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use test_support::free_port;
+use test_support::process::lines_of;
+
 /// A release build from scratch can take this long on a small machine.
 const BUILD_PATIENCE: Duration = Duration::from_secs(30 * 60);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn listening(port: u16) -> bool {
     TcpStream::connect(("127.0.0.1", port)).is_ok()
@@ -48,13 +45,7 @@ impl DevUp {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run dev-up.sh");
-        let stderr = script.stderr.take().unwrap();
-        let (sender, log) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = sender.send(line);
-            }
-        });
+        let log = lines_of([Box::new(script.stderr.take().unwrap()) as Box<dyn Read + Send>]);
         let mut pids = Vec::new();
         loop {
             let line = log

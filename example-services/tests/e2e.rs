@@ -1,19 +1,19 @@
 //! The walkthrough of the README, end to end: the real `issuer`, `user-service` and
-//! `raider-service` binaries on free ports, talking HTTP.
+//! `raider-service` binaries on free ports, talking HTTP (started by the workspace's
+//! `test_support::stack`).
 
-mod support;
-
-use std::net::TcpListener;
 use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-
-use support::{
-    Issuer, PASSWORD, PATIENCE, Process, account, call, post, service, service_on, service_with,
+use test_support::free_port;
+use test_support::process::Process;
+use test_support::stack::{
+    Issuer, PASSWORD, account, call, post, service, service_on, service_with,
 };
+use test_support::wait::PATIENCE;
 
 #[tokio::test]
 async fn the_walkthrough_books_as_a_user_and_accepts_as_a_raider() {
@@ -236,14 +236,6 @@ async fn the_migration_mode_accepts_tokens_from_both_issuers() {
 }
 
 /// A port nothing listens on yet: bound, read and released.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn services_answer_503_until_a_late_issuer_comes_up_then_recover_by_themselves() {
     let port = free_port();

@@ -1,63 +1,12 @@
 //! What an operator sees of the real binaries: `/metrics` counters that move as users log in,
 //! refresh and call the services; one JSON log line per request; Sentry reports of a service's
-//! 5xx, and none of its 401s.
-
-mod support;
-
-#[path = "../../issuer/telemetry/tests/support/envelopes.rs"]
-mod envelopes;
+//! 5xx, and none of its 401s. The binaries, the metrics reader and the Sentry receiver come from
+//! the workspace's `test-support` crate.
 
 use serde_json::{Value, json};
-
-use envelopes::Envelopes;
-use support::{Issuer, PASSWORD, account, call, post, service, service_with};
-
-/// The value of the sample `name` with exactly `labels` in a Prometheus text page; 0 when the
-/// page has none (a counter not yet incremented is not listed).
-fn sample(page: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let mut wanted: Vec<(String, String)> = labels
-        .iter()
-        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-        .collect();
-    wanted.sort();
-    page.lines()
-        .filter(|line| !line.starts_with('#'))
-        .find_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let (metric, labels) = series.split_once('{').unwrap_or((series, "}"));
-            let mut found: Vec<(String, String)> = labels
-                .strip_suffix('}')?
-                .split(',')
-                .filter(|pair| !pair.is_empty())
-                .map(|pair| {
-                    let (key, value) = pair.split_once('=').expect("label=value");
-                    (key.to_owned(), value.trim_matches('"').to_owned())
-                })
-                .collect();
-            found.sort();
-            (metric == name && found == wanted).then(|| value.parse().expect("a number"))
-        })
-        .unwrap_or(0.0)
-}
-
-/// `GET /metrics` of a process, checked to be Prometheus text.
-async fn scrape(client: &reqwest::Client, base_url: &str) -> String {
-    let response = client
-        .get(format!("{base_url}/metrics"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain; version=0.0.4"),
-        "{:?}",
-        response.headers()
-    );
-    response.text().await.unwrap()
-}
+use test_support::prometheus::{sample, scrape};
+use test_support::sentry::Envelopes;
+use test_support::stack::{Issuer, PASSWORD, account, call, post, service, service_with};
 
 async fn login(client: &reqwest::Client, issuer: &Issuer, email: &str, password: &str) -> Value {
     let response = post(
@@ -274,7 +223,7 @@ async fn json_logs_have_one_line_per_request_with_its_id_route_status_and_latenc
     assert_eq!(response.status(), 401);
     assert_eq!(response.headers()["x-request-id"], "req-json-1");
 
-    let log = users.stop_and_read_log();
+    let (_, log) = users.terminate_with_output();
     let lines: Vec<Value> = log
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))

@@ -1,6 +1,7 @@
 //! The `issuer` binary as an operator meets it: configuration errors, `keygen`, `user add`, and
 //! `serve` with graceful shutdown. Every test runs the real binary built by cargo, with a cleared
-//! environment and a temporary working directory.
+//! environment and a temporary working directory; a serving one through the workspace's process
+//! harness (`test_support::process`).
 
 use std::fs;
 use std::io::Write;
@@ -12,11 +13,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use tempfile::TempDir;
-
-#[path = "support/process.rs"]
-mod process;
-
-use process::{RunningIssuer, wait_until};
+use test_support::free_port;
+use test_support::process::Process;
+use test_support::wait::wait_until;
 
 /// A scratch directory that is the working directory of the commands run in it.
 struct Workspace {
@@ -61,15 +60,15 @@ impl Workspace {
     }
 
     /// Starts `issuer serve` on a free port and waits until it listens.
-    fn serve(&self, env: &[(&str, &str)]) -> RunningIssuer {
+    fn serve(&self, env: &[(&str, &str)]) -> Process {
         let mut env = env.to_vec();
         env.push(("PORT", "0"));
-        RunningIssuer::start(self.issuer(&["serve"], &env))
+        Process::start(self.issuer(&["serve"], &env))
     }
 }
 
 /// The kid of the first key in the issuer's JWKS.
-async fn jwks_kid(issuer: &RunningIssuer) -> String {
+async fn jwks_kid(issuer: &Process) -> String {
     issuer.jwks_kids().await.swap_remove(0)
 }
 
@@ -278,11 +277,7 @@ fn each_bad_setting_stops_start_up_with_one_line_naming_the_variable() {
 fn an_unreachable_database_stops_start_up_with_one_line_that_hides_the_password() {
     let workspace = Workspace::new();
     workspace.keygen();
-    let port = {
-        // A port nothing listens on: bound, then released.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let url = format!("postgres://issuer:s3cret@127.0.0.1:{port}/issuer");
 
     let line = single_error_line(&workspace.run(

@@ -1,9 +1,9 @@
 //! Algorithm attacks: `none`, algorithms outside the pin, and HS256 keyed with the public key.
 
 use serde_json::{Value, json};
+use test_support::stack::service_on;
 
 use crate::forge::{self, b64, claims, hs256, with_signature};
-use crate::support::service_on;
 use crate::target::{ALG_REFUSED, BAD_SIGNATURE, NOT_COMPACT, Target, assert_invalid_token};
 
 /// A secret the migration-mode service really shares with HS256 issuers.

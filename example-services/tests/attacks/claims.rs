@@ -2,9 +2,9 @@
 //! claims, and role claims of the wrong type or value.
 
 use serde_json::{Value, json};
+use test_support::stack::ISSUER;
 
 use crate::forge::{claims, claims_with, now};
-use crate::support::ISSUER;
 use crate::target::{MALFORMED_CLAIMS, Target};
 
 const EXPIRED: &str = "the token has expired";

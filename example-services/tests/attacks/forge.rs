@@ -6,8 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, crypto};
 use serde_json::{Value, json};
-
-use crate::support::ISSUER;
+use test_support::stack::ISSUER;
 
 /// base64url without padding, as JWS uses it.
 pub fn b64(bytes: impl AsRef<[u8]>) -> String {

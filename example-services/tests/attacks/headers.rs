@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
+use test_support::stack::Issuer;
 
 use crate::forge::{claims, sign};
-use crate::support::Issuer;
 use crate::target::{MALFORMED_HEADER, Target, UNKNOWN_KEY, signing_key_and_jwks};
 
 /// An HTTP server the attacker controls, serving the attacker's JWKS and counting every
@@ -99,7 +99,7 @@ async fn keys_offered_by_the_token_are_never_used_nor_fetched() {
     }
     // The verifier fetches keys before it answers, so a fetch would have happened by now;
     // stopping the service also ends anything it might have started in the background.
-    let _log = target.service.stop_and_read_log();
+    let _ = target.service.terminate_with_output();
     assert_eq!(
         trap.connections(),
         0,

@@ -22,7 +22,7 @@ async fn the_service_log_at_trace_level_never_contains_token_text_or_personal_cl
         assert_eq!(target.book(token).await.status(), status);
     }
 
-    let log = target.service.stop_and_read_log();
+    let (_, log) = target.service.terminate_with_output();
 
     assert!(
         log.contains("the token has expired"),

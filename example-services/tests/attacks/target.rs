@@ -3,8 +3,10 @@
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 
+use test_support::process::Process;
+use test_support::stack::{Issuer, service_with};
+
 use crate::forge;
-use crate::support::{Issuer, Process, service_with};
 
 /// The service's error description for a bad signature, the most common refusal.
 pub const BAD_SIGNATURE: &str = "the token signature is invalid";

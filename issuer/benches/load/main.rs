@@ -59,8 +59,6 @@
 mod baselines;
 mod driver;
 mod server;
-#[path = "../../tests/support/test_database.rs"]
-mod test_database;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! The issuer under load: the real [`Application`] on a real socket (port 0) in this process,
 //! on a fresh SQLite file or a fresh PostgreSQL database, driven over HTTP by one shared
-//! keep-alive `reqwest` client. The database is the API tests' (`tests/support/test_database.rs`).
+//! keep-alive `reqwest` client. The database is the tests' own (`test_support::database`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,8 +19,8 @@ pub(crate) const ISSUER: &str = "http://issuer.bench";
 /// Every bench user's password (meets the policy).
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
-pub(crate) use crate::test_database::Backend;
-use crate::test_database::TestDatabase;
+pub(crate) use test_support::database::Backend;
+use test_support::database::TestDatabase;
 
 /// The table's name for `backend`.
 pub(crate) fn backend_name(backend: &Backend) -> &'static str {

@@ -3,7 +3,7 @@
 //! reported with their tags and without secrets, 4xx are not.
 //!
 //! Sentry's client is process-wide, so every test of this binary shares one client and one
-//! receiver; each test finds its own events by the request id it sent.
+//! receiver (`test_support::sentry`); each test finds its own events by the request id it sent.
 
 use std::sync::OnceLock;
 
@@ -13,15 +13,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 use telemetry::{Telemetry, TelemetryArgs};
+use test_support::sentry::Envelopes;
 
 /// A token and a password the app sees; neither may reach Sentry.
 const TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVzLWhlcmU";
 const PASSWORD: &str = "correct horse battery staple";
-
-#[path = "support/envelopes.rs"]
-mod envelopes;
-
-use envelopes::Envelopes;
 
 /// The receiver, and the client sending to it.
 struct Receiver {

@@ -12,10 +12,8 @@ const FAILING_REQUESTS: usize = 100;
 
 #[tokio::test]
 async fn with_the_receiver_down_every_request_is_still_answered() {
-    // A port that was free a moment ago: nothing listens there.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    // Nothing listens there.
+    let port = test_support::free_port();
     let args = TelemetryArgs {
         sentry_dsn: Some(format!("http://public@127.0.0.1:{port}/1")),
         ..TelemetryArgs::default()

@@ -1,7 +1,8 @@
 //! `spawn_app(&backend)`: one issuer per test, with its own database, port and manual clock.
 //!
 //! Tests that touch storage take a [`Backend`] and are declared once with [`backend_tests!`],
-//! which runs each of them on SQLite and on PostgreSQL.
+//! which runs each of them on SQLite and on PostgreSQL; both, and the per-test
+//! [`TestDatabase`], come from the workspace's `test-support` crate.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -24,10 +25,9 @@ use rsa::{BigUint, RsaPublicKey};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-/// The `iss` every test app uses.
-pub(crate) const ISSUER: &str = "http://issuer.test";
-/// A password that meets the policy.
-pub(crate) const PASSWORD: &str = "correct horse battery";
+/// The `iss` every test app uses, and a password that meets the policy: the same as the
+/// end-to-end suites'.
+pub(crate) use test_support::stack::{ISSUER, PASSWORD};
 
 /// One RSA key pair for the whole test binary: generating one per test would only add time.
 pub(crate) fn shared_keys_dir() -> &'static Path {
@@ -39,51 +39,27 @@ pub(crate) fn shared_keys_dir() -> &'static Path {
     })
 }
 
-/// Declares, for each named `async fn(Backend)` of the calling module, one test per storage
-/// backend: `sqlite::NAME` and `postgres::NAME`. A function left out of the list is dead code,
-/// which the lints refuse, so no test silently runs on one backend only.
-macro_rules! backend_tests {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name($crate::helpers::Backend::Sqlite).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    if let Some(backend) = $crate::helpers::Backend::postgres().await {
-                        super::$name(backend).await;
-                    }
-                }
-            )+
-        }
-    };
-}
-pub(crate) use backend_tests;
+pub(crate) use test_support::backend_tests;
+pub(crate) use test_support::database::{Backend, TestDatabase};
 
-pub(crate) use crate::test_database::{Backend, TestDatabase};
-
-impl TestDatabase {
-    /// `issuer serve` on this database with `keys_dir`, on a free port, logging at `rust_log`;
-    /// add settings with `.env` and start it with `RunningIssuer::start`.
-    pub(crate) fn serve_command(&self, keys_dir: &Path, rust_log: &str) -> std::process::Command {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_issuer"));
-        command
-            .arg("serve")
-            .env_clear()
-            .env("PORT", "0")
-            .env("DATABASE_URL", &self.url)
-            .env("KEYS_DIR", keys_dir)
-            .env("JWT_ISSUER", ISSUER)
-            .env("RUST_LOG", rust_log)
-            .current_dir(self.dir.path());
-        command
-    }
+/// `issuer serve` on `database` with `keys_dir`, on a free port, logging at `rust_log`; add
+/// settings with `.env` and start it with `test_support::process::Process::start`.
+pub(crate) fn serve_command(
+    database: &TestDatabase,
+    keys_dir: &Path,
+    rust_log: &str,
+) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_issuer"));
+    command
+        .arg("serve")
+        .env_clear()
+        .env("PORT", "0")
+        .env("DATABASE_URL", &database.url)
+        .env("KEYS_DIR", keys_dir)
+        .env("JWT_ISSUER", ISSUER)
+        .env("RUST_LOG", rust_log)
+        .current_dir(database.dir.path());
+    command
 }
 
 /// A running issuer.

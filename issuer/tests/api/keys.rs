@@ -8,9 +8,9 @@ use issuer::clock::{Clock, SystemClock, unix_seconds};
 use issuer::keys::lifecycle::RETIRED_KEY_LEEWAY;
 use issuer::keys::rotation::{self, Retirement, Rotation, RotationTiming};
 use tempfile::TempDir;
+use test_support::wait::wait_until;
 
 use crate::helpers::{Backend, TestApp, assert_error, kid_of, spawn_app_with, verify_rs256};
-use crate::process::wait_until;
 
 /// `KEY_PUBLISH_LEAD` in these tests (the default).
 pub(crate) const LEAD: Duration = Duration::from_secs(3600);

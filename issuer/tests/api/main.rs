@@ -1,5 +1,7 @@
 //! HTTP tests against a real issuer on a real socket (port 0), each on a fresh SQLite file and
-//! on a fresh PostgreSQL database (see `helpers::backend_tests!`).
+//! on a fresh PostgreSQL database (`backend_tests!`). The databases, the `issuer serve`
+//! processes of the replica and secrets tests, and the waits come from the workspace's
+//! `test-support` crate; `helpers` adds what is the issuer's own (`spawn_app`, the test app).
 
 mod database;
 mod discovery;
@@ -21,8 +23,3 @@ mod secrets;
 mod sessions;
 mod throttle;
 mod twilio;
-
-#[path = "../support/process.rs"]
-mod process;
-#[path = "../support/test_database.rs"]
-mod test_database;

@@ -1,6 +1,7 @@
-//! Phone login with the local provider, end to end: codes read from its outbox (the test
-//! hook), tokens used on a real `user-service`, attempts, expiry and limits enforced on the
-//! app's manual clock. The Twilio provider is tested in `twilio.rs`.
+//! Phone login with the local provider: codes read from its outbox (the test hook), accounts,
+//! sessions, attempts, expiry and limits enforced on the app's manual clock. The Twilio
+//! provider is tested in `twilio.rs`; a phone login from start to a booking on the real
+//! `user-service` in the example services' `tests/phone_login.rs`.
 
 use std::time::Duration;
 
@@ -12,7 +13,6 @@ use crate::helpers::{
 };
 
 backend_tests!(
-    a_phone_logs_in_with_the_code_sent_to_it_and_its_token_books,
     the_next_login_of_a_number_reaches_the_same_account,
     start_answers_the_same_for_known_and_unknown_numbers,
     phone_sessions_refresh_and_end_like_password_sessions,
@@ -81,41 +81,6 @@ impl TestApp {
 fn wrong(code: &str) -> String {
     let first = if code.starts_with('0') { '1' } else { '0' };
     format!("{first}{}", &code[1..])
-}
-
-async fn a_phone_logs_in_with_the_code_sent_to_it_and_its_token_books(backend: Backend) {
-    let app = spawn_otp_app(&backend, &[]).await;
-
-    let started = app.otp_start("+44 7700 900123").await;
-    assert_eq!(started.status(), 202);
-    assert_eq!(
-        started.json::<Value>().await.unwrap(),
-        json!({ "status": "pending" })
-    );
-    let code = app.otp_outbox.as_ref().unwrap().last_code(PHONE).unwrap();
-    assert_eq!(code.len(), 6);
-    assert!(code.bytes().all(|b| b.is_ascii_digit()));
-    let body = tokens(app.otp_verify(PHONE, &code).await).await;
-
-    assert_eq!(body["token_type"], "Bearer");
-    let access = body["access_token"].as_str().unwrap();
-    let claims = claims_of(access);
-    assert_eq!(claims["phone_number"], PHONE);
-    assert_eq!(claims["role"], "user");
-    assert!(claims.get("email").is_none(), "{claims}");
-    let book = crate::rotation::user_service(&app, Duration::from_secs(30)).await;
-    let booked = app
-        .client
-        .post(&book)
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(booked.status(), 200);
-    assert_eq!(
-        booked.json::<Value>().await.unwrap(),
-        json!({ "success": true, "message": "Booking successful", "user": PHONE })
-    );
 }
 
 async fn the_next_login_of_a_number_reaches_the_same_account(backend: Backend) {

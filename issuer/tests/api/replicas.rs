@@ -9,19 +9,21 @@ use serde_json::{Value, json};
 
 use issuer::clock::SystemClock;
 
+use test_support::process::Process;
+use test_support::prometheus::sample;
+use test_support::wait::wait_until;
+
 use crate::helpers::{
     Backend, ISSUER, PASSWORD, TestDatabase, assert_error, backend_tests, kid_of, refresh_token,
-    shared_keys_dir, sid, tokens, verify_rs256,
+    serve_command, shared_keys_dir, sid, tokens, verify_rs256,
 };
 use crate::keys::KeysDir;
-use crate::process::RunningIssuer;
-use crate::process::wait_until;
 use crate::throttle::{assert_one_checked, burst, burst_of};
 
 /// Two replicas, `a` and `b`, on one fresh database.
 struct Replicas {
-    a: RunningIssuer,
-    b: RunningIssuer,
+    a: Process,
+    b: Process,
     _database: TestDatabase,
 }
 
@@ -38,9 +40,9 @@ async fn start_replicas_on(
 ) -> Replicas {
     let database = TestDatabase::create(backend).await;
     let start = || {
-        let mut command = database.serve_command(keys_dir, "info");
+        let mut command = serve_command(&database, keys_dir, "info");
         command.envs(env.iter().copied());
-        RunningIssuer::start(command)
+        Process::start(command)
     };
     // One after the other: the first applies the migrations. (Concurrent starts are safe too:
     // the migrator locks; this only keeps the test's log readable.)
@@ -53,7 +55,7 @@ async fn start_replicas_on(
     }
 }
 
-async fn register_and_log_in(on: &RunningIssuer, email: &str) -> Value {
+async fn register_and_log_in(on: &Process, email: &str) -> Value {
     let created = on
         .post(
             "/register",
@@ -64,12 +66,12 @@ async fn register_and_log_in(on: &RunningIssuer, email: &str) -> Value {
     tokens(log_in(on, email, PASSWORD).await).await
 }
 
-async fn log_in(on: &RunningIssuer, email: &str, password: &str) -> reqwest::Response {
+async fn log_in(on: &Process, email: &str, password: &str) -> reqwest::Response {
     on.post("/login", &json!({ "email": email, "password": password }))
         .await
 }
 
-async fn refresh(on: &RunningIssuer, token: &str) -> reqwest::Response {
+async fn refresh(on: &Process, token: &str) -> reqwest::Response {
     on.post("/refresh", &json!({ "refresh_token": token }))
         .await
 }
@@ -235,17 +237,15 @@ async fn a_parallel_burst_split_across_replicas_checks_one_password(backend: Bac
     assert_one_checked(&outcome);
     let hashed = hashes_done(&replicas.a).await + hashes_done(&replicas.b).await;
     assert_eq!(
-        hashed, 2,
+        hashed, 2.0,
         "the registration's hash and one login's: {outcome:?}"
     );
 }
 
 /// `issuer_password_hashes_total` of a replica's `/metrics`.
-async fn hashes_done(on: &RunningIssuer) -> u64 {
+async fn hashes_done(on: &Process) -> f64 {
     let page = on.get("/metrics").await.text().await.expect("metrics page");
-    page.lines()
-        .find_map(|line| line.strip_prefix("issuer_password_hashes_total "))
-        .map_or(0, |value| value.trim().parse().expect("a count"))
+    sample(&page, "issuer_password_hashes_total", &[])
 }
 
 /// The decoded JOSE header of a compact JWS.

@@ -1,6 +1,8 @@
-//! Key rotation end to end: the real `user-service` router with the verifier layer, on a
-//! socket of its own, verifying tokens of a real issuer while its key ring rotates. Issuer and
-//! service share one manual clock, so an hour of rotation takes a few seconds.
+//! Key rotation end to end: a service route behind the verifier layer and a role guard (as
+//! `user-service`'s `POST /book`), on a socket of its own, verifying tokens of a real issuer
+//! while its key ring rotates. Issuer and service share one manual clock, so an hour of rotation
+//! takes a few seconds. The service is built from `verifier-middleware` alone: the issuer's
+//! tests do not depend on the example services (whose own suites run the real `user-service`).
 
 use std::future::IntoFuture;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,21 +15,21 @@ use issuer::clock::Clock;
 use issuer::tokens::{AccessClaims, Subject};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::Value;
+use test_support::wait::wait_until;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use verifier_middleware::Verifier;
+use verifier_middleware::{RequireRoleLayer, Verifier};
 
 use crate::helpers::{ISSUER, TestApp, claims_of, kid_of};
 use crate::keys::{KeysDir, LEAD, TTL, wait_for_jwks};
-use crate::process::wait_until;
 
 /// What the JWKS max-age is (the default), and so how far the clock moves per step: each step
 /// makes the service's cached keys due for a refresh.
 const STEP: Duration = Duration::from_secs(300);
 
-/// `user-service` verifying with the issuer's JWKS on the issuer's clock; returns its
-/// `POST /book` URL.
-pub(crate) async fn user_service(app: &TestApp, unknown_kid_cooldown: Duration) -> String {
+/// A service verifying with the issuer's JWKS on the issuer's clock, whose `POST /book` needs
+/// the role `user`; returns that URL.
+async fn user_service(app: &TestApp, unknown_kid_cooldown: Duration) -> String {
     let verifier = Verifier::builder()
         .jwks_url(format!("{}/.well-known/jwks.json", app.address))
         .issuer(ISSUER)
@@ -37,7 +39,12 @@ pub(crate) async fn user_service(app: &TestApp, unknown_kid_cooldown: Duration) 
         .build()
         .unwrap();
     verifier.prefetch().await.unwrap();
-    let router = example_services::app(example_services::user::routes(), verifier);
+    let router = axum::Router::new()
+        .route(
+            "/book",
+            axum::routing::post(|| async { "booked" }).layer(RequireRoleLayer::any_of(["user"])),
+        )
+        .layer(verifier.layer());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(axum::serve(listener, router).into_future());

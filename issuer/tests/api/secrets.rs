@@ -6,10 +6,10 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use test_support::process::Process;
 
-use crate::helpers::{Backend, TestDatabase, backend_tests};
+use crate::helpers::{Backend, TestDatabase, backend_tests, serve_command};
 use crate::keys::KeysDir;
-use crate::process::RunningIssuer;
 
 const PASSWORD: &str = "Canary-Passw0rd-never-logged";
 const WRONG_PASSWORD: &str = "Wrong-Canary-Passw0rd-never-logged";
@@ -43,19 +43,19 @@ fn keep_tokens(secrets: &mut Vec<Secret>, tokens: &Value, name: &str) {
 
 /// `issuer serve` at trace level on a fresh database; a replayed refresh token ends its
 /// session at once (no grace window), so reuse detection runs too.
-fn start(database: &TestDatabase, keys_dir: &Path, env: &[(&str, &str)]) -> RunningIssuer {
-    let mut command = database.serve_command(keys_dir, "trace");
+fn start(database: &TestDatabase, keys_dir: &Path, env: &[(&str, &str)]) -> Process {
+    let mut command = serve_command(database, keys_dir, "trace");
     command
         .env("REFRESH_GRACE_PERIOD", "0s")
         .envs(env.iter().copied());
-    RunningIssuer::start(command)
+    Process::start(command)
 }
 
 /// Everything a client sends or receives that must stay secret, gathered while driving the
 /// issuer through register, a wrong and a right login, refresh, a replayed refresh token,
 /// logout, malformed bodies holding the password or a token, and requests with a bearer token.
 /// Asserts on the way that no error body repeats any of them.
-async fn drive_every_flow(issuer: &RunningIssuer) -> Vec<Secret> {
+async fn drive_every_flow(issuer: &Process) -> Vec<Secret> {
     let client = reqwest::Client::new();
     let url = |path: &str| format!("{}{path}", issuer.base_url);
     let mut secrets = vec![
@@ -149,7 +149,7 @@ async fn drive_every_flow(issuer: &RunningIssuer) -> Vec<Secret> {
 
 /// Stops the issuer and asserts that its output holds none of `secrets`, and that it really
 /// logged the flows (at debug and trace level too).
-fn assert_output_holds_no_secret(issuer: RunningIssuer, secrets: &[Secret]) {
+fn assert_output_holds_no_secret(issuer: Process, secrets: &[Secret]) {
     let (status, output) = issuer.terminate_with_output();
     assert!(status.success(), "{status:?}");
     for secret in secrets {

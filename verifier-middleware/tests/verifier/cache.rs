@@ -365,10 +365,8 @@ async fn prefetch_loads_the_keys_so_the_first_request_does_not_wait() {
 
 #[tokio::test]
 async fn an_issuer_that_does_not_answer_at_all_is_503() {
-    // A port with nothing listening: bind one, then close it.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
-    drop(listener);
+    // A port with nothing listening.
+    let url = format!("http://127.0.0.1:{}/jwks.json", test_support::free_port());
     let clock = clock();
     let verifier = builder(&clock).jwks_url(url).build().unwrap();
 

@@ -1,5 +1,6 @@
 //! verifier-middleware against real servers on port 0: a JWKS server it fetches from and apps
-//! it protects.
+//! it protects (`support`, in this process); a port with nothing behind it comes from the
+//! workspace's `test-support` crate.
 
 mod builder;
 mod cache;

@@ -1,8 +1,17 @@
-//! A local stand-in for Sentry's ingestion endpoint: an HTTP server on 127.0.0.1:0 that
-//! records the events of every envelope posted to it. Shared by the telemetry tests and the
-//! example services' end-to-end tests (`#[path]`-included there).
-
-use std::time::Duration;
+//! A local stand-in for Sentry's ingestion endpoint: an HTTP server on 127.0.0.1:0 that records
+//! the events of every envelope posted to it. Point a Sentry client (in-process, or a real
+//! binary through `SENTRY_DSN`) at [`Envelopes::dsn`] and wait for its reports by tag.
+//!
+//! ```no_run
+//! use test_support::sentry::Envelopes;
+//!
+//! # async fn demo() {
+//! let envelopes = Envelopes::start().await;
+//! // ... run something with SENTRY_DSN = envelopes.dsn() that fails request `req-1` ...
+//! let event = envelopes.event_tagged("request_id", "req-1").await;
+//! assert_eq!(event["tags"]["http.status_code"], "503");
+//! # }
+//! ```
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -10,22 +19,23 @@ use axum::routing::post;
 use serde_json::Value;
 use tokio::sync::watch;
 
-/// Bound on waiting for a report to arrive; one takes milliseconds.
-const PATIENCE: Duration = Duration::from_secs(30);
+use crate::wait::PATIENCE;
 
 /// The events received so far, and where the receiver listens.
 #[derive(Clone)]
-pub(crate) struct Envelopes {
+pub struct Envelopes {
     port: u16,
     events: watch::Receiver<Vec<Value>>,
 }
 
 impl Envelopes {
-    /// Starts the receiver on the current runtime.
-    pub(crate) async fn start() -> Self {
+    /// Starts the receiver on the current runtime; it serves as long as the runtime runs.
+    pub async fn start() -> Self {
         let (sender, events) = watch::channel(Vec::new());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the Sentry receiver");
+        let port = listener.local_addr().expect("receiver address").port();
         let app = Router::new().route(
             "/api/{project}/envelope/",
             post(move |body: String| {
@@ -38,27 +48,28 @@ impl Envelopes {
     }
 
     /// A DSN that sends to this receiver.
-    pub(crate) fn dsn(&self) -> String {
+    pub fn dsn(&self) -> String {
         format!("http://public@127.0.0.1:{}/1", self.port)
     }
 
-    /// The first event whose tag `tag` is `value`, waiting for it to arrive (bounded).
-    pub(crate) async fn event_tagged(&self, tag: &str, value: &str) -> Value {
+    /// The first event whose tag `tag` is `value`, waiting for it to arrive (at most
+    /// [`PATIENCE`]).
+    pub async fn event_tagged(&self, tag: &str, value: &str) -> Value {
         let mut events = self.events.clone();
         let wait = events.wait_for(|events| events.iter().any(|e| e["tags"][tag] == value));
         let events = tokio::time::timeout(PATIENCE, wait)
             .await
             .unwrap_or_else(|_| panic!("no event tagged {tag}={value}"))
-            .unwrap();
+            .expect("the receiver is running");
         events
             .iter()
             .find(|e| e["tags"][tag] == value)
-            .unwrap()
+            .expect("the event waited for")
             .clone()
     }
 
     /// How many events received so far have the tag `tag` set to `value`.
-    pub(crate) fn count_tagged(&self, tag: &str, value: &str) -> usize {
+    pub fn count_tagged(&self, tag: &str, value: &str) -> usize {
         let events = self.events.borrow();
         events.iter().filter(|e| e["tags"][tag] == value).count()
     }

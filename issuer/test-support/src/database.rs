@@ -1,12 +1,28 @@
-//! A database of its own for each test (or bench run): a fresh SQLite file, or a fresh
-//! PostgreSQL database created through `TEST_DATABASE_URL` and dropped afterwards. Shared by
-//! the API tests (`tests/api`) and the load bench (`benches/load`) with `#[path]`.
+//! A database of its own for each test (or bench run): a fresh SQLite file in a temporary
+//! directory, or a fresh PostgreSQL database created through `TEST_DATABASE_URL` and dropped
+//! afterwards.
+//!
+//! Without `TEST_DATABASE_URL` (or with its server down) a PostgreSQL test prints a skip notice
+//! and passes; `REQUIRE_POSTGRES=1` makes that a failure, so CI cannot skip them by accident.
+//! [`backend_tests!`](crate::backend_tests) declares a test once and runs it on both.
+//!
+//! ```no_run
+//! use test_support::database::{Backend, TestDatabase};
+//!
+//! # async fn demo() {
+//! for backend in [Some(Backend::Sqlite), Backend::postgres().await].into_iter().flatten() {
+//!     let database = TestDatabase::create(&backend).await;
+//!     // Start the issuer with DATABASE_URL = database.url; the database goes with `database`.
+//!     # let _ = database.url;
+//! }
+//! # }
+//! ```
 
 use tempfile::TempDir;
 
 /// Where a test's database lives.
 #[derive(Debug, Clone)]
-pub(crate) enum Backend {
+pub enum Backend {
     /// A fresh SQLite file in a temporary directory.
     Sqlite,
     /// A fresh database created through `TEST_DATABASE_URL`, dropped after the test.
@@ -19,7 +35,7 @@ pub(crate) enum Backend {
 impl Backend {
     /// PostgreSQL from `TEST_DATABASE_URL`. Without it (or with the server down) the test is
     /// skipped with a notice, unless `REQUIRE_POSTGRES=1` makes that a failure.
-    pub(crate) async fn postgres() -> Option<Self> {
+    pub async fn postgres() -> Option<Self> {
         use sqlx::Connection;
         let required = std::env::var("REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
         let skip = |why: String| {
@@ -46,29 +62,18 @@ impl Backend {
 }
 
 /// A database of its own for one test; a PostgreSQL one is dropped when this is.
-pub(crate) struct TestDatabase {
+pub struct TestDatabase {
     /// The `DATABASE_URL` the issuer uses.
-    pub(crate) url: String,
+    pub url: String,
     /// Holds the SQLite file (and is a scratch directory for either backend).
-    #[allow(dead_code)] // read by the API tests, not by the load bench that includes this file
-    pub(crate) dir: TempDir,
+    pub dir: TempDir,
     /// `(admin_url, name)` of a PostgreSQL database to drop.
     postgres: Option<(String, String)>,
 }
 
 impl TestDatabase {
-    /// The same database for a second app (a replica); only `self` drops it.
-    #[allow(dead_code)] // used by the API tests, not by the load bench that includes this file
-    pub(crate) fn shared(&self) -> Self {
-        Self {
-            url: self.url.clone(),
-            dir: TempDir::new().expect("temp dir"),
-            postgres: None,
-        }
-    }
-
     /// Creates an empty database on `backend`.
-    pub(crate) async fn create(backend: &Backend) -> Self {
+    pub async fn create(backend: &Backend) -> Self {
         let dir = TempDir::new().expect("temp dir");
         match backend {
             Backend::Sqlite => Self {
@@ -95,6 +100,16 @@ impl TestDatabase {
                     postgres: Some((admin_url.clone(), name)),
                 }
             }
+        }
+    }
+
+    /// The same database for a second app (a replica), with a scratch directory of its own;
+    /// only `self` drops it.
+    pub fn shared(&self) -> Self {
+        Self {
+            url: self.url.clone(),
+            dir: TempDir::new().expect("temp dir"),
+            postgres: None,
         }
     }
 }
@@ -127,4 +142,46 @@ impl Drop for TestDatabase {
             eprintln!("could not drop a test database: {dropped:?}");
         }
     }
+}
+
+/// Declares, for each named `async fn(Backend)` of the calling module, one test per storage
+/// backend: `sqlite::NAME` and `postgres::NAME` (skipped with a notice, or failing under
+/// `REQUIRE_POSTGRES=1`, without `TEST_DATABASE_URL`). A function left out of the list is dead
+/// code, which the lints refuse, so no test silently runs on one backend only. The calling
+/// crate needs `tokio` (for `#[tokio::test]`).
+///
+/// ```no_run
+/// use test_support::backend_tests;
+/// use test_support::database::{Backend, TestDatabase};
+///
+/// backend_tests!(a_fresh_database_has_a_url);
+///
+/// async fn a_fresh_database_has_a_url(backend: Backend) {
+///     let database = TestDatabase::create(&backend).await;
+///     assert!(!database.url.is_empty());
+/// }
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::database::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(backend) = $crate::database::Backend::postgres().await {
+                        super::$name(backend).await;
+                    }
+                }
+            )+
+        }
+    };
 }
