@@ -1,7 +1,7 @@
 //! What the workspace's tests share, so that each piece of test machinery exists once. Every
 //! test crate (`issuer`'s API and CLI tests, the telemetry tests, the verifier's tests, the
 //! example services' end-to-end suites) and the issuer's load bench dev-depend on this crate;
-//! none of them includes a support file by `#[path]`.
+//! none of them includes a support file through a path attribute.
 //!
 //! - [`process`]: a real binary started on port 0, awaited until it logs that it listens, its
 //!   output collected line by line, killed when the test ends.
