@@ -7,9 +7,44 @@ use uuid::Uuid;
 
 use crate::clock::unix_seconds;
 use crate::domain::{Email, Password, Phone, Role};
-use crate::error::ApiError;
-use crate::passwords::PasswordHashing;
+use crate::passwords::{HashError, PasswordHashing};
 use crate::storage::{NewLogin, NewUser, Store, StoreError, UserRecord};
+
+/// Who may register, and how often.
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    /// Roles `POST /register` may grant; the first is the default.
+    pub self_service_roles: Vec<Role>,
+    /// Registrations accepted from one client address per hour.
+    pub registrations_per_client: u32,
+}
+
+/// Why an account could not be created or found.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The e-mail is registered already.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// The password could not be hashed.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(StoreError),
+    /// A phone account was inserted (or found taken) and then not found: a bug or a concurrent
+    /// deletion.
+    #[error("phone account vanished after insert")]
+    Vanished,
+}
+
+impl From<StoreError> for AccountError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict => Self::EmailTaken,
+            error => Self::Store(error),
+        }
+    }
+}
 
 /// A newly created account.
 #[derive(Debug, Clone)]
@@ -23,7 +58,7 @@ pub struct Account {
 }
 
 /// Hashes the password (off the runtime) and stores the account.
-/// Fails with [`ApiError::EmailTaken`] when the e-mail is registered already.
+/// Fails with [`AccountError::EmailTaken`] when the e-mail is registered already.
 pub async fn create_account(
     store: &Store,
     passwords: &PasswordHashing,
@@ -31,7 +66,7 @@ pub async fn create_account(
     password: Password,
     role: Role,
     now: SystemTime,
-) -> Result<Account, ApiError> {
+) -> Result<Account, AccountError> {
     let password_hash = passwords.hash(password).await?;
     let id = Uuid::now_v7();
     store
@@ -57,7 +92,7 @@ pub async fn phone_account(
     phone: &Phone,
     role: &Role,
     now: SystemTime,
-) -> Result<UserRecord, ApiError> {
+) -> Result<UserRecord, AccountError> {
     let now = unix_seconds(now);
     if let Some(user) = store.find_user_by_phone(phone, now).await? {
         return Ok(user);
@@ -72,10 +107,10 @@ pub async fn phone_account(
         .await;
     match inserted {
         Ok(()) | Err(StoreError::Conflict) => {}
-        Err(error) => return Err(error.into()),
+        Err(error) => return Err(AccountError::Store(error)),
     }
     store
         .find_user_by_phone(phone, now)
         .await?
-        .ok_or_else(|| ApiError::Internal("phone account vanished after insert".into()))
+        .ok_or(AccountError::Vanished)
 }

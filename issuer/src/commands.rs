@@ -2,14 +2,13 @@
 
 use std::io::{self, BufRead};
 
-use crate::accounts::create_account;
+use crate::accounts::{AccountError, create_account};
 use crate::cli::{
     Cli, Command, KeysCommand, SessionCommand, SessionRevokeArgs, UserAddArgs, UserCommand,
 };
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::config::{Config, ConfigError};
 use crate::domain::{Email, Password, Phone, Role};
-use crate::error::ApiError;
 use crate::keys::lifecycle::Phase;
 use crate::keys::{self, KeyError, RsaSigningKey, manifest, rotation};
 use crate::passwords::{HashError, PasswordHashing};
@@ -48,7 +47,7 @@ pub enum CommandError {
     },
     /// The account could not be created.
     #[error("cannot create user: {0}")]
-    UserAdd(#[source] ApiError),
+    UserAdd(#[source] AccountError),
     /// A database operation failed.
     #[error("database error: {0}")]
     Store(#[from] StoreError),
@@ -61,7 +60,7 @@ pub enum CommandError {
 pub async fn run(cli: Cli) -> Result<(), CommandError> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(Config::from_raw(&cli.settings)?).await,
-        Command::Keygen { force } => keygen(&cli.settings.keys_dir, force),
+        Command::Keygen { force } => keygen(&cli.settings.keys.keys_dir, force),
         Command::User(UserCommand::Add(args)) => {
             add_user(Config::from_raw(&cli.settings)?, args).await
         }

@@ -17,8 +17,12 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::accounts::AccountError;
+use crate::login::LoginError;
 use crate::metrics::ErrorCode;
+use crate::otp::{PROVIDER_SEND_LIMIT_WAIT, ProviderError};
 use crate::passwords::HashError;
+use crate::sessions::SessionError;
 use crate::storage::StoreError;
 use crate::tokens::SignError;
 
@@ -184,6 +188,54 @@ impl From<HashError> for ApiError {
 impl From<SignError> for ApiError {
     fn from(error: SignError) -> Self {
         Self::Internal(error.to_string())
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::EmailTaken => Self::EmailTaken,
+            AccountError::Hash(error) => error.into(),
+            AccountError::Store(error) => error.into(),
+            AccountError::Vanished => Self::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<ProviderError> for ApiError {
+    fn from(error: ProviderError) -> Self {
+        match error {
+            ProviderError::InvalidPhone => {
+                Self::Unprocessable("phone cannot receive codes by SMS".into())
+            }
+            ProviderError::TooManySends => Self::RateLimited {
+                retry_after: PROVIDER_SEND_LIMIT_WAIT,
+            },
+            ProviderError::Unavailable(cause) => Self::ProviderUnavailable(cause),
+            ProviderError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::Blocked(retry_after) => Self::limited("login", retry_after),
+            LoginError::InvalidCredentials => Self::InvalidCredentials,
+            LoginError::Store(error) => error.into(),
+            LoginError::Hash(error) => error.into(),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::InvalidGrant => Self::InvalidGrant,
+            SessionError::Store(error) => error.into(),
+            SessionError::Sign(error) => error.into(),
+            SessionError::Seal(error) => Self::Internal(error.to_string()),
+        }
     }
 }
 

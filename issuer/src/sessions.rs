@@ -12,32 +12,27 @@
 //! - Ended sessions are listed at `GET /revoked-sessions` until their newest access token has
 //!   expired (plus [`REVOCATION_MARGIN`] for verifiers' leeway), then pruned.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
 
 use crate::clock::{Clock, unix_seconds};
-use crate::config::SessionPolicy;
-use crate::error::ApiError;
-use crate::limits::HourlyCounts;
 use crate::metrics;
-use crate::otp::OtpLimits;
-use crate::state::AppState;
 use crate::storage::{
     EndReason, NewSession, PrunePolicy, RefreshTokenRecord, Rotation, RotationOutcome,
     SessionScope, Store, StoreError, UserRecord,
 };
-use crate::throttle::LoginThrottle;
 use crate::time::seconds;
 use crate::tokens::{
-    AccessClaims, REFRESH_TOKEN_LEN, SealError, Subject, new_refresh_token, open_successor,
-    refresh_token_hash, seal_successor,
+    AccessClaims, REFRESH_TOKEN_LEN, SealError, SessionPolicy, SignError, Signer, Subject,
+    TokenSettings, new_refresh_token, open_successor, refresh_token_hash, seal_successor,
 };
 
 /// How long after an access token's `exp` its ended session stays on the revocation list: the
 /// largest leeway the verifier layer accepts, so no verifier can still take the token once its
 /// session leaves the list.
-pub const REVOCATION_MARGIN: Duration = Duration::from_secs(5 * 60);
+pub const REVOCATION_MARGIN: Duration = verifier_middleware::MAX_LEEWAY;
 
 /// Longest `User-Agent` kept with a session, in characters.
 const MAX_USER_AGENT_CHARS: usize = 256;
@@ -86,14 +81,6 @@ impl ClientInfo {
             user_agent: user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
         }
     }
-
-    /// Client info of a request from `ip` with these headers.
-    pub fn from_request(ip: std::net::IpAddr, headers: &axum::http::HeaderMap) -> Self {
-        let user_agent = headers
-            .get(axum::http::header::USER_AGENT)
-            .and_then(|value| value.to_str().ok());
-        Self::new(Some(ip.to_canonical().to_string()), user_agent)
-    }
 }
 
 /// Why a refresh token was refused; logged, never told apart to the client (one `invalid_grant`).
@@ -118,172 +105,229 @@ impl Refusal {
     }
 }
 
-fn refuse(reason: Refusal) -> ApiError {
+fn refuse(reason: Refusal) -> SessionError {
     tracing::debug!(reason = reason.as_str(), "refresh token refused");
-    ApiError::InvalidGrant
+    SessionError::InvalidGrant
 }
 
-impl From<SealError> for ApiError {
-    fn from(error: SealError) -> Self {
-        Self::Internal(error.to_string())
-    }
+/// Why a session operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The refresh token is unknown, expired, reused or revoked (one answer for all; the
+    /// reason is logged at debug).
+    #[error("the refresh token is invalid, expired or revoked")]
+    InvalidGrant,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The access token could not be signed.
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    /// A grace-window successor could not be sealed or opened.
+    #[error(transparent)]
+    Seal(#[from] SealError),
 }
 
-/// Starts a session for `user` and issues its first token pair.
-pub async fn start(
-    state: &AppState,
-    user: &UserRecord,
-    client: &ClientInfo,
-) -> Result<TokenPair, ApiError> {
-    let now = state.clock.now();
-    let session_id = Uuid::now_v7();
-    let expires_at = unix_seconds(now + state.tokens.refresh_token_ttl);
-    let subject = Subject {
-        user_id: user.id,
-        session_id,
-        email: user.email.as_deref(),
-        phone_number: user.phone.as_deref(),
-        role: &user.role,
-    };
-    let access = sign_access(state, &subject, now, expires_at)?;
-    let refresh_token = new_refresh_token();
-    state
-        .store
-        .insert_session(&NewSession {
-            id: session_id,
-            user_id: user.id,
-            refresh_token_hash: &refresh_token_hash(&refresh_token),
-            created_at: unix_seconds(now),
-            expires_at,
-            access_expires_at: access.exp,
-            client_ip: client.ip.as_deref(),
-            user_agent: client.user_agent.as_deref(),
-        })
-        .await?;
-    Ok(access.with_refresh_token(refresh_token))
+/// Starts, refreshes and ends sessions; cheap to clone.
+#[derive(Clone)]
+pub struct Sessions {
+    store: Store,
+    signer: Arc<Signer>,
+    clock: Arc<dyn Clock>,
+    settings: Arc<TokenSettings>,
 }
 
-/// Rotates `token`: the caller gets a new pair and `token` is used up.
-pub async fn refresh(state: &AppState, token: &str) -> Result<TokenPair, ApiError> {
-    if token.len() != REFRESH_TOKEN_LEN {
-        return Err(refuse(Refusal::Unknown));
-    }
-    let hash = refresh_token_hash(token);
-    let now = state.clock.now();
-    let record = find_live(state, &hash, now).await?;
-    if record.used_at.is_some() {
-        return duplicate(state, token, &record, now).await;
-    }
-    let successor = new_refresh_token();
-    let access = sign_access(state, &record.subject(), now, record.expires_at)?;
-    let outcome = state
-        .store
-        .rotate_refresh_token(&Rotation {
-            session_id: record.session_id,
-            old_hash: &hash,
-            new_hash: &refresh_token_hash(&successor),
-            successor_sealed: &seal_successor(token, &successor, record.session_id)?,
-            now: unix_seconds(now),
-            access_expires_at: access.exp,
-        })
-        .await?;
-    match outcome {
-        RotationOutcome::Rotated => Ok(access.with_refresh_token(successor)),
-        RotationOutcome::SessionEnded => Err(refuse(Refusal::Ended)),
-        // Another request rotated it between our read and our write: it is now a duplicate.
-        RotationOutcome::AlreadyUsed => {
-            let record = find_live(state, &hash, now).await?;
-            duplicate(state, token, &record, now).await
+impl Sessions {
+    /// Sessions kept in `store`, their access tokens signed by `signer` with `settings`.
+    pub fn new(
+        store: Store,
+        signer: Arc<Signer>,
+        clock: Arc<dyn Clock>,
+        settings: Arc<TokenSettings>,
+    ) -> Self {
+        Self {
+            store,
+            signer,
+            clock,
+            settings,
         }
     }
-}
 
-/// Ends the session `token` belongs to. Unknown tokens and ended sessions are not errors:
-/// logging out is idempotent and tells nothing about the token.
-pub async fn logout(state: &AppState, token: &str) -> Result<(), ApiError> {
-    if token.len() != REFRESH_TOKEN_LEN {
-        return Ok(());
+    /// Starts a session for `user` and issues its first token pair.
+    pub async fn start(
+        &self,
+        user: &UserRecord,
+        client: &ClientInfo,
+    ) -> Result<TokenPair, SessionError> {
+        let now = self.clock.now();
+        let session_id = Uuid::now_v7();
+        let expires_at = unix_seconds(now + self.settings.refresh_token_ttl);
+        let subject = Subject {
+            user_id: user.id,
+            session_id,
+            email: user.email.as_deref(),
+            phone_number: user.phone.as_deref(),
+            role: &user.role,
+        };
+        let access = self.sign_access(&subject, now, expires_at)?;
+        let refresh_token = new_refresh_token();
+        self.store
+            .insert_session(&NewSession {
+                id: session_id,
+                user_id: user.id,
+                refresh_token_hash: &refresh_token_hash(&refresh_token),
+                created_at: unix_seconds(now),
+                expires_at,
+                access_expires_at: access.exp,
+                client_ip: client.ip.as_deref(),
+                user_agent: client.user_agent.as_deref(),
+            })
+            .await?;
+        Ok(access.with_refresh_token(refresh_token))
     }
-    let hash = refresh_token_hash(token);
-    if let Some(record) = state.store.find_refresh_token(&hash).await? {
-        let now = unix_seconds(state.clock.now());
-        let scope = SessionScope::Session(record.session_id);
-        if state
+
+    /// Rotates `token`: the caller gets a new pair and `token` is used up.
+    pub async fn refresh(&self, token: &str) -> Result<TokenPair, SessionError> {
+        if token.len() != REFRESH_TOKEN_LEN {
+            return Err(refuse(Refusal::Unknown));
+        }
+        let hash = refresh_token_hash(token);
+        let now = self.clock.now();
+        let record = self.find_live(&hash, now).await?;
+        if record.used_at.is_some() {
+            return self.duplicate(token, &record, now).await;
+        }
+        let successor = new_refresh_token();
+        let access = self.sign_access(&record.subject(), now, record.expires_at)?;
+        let outcome = self
             .store
-            .end_sessions(scope, EndReason::Logout, now)
+            .rotate_refresh_token(&Rotation {
+                session_id: record.session_id,
+                old_hash: &hash,
+                new_hash: &refresh_token_hash(&successor),
+                successor_sealed: &seal_successor(token, &successor, record.session_id)?,
+                now: unix_seconds(now),
+                access_expires_at: access.exp,
+            })
+            .await?;
+        match outcome {
+            RotationOutcome::Rotated => Ok(access.with_refresh_token(successor)),
+            RotationOutcome::SessionEnded => Err(refuse(Refusal::Ended)),
+            // Another request rotated it between our read and our write: it is now a duplicate.
+            RotationOutcome::AlreadyUsed => {
+                let record = self.find_live(&hash, now).await?;
+                self.duplicate(token, &record, now).await
+            }
+        }
+    }
+
+    /// Ends the session `token` belongs to. Unknown tokens and ended sessions are not errors:
+    /// logging out is idempotent and tells nothing about the token.
+    pub async fn logout(&self, token: &str) -> Result<(), SessionError> {
+        if token.len() != REFRESH_TOKEN_LEN {
+            return Ok(());
+        }
+        let hash = refresh_token_hash(token);
+        if let Some(record) = self.store.find_refresh_token(&hash).await? {
+            let now = unix_seconds(self.clock.now());
+            let scope = SessionScope::Session(record.session_id);
+            if self
+                .store
+                .end_sessions(scope, EndReason::Logout, now)
+                .await?
+                > 0
+            {
+                tracing::info!(sid = %record.session_id, "session ended by logout");
+            }
+        }
+        Ok(())
+    }
+
+    /// The token's record, if its session can still refresh.
+    async fn find_live(
+        &self,
+        hash: &str,
+        now: SystemTime,
+    ) -> Result<RefreshTokenRecord, SessionError> {
+        let record = self
+            .store
+            .find_refresh_token(hash)
+            .await?
+            .ok_or_else(|| refuse(Refusal::Unknown))?;
+        let now = unix_seconds(now);
+        let idle = self.settings.sessions.idle_ttl.map(seconds);
+        if record.ended_at.is_some() {
+            Err(refuse(Refusal::Ended))
+        } else if now >= record.expires_at {
+            Err(refuse(Refusal::Expired))
+        } else if idle.is_some_and(|idle| now >= record.last_used_at.saturating_add(idle)) {
+            Err(refuse(Refusal::Idle))
+        } else {
+            Ok(record)
+        }
+    }
+
+    /// A used token again: the same successor within the grace window, else the session ends.
+    async fn duplicate(
+        &self,
+        token: &str,
+        record: &RefreshTokenRecord,
+        now: SystemTime,
+    ) -> Result<TokenPair, SessionError> {
+        let grace = self.settings.sessions.reuse_grace;
+        let used_at = record.used_at.unwrap_or(i64::MIN);
+        let in_grace =
+            !grace.is_zero() && unix_seconds(now).saturating_sub(used_at) <= seconds(grace);
+        if in_grace {
+            // The pruner keeps sealed successors well past the window, so a missing one means the
+            // clocks of replicas disagree: refuse, but do not sign a legitimate client out.
+            let sealed = record
+                .successor_sealed
+                .as_deref()
+                .ok_or_else(|| refuse(Refusal::Unknown))?;
+            let successor = open_successor(token, sealed, record.session_id)?;
+            let access = self.sign_access(&record.subject(), now, record.expires_at)?;
+            self.store
+                .extend_session_access(record.session_id, access.exp)
+                .await?;
+            return Ok(access.with_refresh_token(successor));
+        }
+        metrics::refresh_token_reused();
+        let scope = SessionScope::Session(record.session_id);
+        if self
+            .store
+            .end_sessions(scope, EndReason::Reuse, unix_seconds(now))
             .await?
             > 0
         {
-            tracing::info!(sid = %record.session_id, "session ended by logout");
+            tracing::warn!(
+                sid = %record.session_id,
+                user_id = %record.user_id,
+                "refresh token reuse detected: session ended"
+            );
         }
+        Err(refuse(Refusal::Reused))
     }
-    Ok(())
-}
 
-/// The token's record, if its session can still refresh.
-async fn find_live(
-    state: &AppState,
-    hash: &str,
-    now: SystemTime,
-) -> Result<RefreshTokenRecord, ApiError> {
-    let record = state
-        .store
-        .find_refresh_token(hash)
-        .await?
-        .ok_or_else(|| refuse(Refusal::Unknown))?;
-    let now = unix_seconds(now);
-    let idle = state.tokens.sessions.idle_ttl.map(seconds);
-    if record.ended_at.is_some() {
-        Err(refuse(Refusal::Ended))
-    } else if now >= record.expires_at {
-        Err(refuse(Refusal::Expired))
-    } else if idle.is_some_and(|idle| now >= record.last_used_at.saturating_add(idle)) {
-        Err(refuse(Refusal::Idle))
-    } else {
-        Ok(record)
+    fn sign_access(
+        &self,
+        subject: &Subject<'_>,
+        now: SystemTime,
+        session_expires_at: i64,
+    ) -> Result<SignedAccess, SessionError> {
+        let settings = &self.settings;
+        let remaining =
+            u64::try_from(session_expires_at.saturating_sub(unix_seconds(now))).unwrap_or(0);
+        let ttl = settings
+            .access_token_ttl
+            .min(Duration::from_secs(remaining.max(1)));
+        let claims = AccessClaims::new(subject, &settings.issuer, &settings.audience, now, ttl);
+        Ok(SignedAccess {
+            token: self.signer.sign(&claims)?,
+            exp: claims.exp,
+            expires_in: ttl.as_secs(),
+        })
     }
-}
-
-/// A used token again: the same successor within the grace window, else the session ends.
-async fn duplicate(
-    state: &AppState,
-    token: &str,
-    record: &RefreshTokenRecord,
-    now: SystemTime,
-) -> Result<TokenPair, ApiError> {
-    let grace = state.tokens.sessions.reuse_grace;
-    let used_at = record.used_at.unwrap_or(i64::MIN);
-    let in_grace = !grace.is_zero() && unix_seconds(now).saturating_sub(used_at) <= seconds(grace);
-    if in_grace {
-        // The pruner keeps sealed successors well past the window, so a missing one means the
-        // clocks of replicas disagree: refuse, but do not sign a legitimate client out.
-        let sealed = record
-            .successor_sealed
-            .as_deref()
-            .ok_or_else(|| refuse(Refusal::Unknown))?;
-        let successor = open_successor(token, sealed, record.session_id)?;
-        let access = sign_access(state, &record.subject(), now, record.expires_at)?;
-        state
-            .store
-            .extend_session_access(record.session_id, access.exp)
-            .await?;
-        return Ok(access.with_refresh_token(successor));
-    }
-    metrics::refresh_token_reused();
-    let scope = SessionScope::Session(record.session_id);
-    if state
-        .store
-        .end_sessions(scope, EndReason::Reuse, unix_seconds(now))
-        .await?
-        > 0
-    {
-        tracing::warn!(
-            sid = %record.session_id,
-            user_id = %record.user_id,
-            "refresh token reuse detected: session ended"
-        );
-    }
-    Err(refuse(Refusal::Reused))
 }
 
 /// A signed access token not outliving its session.
@@ -303,26 +347,6 @@ impl SignedAccess {
             refresh_token,
         }
     }
-}
-
-fn sign_access(
-    state: &AppState,
-    subject: &Subject<'_>,
-    now: SystemTime,
-    session_expires_at: i64,
-) -> Result<SignedAccess, ApiError> {
-    let settings = &state.tokens;
-    let remaining =
-        u64::try_from(session_expires_at.saturating_sub(unix_seconds(now))).unwrap_or(0);
-    let ttl = settings
-        .access_token_ttl
-        .min(Duration::from_secs(remaining.max(1)));
-    let claims = AccessClaims::new(subject, &settings.issuer, &settings.audience, now, ttl);
-    Ok(SignedAccess {
-        token: state.signer.sign(&claims)?,
-        exp: claims.exp,
-        expires_in: ttl.as_secs(),
-    })
 }
 
 impl RefreshTokenRecord {
@@ -354,41 +378,6 @@ pub async fn prune(
         .await
 }
 
-/// Runs [`prune`], [`LoginThrottle::prune`], [`HourlyCounts::prune`] and [`OtpLimits::prune`]
-/// every `policy.prune_interval` until the returned task is aborted.
-pub fn spawn_pruner(
-    store: Store,
-    throttle: LoginThrottle,
-    counts: HourlyCounts,
-    otp_limits: Option<OtpLimits>,
-    clock: std::sync::Arc<dyn Clock>,
-    policy: SessionPolicy,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(policy.prune_interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            match prune(&store, clock.now(), &policy).await {
-                Ok(0) => {}
-                Ok(deleted) => tracing::info!(deleted, "pruned dead sessions"),
-                Err(error) => tracing::warn!(%error, "pruning sessions failed; will retry"),
-            }
-            if let Err(error) = throttle.prune().await {
-                tracing::warn!(%error, "pruning login failure counts failed; will retry");
-            }
-            if let Err(error) = counts.prune().await {
-                tracing::warn!(%error, "pruning hourly counts failed; will retry");
-            }
-            if let Some(limits) = &otp_limits
-                && let Err(error) = limits.prune().await
-            {
-                tracing::warn!(%error, "pruning OTP codes failed; will retry");
-            }
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,7 +391,7 @@ mod tests {
         };
         let shown = format!("{pair:?}");
         assert!(!shown.contains("secret"), "{shown}");
-        let response = crate::routes::login::TokenResponse::from(pair);
+        let response = crate::routes::TokenResponse::from(pair);
         let shown = format!("{response:?}");
         assert!(!shown.contains("secret"), "{shown}");
     }

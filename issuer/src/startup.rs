@@ -16,18 +16,20 @@ use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::clock::{Clock, SystemClock, unix_seconds};
-use crate::config::{Config, SessionPolicy};
+use crate::config::Config;
 use crate::error::{ApiError, InternalCause};
-use crate::keys::{self, KeyError};
+use crate::jobs::{self, Prunable};
+use crate::keys::KeyError;
 use crate::limits::{HourlyCounts, RegistrationLimit};
-use crate::otp::{Otp, OtpLimits, OtpSetupError, Outbox};
+use crate::login::PasswordLogin;
+use crate::otp::{Otp, OtpSetupError, Outbox};
 use crate::passwords::{HashError, PasswordHashing};
 use crate::routes;
-use crate::sessions;
-use crate::state::{AppState, TokenSettings};
+use crate::sessions::Sessions;
+use crate::state::AppState;
 use crate::storage::{OpenError, Store};
 use crate::throttle::LoginThrottle;
-use crate::tokens::Signer;
+use crate::tokens::{SessionPolicy, Signer};
 
 /// Start-up failed. `Display` is one line for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -59,13 +61,11 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     store: Store,
-    throttle: LoginThrottle,
-    counts: HourlyCounts,
+    prunable: Prunable,
     passwords: PasswordHashing,
     clock: Arc<dyn Clock>,
     sessions: SessionPolicy,
     signer: Arc<Signer>,
-    otp_limits: Option<OtpLimits>,
     otp_outbox: Option<Outbox>,
 }
 
@@ -103,25 +103,36 @@ impl Application {
         };
         let signer = Arc::new(signer);
         let counts = HourlyCounts::new(store.clone(), Arc::clone(&clock));
+        let session_policy = config.tokens.sessions;
+        let throttle = LoginThrottle::new(store.clone(), config.login_throttle, Arc::clone(&clock));
+        let tokens = Arc::new(config.tokens);
         let state = AppState {
             store: store.clone(),
             signer: Arc::clone(&signer),
             passwords: passwords.clone(),
-            throttle: LoginThrottle::new(store.clone(), config.login_throttle, Arc::clone(&clock)),
-            registrations: RegistrationLimit::new(counts.clone(), config.registrations_per_client),
+            login: PasswordLogin::new(store.clone(), passwords.clone(), throttle.clone()),
+            registrations: RegistrationLimit::new(
+                counts.clone(),
+                config.accounts.registrations_per_client,
+            ),
+            sessions: Sessions::new(
+                store.clone(),
+                Arc::clone(&signer),
+                Arc::clone(&clock),
+                Arc::clone(&tokens),
+            ),
             clock: Arc::clone(&clock),
-            tokens: Arc::new(TokenSettings {
-                issuer: config.issuer,
-                audience: config.audience,
-                access_token_ttl: config.access_token_ttl,
-                refresh_token_ttl: config.refresh_token_ttl,
-                sessions: config.sessions,
-                self_service_roles: config.self_service_roles,
-                jwks_max_age: config.jwks_max_age,
-            }),
+            tokens,
+            jwks_max_age: config.jwks_max_age,
+            self_service_roles: config.accounts.self_service_roles.into(),
             otp: otp.clone(),
         };
-        let throttle = state.throttle.clone();
+        let prunable = Prunable {
+            store: store.clone(),
+            throttle,
+            counts,
+            otp_limits: otp.as_ref().map(|otp| otp.limits.clone()),
+        };
         // The recorder first, so that the issuer's metrics are described to it.
         let metrics = telemetry::metrics_router();
         crate::metrics::describe();
@@ -138,13 +149,11 @@ impl Application {
             listener,
             router,
             store,
-            throttle,
-            counts,
+            prunable,
             passwords,
             clock,
-            sessions: config.sessions,
+            sessions: session_policy,
             signer,
-            otp_limits: otp.map(|otp| otp.limits.clone()),
             otp_outbox,
         })
     }
@@ -191,15 +200,8 @@ impl Application {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
         let reloader =
-            keys::live::spawn_reloader(Arc::clone(self.signer.ring()), Arc::clone(&self.clock));
-        let pruner = sessions::spawn_pruner(
-            self.store.clone(),
-            self.throttle,
-            self.counts,
-            self.otp_limits,
-            self.clock,
-            self.sessions,
-        );
+            jobs::spawn_key_reloader(Arc::clone(self.signer.ring()), Arc::clone(&self.clock));
+        let pruner = jobs::spawn_pruner(self.prunable, self.clock, self.sessions);
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();

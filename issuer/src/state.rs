@@ -4,14 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::config::SessionPolicy;
 use crate::domain::Role;
 use crate::limits::RegistrationLimit;
+use crate::login::PasswordLogin;
 use crate::otp::Otp;
 use crate::passwords::PasswordHashing;
+use crate::sessions::Sessions;
 use crate::storage::Store;
-use crate::throttle::LoginThrottle;
-use crate::tokens::Signer;
+use crate::tokens::{Signer, TokenSettings};
 
 /// Everything handlers need; cheap to clone.
 #[derive(Clone)]
@@ -22,33 +22,20 @@ pub struct AppState {
     pub signer: Arc<Signer>,
     /// argon2id, off the runtime.
     pub passwords: PasswordHashing,
-    /// Failed-login back-off.
-    pub throttle: LoginThrottle,
+    /// Password login, with its back-off.
+    pub login: PasswordLogin,
     /// Registrations per client address.
     pub registrations: RegistrationLimit,
+    /// Starts, refreshes and ends sessions.
+    pub sessions: Sessions,
     /// The time.
     pub clock: Arc<dyn Clock>,
     /// Claims and lifetimes of issued tokens.
     pub tokens: Arc<TokenSettings>,
-    /// Phone login; `None` when `OTP_PROVIDER=off`.
-    pub otp: Option<Arc<Otp>>,
-}
-
-/// What goes into issued tokens.
-#[derive(Debug, Clone)]
-pub struct TokenSettings {
-    /// `iss`, and the public base URL.
-    pub issuer: String,
-    /// `aud`.
-    pub audience: String,
-    /// Access-token lifetime.
-    pub access_token_ttl: Duration,
-    /// Session lifetime.
-    pub refresh_token_ttl: Duration,
-    /// Refresh grace window and idle expiry.
-    pub sessions: SessionPolicy,
-    /// Roles `/register` may grant; the first is the default.
-    pub self_service_roles: Vec<Role>,
     /// How long verifiers may cache the JWKS and public keys.
     pub jwks_max_age: Duration,
+    /// Roles `/register` may grant; the first is the default.
+    pub self_service_roles: Arc<[Role]>,
+    /// Phone login; `None` when `OTP_PROVIDER=off`.
+    pub otp: Option<Arc<Otp>>,
 }

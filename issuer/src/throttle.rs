@@ -211,7 +211,7 @@ mod tests {
 
     use super::*;
     use crate::clock::ManualClock;
-    use crate::config::DatabaseConfig;
+    use crate::storage::DatabaseConfig;
 
     /// A throttle on a real SQLite file with the default policy and a manual clock.
     struct Fixture {

@@ -13,12 +13,54 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::clock::unix_seconds;
-use crate::config::SigningConfig;
 use crate::keys::live::{LiveKeyRing, RingSettings};
 use crate::keys::{KeyError, PRIVATE_KEY_FILE};
+use crate::secret::Secret;
 
 /// The JOSE `typ` of access tokens (RFC 9068).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// Shortest HS256 secret accepted, in bytes (RFC 7518 3.2: at least the hash output size):
+/// the verifier's own minimum, so a secret the issuer signs with is one every verifier accepts.
+pub const MIN_SECRET_BYTES: usize = verifier_middleware::MIN_SECRET_BYTES;
+
+/// The signing algorithm and its key material.
+#[derive(Debug, Clone)]
+pub enum SigningConfig {
+    /// RS256 with the key ring in `KEYS_DIR`.
+    Rs256,
+    /// HS256 with a shared secret.
+    Hs256 {
+        /// The secret, at least [`MIN_SECRET_BYTES`] long.
+        secret: Secret,
+    },
+}
+
+/// What goes into issued tokens, and how long they and their sessions live.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// `iss`, and the public base URL.
+    pub issuer: String,
+    /// `aud`.
+    pub audience: String,
+    /// Access-token lifetime.
+    pub access_token_ttl: Duration,
+    /// Session lifetime.
+    pub refresh_token_ttl: Duration,
+    /// Refresh grace window and idle expiry.
+    pub sessions: SessionPolicy,
+}
+
+/// Refresh and clean-up rules of sessions.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// A used refresh token presented again within this window gets the same successor.
+    pub reuse_grace: Duration,
+    /// A session not refreshed for this long cannot refresh any more.
+    pub idle_ttl: Option<Duration>,
+    /// How often dead sessions are deleted.
+    pub prune_interval: Duration,
+}
 
 /// Signs access tokens with the configured algorithm and publishes what verifiers need.
 #[derive(Debug)]
@@ -345,7 +387,7 @@ mod tests {
         let secret = "an-hs256-secret-of-at-least-32-bytes!";
         let settings = RingSettings::for_tests(dir.path());
         let hs256 = SigningConfig::Hs256 {
-            secret: crate::config::Secret::new(secret.to_owned()),
+            secret: Secret::new(secret.to_owned()),
         };
 
         let shown = [

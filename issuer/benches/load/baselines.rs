@@ -25,10 +25,11 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use issuer::config::{Config, SigningConfig};
+use issuer::config::Config;
 use issuer::domain::Password;
 use issuer::keys::RsaSigningKey;
 use issuer::passwords::{ITERATIONS, MEMORY_KIB, PARALLELISM, PasswordHashing};
+use issuer::tokens::SigningConfig;
 use issuer::tokens::{ACCESS_TOKEN_TYP, AccessClaims, Signer, Subject};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use tokio::sync::Semaphore;
@@ -171,10 +172,10 @@ fn claims(config: &Config, (user, session): (Uuid, Uuid), now: SystemTime) -> Ac
     };
     AccessClaims::new(
         &subject,
-        &config.issuer,
-        &config.audience,
+        &config.tokens.issuer,
+        &config.tokens.audience,
         now,
-        config.access_token_ttl,
+        config.tokens.access_token_ttl,
     )
 }
 

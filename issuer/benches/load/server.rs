@@ -56,7 +56,7 @@ pub(crate) fn config(database_url: &str, keys_dir: &Path) -> Config {
     let mut config = Config::from_raw(&cli.settings).expect("bench config is valid");
     config.login_throttle.account_free_attempts = u32::MAX;
     config.login_throttle.client_free_attempts = u32::MAX;
-    config.registrations_per_client = u32::MAX;
+    config.accounts.registrations_per_client = u32::MAX;
     config
 }
 

@@ -1,36 +1,78 @@
 //! Phone login settings: which provider, its credentials, and the limits.
 
-use super::{ConfigError, invalid, parse_count, parse_ttl};
-use crate::cli::RawOtpSettings;
+use clap::Args;
+
+use super::ConfigError;
+use super::parse::{invalid, parse_count, parse_ttl};
 use crate::domain::Role;
-use crate::otp::{LocalCodePolicy, OtpLimitPolicy, TwilioConfig};
+use crate::otp::{LocalCodePolicy, OtpConfig, OtpLimitPolicy, OtpProviderConfig, TwilioConfig};
+use crate::secret::Secret;
 
-/// Phone login, when enabled.
-#[derive(Debug, Clone)]
-pub struct OtpConfig {
-    /// Who sends and checks codes.
-    pub provider: OtpProviderConfig,
-    /// Hourly caps on sends and checks.
-    pub limits: OtpLimitPolicy,
-    /// Role of the accounts phone login creates.
-    pub role: Role,
-}
-
-/// The provider and its settings.
-#[derive(Debug, Clone)]
-pub enum OtpProviderConfig {
-    /// Twilio Verify.
-    Twilio(TwilioConfig),
-    /// Codes made here and written to the log (development only).
-    Local(LocalCodePolicy),
+/// Phone login settings; see [`OtpConfig`].
+#[derive(Debug, Clone, Args)]
+pub struct OtpArgs {
+    /// Phone login by SMS code: `off`, `twilio` (Twilio Verify) or `local` (development only:
+    /// codes are written to the log).
+    #[arg(long, env = "OTP_PROVIDER", default_value = "off", global = true)]
+    pub otp_provider: String,
+    /// Twilio account SID (`AC...`), the basic-auth user.
+    #[arg(long, env = "TWILIO_ACCOUNT_SID", global = true)]
+    pub twilio_account_sid: Option<String>,
+    /// Twilio auth token, the basic-auth password.
+    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true, global = true)]
+    pub twilio_auth_token: Option<Secret>,
+    /// Twilio Verify service SID (`VA...`).
+    #[arg(long, env = "TWILIO_VERIFY_SERVICE_SID", global = true)]
+    pub twilio_verify_service_sid: Option<String>,
+    /// Base URL of the Twilio Verify API.
+    #[arg(
+        long,
+        env = "TWILIO_VERIFY_BASE_URL",
+        default_value = "https://verify.twilio.com",
+        global = true
+    )]
+    pub twilio_verify_base_url: String,
+    /// Role of the accounts that phone login creates.
+    #[arg(long, env = "OTP_ROLE", default_value = "user", global = true)]
+    pub otp_role: String,
+    /// Local provider: how long a code may be used.
+    #[arg(long, env = "OTP_CODE_TTL", default_value = "5m", global = true)]
+    pub otp_code_ttl: String,
+    /// Local provider: checks allowed per code.
+    #[arg(long, env = "OTP_MAX_ATTEMPTS", default_value = "5", global = true)]
+    pub otp_max_attempts: String,
+    /// Codes sent to one phone per hour.
+    #[arg(long, env = "OTP_SENDS_PER_PHONE", default_value = "5", global = true)]
+    pub otp_sends_per_phone: String,
+    /// Codes requested by one client address (IPv6: per /64) per hour.
+    #[arg(
+        long,
+        env = "OTP_SENDS_PER_CLIENT",
+        default_value = "20",
+        global = true
+    )]
+    pub otp_sends_per_client: String,
+    /// Codes checked for one phone per hour.
+    #[arg(
+        long,
+        env = "OTP_CHECKS_PER_PHONE",
+        default_value = "10",
+        global = true
+    )]
+    pub otp_checks_per_phone: String,
+    /// Codes checked by one client address (IPv6: per /64) per hour, whatever the numbers.
+    #[arg(
+        long,
+        env = "OTP_CHECKS_PER_CLIENT",
+        default_value = "30",
+        global = true
+    )]
+    pub otp_checks_per_client: String,
 }
 
 /// Parses `OTP_*` and `TWILIO_*`; `None` when phone login is off. `issuer` is the parsed
 /// `JWT_ISSUER`, which tells a production deployment from a development one.
-pub(super) fn parse_otp(
-    raw: &RawOtpSettings,
-    issuer: &str,
-) -> Result<Option<OtpConfig>, ConfigError> {
+pub(super) fn parse_otp(raw: &OtpArgs, issuer: &str) -> Result<Option<OtpConfig>, ConfigError> {
     let provider = match raw.otp_provider.as_str() {
         "off" | "" => return Ok(None),
         "twilio" => OtpProviderConfig::Twilio(parse_twilio(raw)?),
@@ -63,7 +105,7 @@ pub(super) fn parse_otp(
     }))
 }
 
-fn parse_twilio(raw: &RawOtpSettings) -> Result<TwilioConfig, ConfigError> {
+fn parse_twilio(raw: &OtpArgs) -> Result<TwilioConfig, ConfigError> {
     const NEEDED: &str = "OTP_PROVIDER=twilio needs the account SID, auth token and Verify service SID from the Twilio console";
     let missing = |var| ConfigError::Missing {
         var,
@@ -119,7 +161,7 @@ fn check_sid(var: &'static str, sid: &str, prefix: &str) -> Result<(), ConfigErr
 /// The local provider writes codes to the log: refused next to Twilio credentials (a
 /// deployment meant to use Twilio) or an `https://` issuer on a host other than localhost.
 /// PostgreSQL is allowed: a developer may well run one issuer on it.
-fn refuse_local_in_production(raw: &RawOtpSettings, issuer: &str) -> Result<(), ConfigError> {
+fn refuse_local_in_production(raw: &OtpArgs, issuer: &str) -> Result<(), ConfigError> {
     let twilio_configured = raw.twilio_account_sid.is_some()
         || raw.twilio_auth_token.is_some()
         || raw.twilio_verify_service_sid.is_some();

@@ -20,9 +20,7 @@ pub use local::{LocalCodePolicy, LocalProvider, Outbox};
 pub use twilio::{TwilioConfig, TwilioVerify};
 
 use crate::clock::Clock;
-use crate::config::{OtpConfig, OtpProviderConfig};
 use crate::domain::{OtpCode, Phone, Role};
-use crate::error::ApiError;
 use crate::limits::HourlyCounts;
 use crate::storage::{Store, StoreError};
 
@@ -70,21 +68,26 @@ pub enum ProviderError {
 
 /// How long a client is asked to wait when the provider's own send limit was reached (Twilio
 /// Verify allows five sends per number in ten minutes).
-const PROVIDER_SEND_LIMIT_WAIT: Duration = Duration::from_secs(600);
+pub const PROVIDER_SEND_LIMIT_WAIT: Duration = Duration::from_secs(600);
 
-impl From<ProviderError> for ApiError {
-    fn from(error: ProviderError) -> Self {
-        match error {
-            ProviderError::InvalidPhone => {
-                Self::Unprocessable("phone cannot receive codes by SMS".into())
-            }
-            ProviderError::TooManySends => Self::RateLimited {
-                retry_after: PROVIDER_SEND_LIMIT_WAIT,
-            },
-            ProviderError::Unavailable(cause) => Self::ProviderUnavailable(cause),
-            ProviderError::Store(error) => error.into(),
-        }
-    }
+/// Phone login, when enabled.
+#[derive(Debug, Clone)]
+pub struct OtpConfig {
+    /// Who sends and checks codes.
+    pub provider: OtpProviderConfig,
+    /// Hourly caps on sends and checks.
+    pub limits: OtpLimitPolicy,
+    /// Role of the accounts phone login creates.
+    pub role: Role,
+}
+
+/// The provider and its settings.
+#[derive(Debug, Clone)]
+pub enum OtpProviderConfig {
+    /// Twilio Verify.
+    Twilio(TwilioConfig),
+    /// Codes made here and written to the log (development only).
+    Local(LocalCodePolicy),
 }
 
 /// Phone login as configured: a provider and the limits around it.

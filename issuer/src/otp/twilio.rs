@@ -19,8 +19,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{Check, OtpProvider, ProviderError, ProviderFuture};
-use crate::config::Secret;
 use crate::domain::{OtpCode, Phone};
+use crate::secret::Secret;
 
 /// How long one call to Twilio may take, connection included.
 const TIMEOUT: Duration = Duration::from_secs(5);

@@ -28,7 +28,7 @@ async fn jwks(State(state): State<AppState>) -> Response {
 /// `public, max-age=JWKS_MAX_AGE`: verifiers refresh at least that often, and a new key is
 /// published at least that long before it signs (the configuration refuses a shorter lead).
 pub(crate) fn cache_control(state: &AppState) -> HeaderValue {
-    let max_age = state.tokens.jwks_max_age.as_secs();
+    let max_age = state.jwks_max_age.as_secs();
     HeaderValue::from_str(&format!("public, max-age={max_age}"))
         .unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
 }

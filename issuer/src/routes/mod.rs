@@ -1,5 +1,6 @@
 //! HTTP routes, one module per feature; each exposes `router()`.
 
+mod client;
 pub mod discovery;
 pub mod health;
 pub mod jwks;
@@ -9,11 +10,11 @@ pub mod public_key;
 pub mod register;
 pub mod revoked;
 pub mod session;
+mod token_response;
 
-use std::net::IpAddr;
+pub use token_response::TokenResponse;
 
 use axum::Router;
-use axum_client_ip::{ClientIp, Rejection as ClientIpRejection};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -38,16 +39,4 @@ pub fn router(with_otp: bool) -> Router<AppState> {
         .merge(health::router())
         .fallback(async || ApiError::NotFound("no such endpoint"))
         .method_not_allowed_fallback(async || ApiError::MethodNotAllowed)
-}
-
-/// The client's address, from the configured `CLIENT_IP_SOURCE`. Only a header source can
-/// fail: the request did not come through the configured proxy.
-pub(crate) fn client_address(
-    client_ip: Result<ClientIp, ClientIpRejection>,
-) -> Result<IpAddr, ApiError> {
-    let ClientIp(ip) = client_ip.map_err(|rejection| {
-        tracing::debug!(?rejection, "request refused: no client address");
-        ApiError::BadRequest("the client address header set by the proxy is missing".into())
-    })?;
-    Ok(ip)
 }

@@ -15,13 +15,13 @@ use axum::{Json, Router};
 use axum_client_ip::{ClientIp, Rejection as ClientIpRejection};
 use serde::{Deserialize, Serialize};
 
+use super::client::{client_address, client_info};
+use super::token_response::TokenResponse;
 use crate::accounts::phone_account;
 use crate::domain::{OtpCode, Phone};
 use crate::error::{ApiError, ApiJson};
 use crate::metrics;
 use crate::otp::{Check, Otp};
-use crate::routes::login::TokenResponse;
-use crate::sessions::{self, ClientInfo};
 use crate::state::AppState;
 
 /// Routes of this feature (mounted only when `OTP_PROVIDER` is not `off`).
@@ -71,7 +71,7 @@ async fn start(
     ApiJson(request): ApiJson<StartRequest>,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
     let otp = enabled(&state)?;
-    let client_ip = super::client_address(client_ip)?;
+    let client_ip = client_address(client_ip)?;
     let phone = parse_phone(&request.phone)?;
     if let Some(retry_after) = otp.limits.count_send(&phone, client_ip).await? {
         tracing::debug!(?phone, "code not sent: send limit reached");
@@ -89,7 +89,7 @@ async fn verify(
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<TokenResponse, ApiError> {
     let otp = enabled(&state)?;
-    let client_ip = super::client_address(client_ip)?;
+    let client_ip = client_address(client_ip)?;
     let phone = parse_phone(&request.phone)?;
     let code = OtpCode::parse(&request.code).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     if let Some(retry_after) = otp.limits.count_check(&phone, client_ip).await? {
@@ -104,6 +104,6 @@ async fn verify(
     // The code is used up from here: a database failure below answers 503, and the client
     // asks for a new code.
     let user = phone_account(&state.store, &phone, &otp.role, state.clock.now()).await?;
-    let client = ClientInfo::from_request(client_ip, &headers);
-    Ok(sessions::start(&state, &user, &client).await?.into())
+    let client = client_info(client_ip, &headers);
+    Ok(state.sessions.start(&user, &client).await?.into())
 }

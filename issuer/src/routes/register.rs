@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use axum_client_ip::{ClientIp, Rejection as ClientIpRejection};
 use serde::{Deserialize, Serialize};
 
+use super::client::client_address;
 use crate::accounts::create_account;
 use crate::domain::{Email, Password, Role};
 use crate::error::{ApiError, ApiJson};
@@ -43,11 +44,11 @@ async fn register(
     client_ip: Result<ClientIp, ClientIpRejection>,
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<RegisteredUser>), ApiError> {
-    let client_ip = super::client_address(client_ip)?;
+    let client_ip = client_address(client_ip)?;
     let unprocessable = |e: &dyn std::fmt::Display| ApiError::Unprocessable(e.to_string());
     let email = Email::parse(&request.email).map_err(|e| unprocessable(&e))?;
     let password = Password::parse(request.password).map_err(|e| unprocessable(&e))?;
-    let role = self_service_role(request.role.as_deref(), &state.tokens.self_service_roles)?;
+    let role = self_service_role(request.role.as_deref(), &state.self_service_roles)?;
     // Counted before the hash, once the request is one that would cost one.
     if let Some(retry_after) = state.registrations.count(client_ip).await? {
         tracing::debug!("registration refused: too many from this address");

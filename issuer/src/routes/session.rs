@@ -8,10 +8,9 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use serde::Deserialize;
 
-use super::login::TokenResponse;
+use super::token_response::TokenResponse;
 use crate::error::{ApiError, ApiJson};
 use crate::metrics;
-use crate::sessions;
 use crate::state::AppState;
 
 /// Routes of this feature.
@@ -32,15 +31,13 @@ async fn refresh(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<RefreshTokenRequest>,
 ) -> Result<TokenResponse, ApiError> {
-    Ok(sessions::refresh(&state, &request.refresh_token)
-        .await?
-        .into())
+    Ok(state.sessions.refresh(&request.refresh_token).await?.into())
 }
 
 async fn logout(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<RefreshTokenRequest>,
 ) -> Result<StatusCode, ApiError> {
-    sessions::logout(&state, &request.refresh_token).await?;
+    state.sessions.logout(&request.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }

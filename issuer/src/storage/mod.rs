@@ -15,7 +15,9 @@ mod sessions;
 mod throttle;
 mod users;
 
+use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgPoolOptions};
@@ -29,7 +31,6 @@ pub use sessions::{
 pub use throttle::{BlockSchedule, ReservedAttempt};
 pub use users::{NewLogin, NewUser, UserRecord};
 
-use crate::config::DatabaseConfig;
 use crate::metrics;
 
 /// Runs `$body` with `$pool` bound to the store's connection pool, whichever backend it is.
@@ -43,6 +44,32 @@ macro_rules! on_pool {
     };
 }
 use on_pool;
+
+/// Database location and connection behaviour.
+#[derive(Clone)]
+pub struct DatabaseConfig {
+    /// `sqlite://...` or `postgres://...` URL; may hold a password, so `Debug` hides it.
+    pub url: String,
+    /// Most connections in the pool.
+    pub max_connections: u32,
+    /// How long a request waits for a free (or new) connection before answering 503.
+    pub acquire_timeout: Duration,
+    /// How long a statement may run or wait on a lock before answering 503 (PostgreSQL
+    /// statement and lock timeouts; SQLite's busy timeout).
+    pub statement_timeout: Duration,
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = self.url.split(':').next().unwrap_or_default();
+        f.debug_struct("DatabaseConfig")
+            .field("url", &format_args!("{scheme}:<redacted>"))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .finish()
+    }
+}
 
 /// The issuer's database.
 #[derive(Debug, Clone)]

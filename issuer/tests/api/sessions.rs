@@ -227,7 +227,7 @@ async fn pruning_deletes_dead_sessions_and_keeps_live_ones(backend: Backend) {
     let logged_out = app.signed_in("a@example.com").await;
     let live = app.signed_in("b@example.com").await;
     app.logout(refresh_token(&logged_out)).await;
-    let policy = issuer::config::SessionPolicy {
+    let policy = issuer::tokens::SessionPolicy {
         reuse_grace: Duration::from_secs(5),
         idle_ttl: None,
         prune_interval: Duration::from_secs(600),
@@ -268,7 +268,7 @@ async fn pruning_deletes_dead_sessions_and_keeps_live_ones(backend: Backend) {
 
 async fn the_running_issuer_prunes_on_its_schedule(backend: Backend) {
     let app = spawn_app_with(&backend, &["--refresh-token-ttl", "1h"], |config| {
-        config.sessions.prune_interval = Duration::from_millis(50);
+        config.tokens.sessions.prune_interval = Duration::from_millis(50);
     })
     .await;
     app.signed_in("a@example.com").await;
@@ -394,7 +394,7 @@ async fn pruning_at_the_edge_of_the_grace_window_never_signs_a_duplicate_out(bac
     let first = app.signed_in("a@example.com").await;
     let winner = tokens(app.refresh(refresh_token(&first)).await).await;
     app.clock.advance(Duration::from_secs(5));
-    let policy = issuer::config::SessionPolicy {
+    let policy = issuer::tokens::SessionPolicy {
         reuse_grace: Duration::from_secs(5),
         idle_ttl: None,
         prune_interval: Duration::from_secs(600),

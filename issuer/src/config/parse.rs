@@ -1,0 +1,49 @@
+//! The value parsers every settings group uses; each error names the variable.
+
+use std::time::Duration;
+
+use super::ConfigError;
+
+/// A [`ConfigError::Invalid`] for `var`.
+pub(super) fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        reason: reason.into(),
+    }
+}
+
+/// A duration of at least one second (`900s`, `15m`, `14d`).
+pub(super) fn parse_ttl(var: &'static str, raw: &str) -> Result<Duration, ConfigError> {
+    let ttl = humantime::parse_duration(raw).map_err(|_| {
+        invalid(
+            var,
+            format!("'{raw}' is not a duration (e.g. 900s, 15m, 14d)"),
+        )
+    })?;
+    if ttl < Duration::from_secs(1) {
+        return Err(invalid(var, "must be at least 1s"));
+    }
+    Ok(ttl)
+}
+
+/// A duration of at least one second, or `None` for `off` (or empty).
+pub(super) fn parse_optional_ttl(
+    var: &'static str,
+    raw: &str,
+) -> Result<Option<Duration>, ConfigError> {
+    match raw {
+        "off" | "" => Ok(None),
+        ttl => parse_ttl(var, ttl).map(Some),
+    }
+}
+
+/// A whole number of at least `min`.
+pub(super) fn parse_count(var: &'static str, raw: &str, min: u32) -> Result<u32, ConfigError> {
+    match raw.parse::<u32>() {
+        Ok(count) if count >= min => Ok(count),
+        _ => Err(invalid(
+            var,
+            format!("'{raw}' is not a whole number of at least {min}"),
+        )),
+    }
+}
