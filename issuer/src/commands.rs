@@ -14,7 +14,7 @@ use crate::keys::{self, KeyError, RsaSigningKey, manifest, rotation};
 use crate::passwords::{HashError, PasswordHashing};
 use crate::startup::{Application, StartupError};
 use crate::storage::{EndReason, OpenError, SessionScope, Store, StoreError, UserRecord};
-use crate::time::format_time;
+use crate::time::{format_time, seconds};
 
 /// A command failed. `Display` is the one line printed before exiting.
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +77,7 @@ fn keys_command(config: &Config, command: KeysCommand) -> Result<(), CommandErro
     match command {
         KeysCommand::List => {
             let manifest = manifest::read_manifest(dir)?;
-            let ttl = i64::try_from(settings.token_ttl.as_secs()).unwrap_or(i64::MAX);
+            let ttl = seconds(settings.token_ttl);
             println!("state\tkid\tcreated\tsigns_from\tsigns_until\tpublished_until\tfile");
             let optional = |at: Option<i64>| at.map_or_else(|| "-".to_owned(), format_time);
             for status in manifest.statuses(timing.now, ttl) {
@@ -113,7 +113,7 @@ fn keys_command(config: &Config, command: KeysCommand) -> Result<(), CommandErro
             if let Some((successor, published_at)) = &retired.promoted {
                 println!("key {successor} signs from now");
                 let published_for = timing.now.saturating_sub(*published_at);
-                let max_age = i64::try_from(config.jwks_max_age.as_secs()).unwrap_or(i64::MAX);
+                let max_age = seconds(config.jwks_max_age);
                 if published_for < max_age {
                     println!(
                         "warning: {successor} was published only {published_for}s ago, less than JWKS_MAX_AGE; verifiers that have not seen it fetch the JWKS when its first token arrives"
@@ -227,15 +227,15 @@ async fn list_sessions(store: &Store, email: &str) -> Result<(), CommandError> {
     println!("sid\tcreated\tlast_used\texpires\tstate\tclient_ip\tuser_agent");
     for session in sessions {
         let state = match &session.ended {
-            Some((at, reason)) => format!("ended:{reason}@{}", timestamp(*at)),
+            Some((at, reason)) => format!("ended:{reason}@{}", format_time(*at)),
             None => "active".to_owned(),
         };
         println!(
             "{}\t{}\t{}\t{}\t{state}\t{}\t{}",
             session.id,
-            timestamp(session.created_at),
-            timestamp(session.last_used_at),
-            timestamp(session.expires_at),
+            format_time(session.created_at),
+            format_time(session.last_used_at),
+            format_time(session.expires_at),
             session.client_ip.as_deref().unwrap_or("-"),
             session.user_agent.as_deref().unwrap_or("-"),
         );
@@ -265,13 +265,6 @@ async fn revoke_sessions(store: &Store, args: SessionRevokeArgs) -> Result<(), C
     };
     println!("ended {ended} session(s)");
     Ok(())
-}
-
-/// RFC 3339 UTC time of a Unix-seconds value.
-fn timestamp(unix: i64) -> String {
-    let at =
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(unix).unwrap_or(0));
-    humantime::format_rfc3339_seconds(at).to_string()
 }
 
 fn read_password_line() -> io::Result<String> {

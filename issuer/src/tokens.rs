@@ -16,6 +16,7 @@ use crate::clock::unix_seconds;
 use crate::keys::live::{LiveKeyRing, RingSettings};
 use crate::keys::{KeyError, PRIVATE_KEY_FILE};
 use crate::secret::Secret;
+use crate::time::seconds;
 
 /// The JOSE `typ` of access tokens (RFC 9068).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -281,7 +282,7 @@ impl AccessClaims {
             iss: iss.to_owned(),
             sub: subject.user_id.to_string(),
             aud: aud.to_owned(),
-            exp: iat.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+            exp: iat.saturating_add(seconds(ttl)),
             iat,
             nbf: iat,
             jti: Uuid::now_v7().to_string(),

@@ -177,6 +177,7 @@ pub use crate::claims::{DEFAULT_LEEWAY, MAX_LEEWAY, VerifiedClaims};
 #[cfg(feature = "axum")]
 pub use crate::extract::{Claims, ClaimsRejection};
 pub use crate::keys::MIN_RSA_BITS;
+pub use crate::keys::jwks::DEFAULT_JWKS_MIN_TTL;
 pub use crate::keys::rsa_algorithm::RsaAlgorithm;
 pub use crate::layer::{JwtAuth, JwtAuthLayer, RequireRole, RequireRoleLayer, ResponseFuture};
 pub use crate::rejection::{InvalidToken, Rejection, RoleList};

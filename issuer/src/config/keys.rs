@@ -59,8 +59,8 @@ pub(super) struct Keys {
 }
 
 /// The shortest time verifiers built with `verifier-middleware` cache a JWKS, whatever its
-/// `max-age`.
-const MIN_VERIFIER_CACHE: Duration = Duration::from_secs(60);
+/// `max-age` (their default lower bound).
+const MIN_VERIFIER_CACHE: Duration = verifier_middleware::DEFAULT_JWKS_MIN_TTL;
 
 impl KeysArgs {
     /// The signing settings; retired keys stay published for `token_ttl` (the access-token

@@ -28,6 +28,8 @@ use std::time::Duration;
 use axum_client_ip::ClientIpSource;
 use clap::Args;
 
+pub use self::parse::ConfigError;
+
 use crate::accounts::AccountSettings;
 use crate::keys::live::RingSettings;
 use crate::otp::OtpConfig;
@@ -86,27 +88,6 @@ pub struct Config {
     pub max_concurrent_hashes: usize,
     /// Phone login by one-time code; `None` when `OTP_PROVIDER=off`.
     pub otp: Option<OtpConfig>,
-}
-
-/// A configuration value that cannot be used. `Display` is the one line shown to the operator.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// A variable holds a value of the wrong form.
-    #[error("invalid {var}: {reason}")]
-    Invalid {
-        /// The environment variable (the flag has the same name).
-        var: &'static str,
-        /// What is wrong and what is expected.
-        reason: String,
-    },
-    /// A variable that the chosen mode needs is unset.
-    #[error("{var} is required: {reason}")]
-    Missing {
-        /// The environment variable.
-        var: &'static str,
-        /// Why it is needed.
-        reason: &'static str,
-    },
 }
 
 impl Config {

@@ -2,7 +2,26 @@
 
 use std::time::Duration;
 
-use super::ConfigError;
+/// A configuration value that cannot be used. `Display` is the one line shown to the operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable holds a value of the wrong form.
+    #[error("invalid {var}: {reason}")]
+    Invalid {
+        /// The environment variable (the flag has the same name).
+        var: &'static str,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+    /// A variable that the chosen mode needs is unset.
+    #[error("{var} is required: {reason}")]
+    Missing {
+        /// The environment variable.
+        var: &'static str,
+        /// Why it is needed.
+        reason: &'static str,
+    },
+}
 
 /// A [`ConfigError::Invalid`] for `var`.
 pub(super) fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {

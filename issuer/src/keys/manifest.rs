@@ -12,13 +12,11 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 
 use super::key_file::write_file;
 use super::{KeyError, PRIVATE_KEY_FILE, RsaSigningKey};
-use crate::time::{format_time, seconds};
 
 /// The manifest's file name inside `KEYS_DIR`.
 pub const MANIFEST_FILE: &str = "keyring.json";
@@ -35,23 +33,23 @@ pub struct KeyEntry {
     /// The private key's file name inside `KEYS_DIR` (no directories).
     pub file: String,
     /// When the key was created (and published).
-    #[serde(with = "rfc3339")]
+    #[serde(with = "crate::time::rfc3339")]
     pub created_at: i64,
     /// From when it may sign, unless a key with a later `signs_from` has started by then.
-    #[serde(with = "rfc3339")]
+    #[serde(with = "crate::time::rfc3339")]
     pub signs_from: i64,
     /// When it was retired by hand (`issuer keys retire`); before `signs_from`, the key never
     /// signed and is removed at once.
     #[serde(
         default,
-        with = "rfc3339_option",
+        with = "crate::time::rfc3339_option",
         skip_serializing_if = "Option::is_none"
     )]
     pub retired_at: Option<i64>,
     /// When it was withdrawn from the JWKS early (`--unpublish`: a compromised key).
     #[serde(
         default,
-        with = "rfc3339_option",
+        with = "crate::time::rfc3339_option",
         skip_serializing_if = "Option::is_none"
     )]
     pub unpublished_at: Option<i64>,
@@ -193,51 +191,6 @@ pub(super) fn lock(dir: &Path) -> Result<File, KeyError> {
     // Who holds it, for an operator looking at a stuck rotation.
     let _ = writeln!(file, "{}", std::process::id());
     Ok(file)
-}
-
-fn parse_time(raw: &str) -> Result<i64, String> {
-    let at = humantime::parse_rfc3339(raw).map_err(|e| format!("'{raw}': {e}"))?;
-    let since = at
-        .duration_since(UNIX_EPOCH)
-        .map_err(|_| format!("'{raw}' is before 1970"))?;
-    Ok(seconds(since))
-}
-
-mod rfc3339 {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(unix: &i64, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&super::format_time(*unix))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        super::parse_time(&raw).map_err(serde::de::Error::custom)
-    }
-}
-
-mod rfc3339_option {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    // serde's `with` hands `&Option<T>` to serialize.
-    #[allow(clippy::ref_option)]
-    pub(super) fn serialize<S: Serializer>(
-        unix: &Option<i64>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match unix {
-            Some(unix) => super::rfc3339::serialize(unix, serializer),
-            None => serializer.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<i64>, D::Error> {
-        Option::<String>::deserialize(deserializer)?
-            .map(|raw| super::parse_time(&raw).map_err(serde::de::Error::custom))
-            .transpose()
-    }
 }
 
 #[cfg(test)]

@@ -18,8 +18,9 @@ use rsa::{RsaPrivateKey, RsaPublicKey};
 use super::key_file::read_key_file;
 use super::{KeyError, KeyFileAccess, PRIVATE_KEY_FILE};
 
-/// Smallest modulus accepted, in bits.
-pub const MIN_RSA_BITS: usize = 2048;
+/// Smallest modulus accepted, in bits: the smallest key verifiers built with
+/// `verifier-middleware` accept, so the issuer never signs with a key they would refuse.
+pub const MIN_RSA_BITS: usize = verifier_middleware::MIN_RSA_BITS;
 
 /// An RSA signing key with everything derived from it that the issuer publishes.
 pub struct RsaSigningKey {

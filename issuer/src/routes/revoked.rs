@@ -22,6 +22,7 @@ use crate::clock::unix_seconds;
 use crate::error::ApiError;
 use crate::sessions::REVOCATION_MARGIN;
 use crate::state::AppState;
+use crate::time::seconds;
 
 /// Routes of this feature.
 pub fn router() -> Router<AppState> {
@@ -39,7 +40,7 @@ async fn revoked_sessions(
     request_headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let now = unix_seconds(state.clock.now());
-    let margin = i64::try_from(REVOCATION_MARGIN.as_secs()).unwrap_or(i64::MAX);
+    let margin = seconds(REVOCATION_MARGIN);
     let ids = state.store.revoked_session_ids(now, margin).await?;
     let body = RevokedSessions {
         sids: ids.iter().map(ToString::to_string).collect(),

@@ -21,12 +21,10 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use crate::metrics::REQUEST_DURATION_SECONDS;
-use crate::request_id::drop_unacceptable_request_id;
+use crate::request_id::{REQUEST_ID_HEADER, drop_unacceptable_request_id};
 
 /// The name of every request's span; error logs inside it ride on the request's report.
 pub(crate) const REQUEST_SPAN: &str = "request";
-/// The header that carries the request id, in and out.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// The route of a request that matched none.
 const UNMATCHED_ROUTE: &str = "unmatched";
 

@@ -35,6 +35,7 @@ mod request_id;
 pub mod scrub;
 
 pub use config::{InvalidDsn, LogFormat, TelemetryArgs};
-pub use http::{REQUEST_ID_HEADER, instrument};
+pub use http::instrument;
 pub use init::{Telemetry, TelemetryError, init};
 pub use metrics::{METRICS_PATH, REQUEST_DURATION_SECONDS, install_metrics, metrics_router};
+pub use request_id::REQUEST_ID_HEADER;

@@ -8,7 +8,8 @@
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue};
 
-use crate::http::REQUEST_ID_HEADER;
+/// The header that carries the request id, in and out.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The longest request id kept from a client, in bytes: room for any tracing id format (a UUID
 /// is 36, a W3C `traceparent` 55), far below what would bloat a log line.

@@ -5,6 +5,7 @@
 //!
 //! - [`process`]: a real binary started on port 0, awaited until it logs that it listens, its
 //!   output collected line by line, killed when the test ends.
+//! - [`architecture`]: import loops between a crate's source files, read from `src`.
 //! - [`database`]: a database of its own for each test, a temporary SQLite file or a fresh
 //!   PostgreSQL database from `TEST_DATABASE_URL`; [`backend_tests!`] declares a test on both.
 //! - [`port`]: [`free_port`], a port nothing listens on.
@@ -21,6 +22,7 @@
 //! assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
 //! ```
 
+pub mod architecture;
 pub mod database;
 pub mod port;
 pub mod process;

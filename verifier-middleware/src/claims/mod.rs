@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-pub(crate) use self::rules::{ClaimRules, ClaimSettings, Expectation, leeway_seconds};
+#[cfg(feature = "fuzzing")]
+pub(crate) use self::rules::leeway_seconds;
+pub(crate) use self::rules::{ClaimRules, ClaimSettings, Expectation};
 pub use self::rules::{DEFAULT_LEEWAY, MAX_LEEWAY};
 use crate::rejection::InvalidToken;
 

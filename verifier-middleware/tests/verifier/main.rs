@@ -2,6 +2,7 @@
 //! it protects (`support`, in this process); a port with nothing behind it comes from the
 //! workspace's `test-support` crate.
 
+mod architecture;
 mod builder;
 mod cache;
 mod embedding;

@@ -30,6 +30,7 @@ use reqwest::Url;
 use tokio::sync::watch;
 
 use self::fetch::{Fetched, fetch};
+pub use self::settings::DEFAULT_JWKS_MIN_TTL;
 pub(crate) use self::settings::JwksSettings;
 use super::KeySet;
 use crate::clock::Clock;

@@ -8,6 +8,11 @@ use crate::remote::Backoff;
 /// The smallest response cap accepted: a JWKS with a single RSA-2048 key is about 500 bytes.
 const MIN_RESPONSE_BYTES: usize = 1024;
 
+/// The default lower bound on how long a downloaded JWKS is cached, whatever its `max-age`
+/// (see [`VerifierBuilder::jwks_ttl_bounds`](crate::VerifierBuilder::jwks_ttl_bounds)). An issuer
+/// that publishes a new key ahead of signing with it waits at least this long.
+pub const DEFAULT_JWKS_MIN_TTL: Duration = Duration::from_secs(60);
+
 /// Tuning for the remote JWKS cache; set through the builder's `jwks_*` methods. The per-download
 /// timeout is the shared [`FetchSettings`](crate::remote::FetchSettings) one.
 #[derive(Debug, Clone)]
@@ -32,7 +37,7 @@ impl Default for JwksSettings {
     fn default() -> Self {
         Self {
             ttl: Duration::from_secs(10 * 60),
-            min_ttl: Duration::from_secs(60),
+            min_ttl: DEFAULT_JWKS_MIN_TTL,
             max_ttl: Duration::from_secs(24 * 60 * 60),
             max_stale: Duration::from_secs(24 * 60 * 60),
             unknown_kid_cooldown: Duration::from_secs(30),
