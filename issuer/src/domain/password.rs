@@ -1,6 +1,6 @@
 use std::fmt;
 
-/// Shortest password accepted, in characters (DESIGN.md: "weak password (< 8 chars)").
+/// Shortest password accepted, in characters: a shorter one is a "weak password" (422).
 pub const MIN_CHARS: usize = 8;
 /// Longest password accepted, in bytes: hashing cost must not grow with attacker-chosen input.
 pub const MAX_BYTES: usize = 1024;

@@ -20,7 +20,7 @@
 //! (constant-time RSA), the backend `jsonwebtoken` uses, called directly with the key parsed
 //! once when it is loaded. `jsonwebtoken::encode` parses and checks the private key again on
 //! every call, and a fresh key also sets up its Montgomery and blinding state on its first
-//! signature: about 40 % of each RS256 signature's time (1.35 ms -> 0.76 ms, `benches/load`).
+//! signature, a large share of each RS256 signature's time (measured in `BENCHMARKS.md`).
 
 pub mod lifecycle;
 pub mod live;
