@@ -34,25 +34,17 @@ impl Store {
 
     /// Forgets the events of `key`.
     pub async fn clear_event_count(&self, key: &str) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM rate_counters WHERE key = $1")
-                .bind(key)
-                .execute(pool)
-                .await
-                .map(drop)
-        })?;
-        Ok(())
+        self.execute_with("DELETE FROM rate_counters WHERE key = $1", key)
+            .await
+            .map(drop)
     }
 
     /// Deletes counts whose window started at or before `expired_before`; returns how many.
     pub async fn prune_event_counts(&self, expired_before: i64) -> Result<u64, StoreError> {
-        let deleted = on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM rate_counters WHERE window_start <= $1")
-                .bind(expired_before)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        Ok(deleted)
+        self.execute_with(
+            "DELETE FROM rate_counters WHERE window_start <= $1",
+            expired_before,
+        )
+        .await
     }
 }

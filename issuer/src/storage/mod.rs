@@ -242,6 +242,25 @@ impl Store {
     pub async fn close(&self) {
         on_pool!(self, |pool| pool.close().await);
     }
+
+    /// Runs `sql` with `$1` bound to `value` (a key, a Unix time); how many rows it changed.
+    async fn execute_with<T>(&self, sql: &'static str, value: T) -> Result<u64, StoreError>
+    where
+        T: for<'q> sqlx::Encode<'q, sqlx::Sqlite>
+            + sqlx::Type<sqlx::Sqlite>
+            + for<'q> sqlx::Encode<'q, sqlx::Postgres>
+            + sqlx::Type<sqlx::Postgres>
+            + Send,
+    {
+        let changed = on_pool!(self, |pool| {
+            sqlx::query(sql)
+                .bind(value)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(changed)
+    }
 }
 
 /// The URL with any password replaced, for error messages.

@@ -74,13 +74,7 @@ impl Store {
 
     /// Deletes codes expired at `now`; returns how many.
     pub async fn prune_otp_codes(&self, now: i64) -> Result<u64, StoreError> {
-        let deleted = on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM otp_codes WHERE expires_at <= $1")
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        Ok(deleted)
+        self.execute_with("DELETE FROM otp_codes WHERE expires_at <= $1", now)
+            .await
     }
 }

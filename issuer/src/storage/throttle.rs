@@ -132,14 +132,9 @@ impl Store {
 
     /// Forgets the failures of `key`.
     pub async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM login_failures WHERE key = $1")
-                .bind(key)
-                .execute(pool)
-                .await
-                .map(drop)
-        })?;
-        Ok(())
+        self.execute_with("DELETE FROM login_failures WHERE key = $1", key)
+            .await
+            .map(drop)
     }
 
     /// Deletes rows that no longer block and whose last failure is before `forget_before`.

@@ -20,10 +20,7 @@ async fn start_app() -> String {
         }),
     );
     let app = telemetry::instrument(routes, server_error);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    test_support::serve(app).await
 }
 
 fn server_error() -> Response {

@@ -24,9 +24,7 @@ async fn with_the_receiver_down_every_request_is_still_answered() {
         .route("/panic", get(panicking))
         .route("/ok", get(|| async { "fine" }));
     let app = telemetry::instrument(routes, server_error);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = test_support::serve(app).await;
     let client = reqwest::Client::new();
 
     for _ in 0..FAILING_REQUESTS {

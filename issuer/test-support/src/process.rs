@@ -28,6 +28,7 @@ use std::sync::mpsc;
 
 use serde_json::Value;
 
+use crate::http::Http;
 use crate::wait::PATIENCE;
 
 /// A running binary; killed (and reaped) if the test ends without stopping it.
@@ -79,40 +80,29 @@ impl Process {
         }
     }
 
+    /// Requests to it, by path, with its client.
+    pub fn http(&self) -> Http<'_> {
+        Http::new(&self.client, &self.base_url)
+    }
+
     /// `GET {path}`.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.base_url))
-            .send()
-            .await
-            .expect("GET")
+        self.http().get(path).await
     }
 
     /// `POST {path}` with a JSON body.
     pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(format!("{}{path}", self.base_url))
-            .json(body)
-            .send()
-            .await
-            .expect("POST")
+        self.http().post_json(path, body).await
     }
 
     /// The JWKS it serves at `/.well-known/jwks.json` (an issuer), asserting 200.
     pub async fn jwks(&self) -> Value {
-        let response = self.get("/.well-known/jwks.json").await;
-        assert_eq!(response.status(), 200);
-        response.json().await.expect("JSON JWKS")
+        self.http().jwks().await
     }
 
     /// The kids of its JWKS, in order.
     pub async fn jwks_kids(&self) -> Vec<String> {
-        self.jwks().await["keys"]
-            .as_array()
-            .expect("keys")
-            .iter()
-            .map(|key| key["kid"].as_str().expect("kid").to_owned())
-            .collect()
+        self.http().jwks_kids().await
     }
 
     /// The first line of its output that `matches`, among those read so far or, waiting for

@@ -24,7 +24,7 @@ use crate::wait::PATIENCE;
 /// The events received so far, and where the receiver listens.
 #[derive(Clone)]
 pub struct Envelopes {
-    port: u16,
+    host: String,
     events: watch::Receiver<Vec<Value>>,
 }
 
@@ -32,10 +32,6 @@ impl Envelopes {
     /// Starts the receiver on the current runtime; it serves as long as the runtime runs.
     pub async fn start() -> Self {
         let (sender, events) = watch::channel(Vec::new());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the Sentry receiver");
-        let port = listener.local_addr().expect("receiver address").port();
         let app = Router::new().route(
             "/api/{project}/envelope/",
             post(move |body: String| {
@@ -43,13 +39,14 @@ impl Envelopes {
                 async { StatusCode::OK }
             }),
         );
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { port, events }
+        let url = crate::serve(app).await;
+        let host = url.trim_start_matches("http://").to_owned();
+        Self { host, events }
     }
 
     /// A DSN that sends to this receiver.
     pub fn dsn(&self) -> String {
-        format!("http://public@127.0.0.1:{}/1", self.port)
+        format!("http://public@{}/1", self.host)
     }
 
     /// The first event whose tag `tag` is `value`, waiting for it to arrive (at most

@@ -24,6 +24,7 @@ use rsa::signature::Verifier;
 use rsa::{BigUint, RsaPublicKey};
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use test_support::http::Http;
 
 /// The `iss` every test app uses, and a password that meets the policy: the same as the
 /// end-to-end suites'.
@@ -146,23 +147,19 @@ pub(crate) async fn spawn_app_on(
 }
 
 impl TestApp {
+    /// Requests to the app, by path, with its client.
+    pub(crate) fn http(&self) -> Http<'_> {
+        Http::new(&self.client, &self.address)
+    }
+
     /// `POST {path}` with a JSON body.
     pub(crate) async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(format!("{}{path}", self.address))
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
+        self.http().post_json(path, body).await
     }
 
     /// `GET {path}`.
     pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.address))
-            .send()
-            .await
-            .expect("request sent")
+        self.http().get(path).await
     }
 
     /// Registers `email` with [`PASSWORD`] and `role`, asserting 201.
@@ -182,11 +179,9 @@ impl TestApp {
             .await
     }
 
-    /// The served JWKS.
+    /// The served JWKS, asserting 200.
     pub(crate) async fn jwks(&self) -> Value {
-        let response = self.get("/.well-known/jwks.json").await;
-        assert_eq!(response.status(), 200);
-        response.json().await.expect("json body")
+        self.http().jwks().await
     }
 
     /// The hasher's counters.
@@ -239,6 +234,11 @@ impl TestApp {
     /// Registers `email` as a user and logs in, returning the token response.
     pub(crate) async fn signed_in(&self, email: &str) -> Value {
         self.register(email, None).await;
+        self.logged_in(email).await
+    }
+
+    /// Logs `email` in (with [`PASSWORD`]), asserting 200, and returns the token response.
+    pub(crate) async fn logged_in(&self, email: &str) -> Value {
         let response = self.login(email, PASSWORD).await;
         assert_eq!(response.status(), 200, "login {email}");
         response.json().await.expect("json body")
@@ -327,30 +327,29 @@ pub(crate) fn sid(tokens: &Value) -> String {
         .to_owned()
 }
 
+/// The header of a JWT, unverified.
+pub(crate) fn header_of(token: &str) -> Value {
+    let header = token.split('.').next().expect("a header segment");
+    serde_json::from_slice(&b64(header)).expect("json header")
+}
+
 /// The `kid` in a JWT's header.
 pub(crate) fn kid_of(token: &str) -> String {
-    let header = token.split('.').next().expect("a header segment");
-    let header: Value = serde_json::from_slice(&b64(header)).expect("json header");
-    header["kid"].as_str().expect("a kid").to_owned()
+    header_of(token)["kid"].as_str().expect("a kid").to_owned()
 }
 
 impl TestApp {
     /// The kids of the served JWKS, in order.
     pub(crate) async fn jwks_kids(&self) -> Vec<String> {
-        self.jwks().await["keys"]
-            .as_array()
-            .expect("keys")
-            .iter()
-            .map(|key| key["kid"].as_str().expect("kid").to_owned())
-            .collect()
+        self.http().jwks_kids().await
     }
 
-    /// Logs `email` in (with [`PASSWORD`]) and returns the access token.
+    /// Logs `email` in (with [`PASSWORD`]), asserting 200, and returns the access token.
     pub(crate) async fn access_token(&self, email: &str) -> String {
-        let response = self.login(email, PASSWORD).await;
-        assert_eq!(response.status(), 200, "login {email}");
-        let body: Value = response.json().await.expect("json body");
-        body["access_token"].as_str().expect("token").to_owned()
+        self.logged_in(email).await["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
     }
 }
 

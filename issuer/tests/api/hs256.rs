@@ -1,11 +1,11 @@
 //! HS256 shared-secret mode: tokens signed with the secret, which is never published.
 
 use aws_lc_rs::hmac;
-use serde_json::{Value, json};
+use serde_json::json;
 use tempfile::TempDir;
 
 use crate::helpers::{
-    Backend, PASSWORD, TestApp, assert_error, b64, backend_tests, shared_keys_dir, spawn_app_with,
+    Backend, TestApp, assert_error, b64, backend_tests, header_of, shared_keys_dir, spawn_app_with,
 };
 
 const SECRET: &str = "an-hs256-secret-of-at-least-32-bytes!";
@@ -28,16 +28,10 @@ async fn hs256_tokens_verify_with_the_secret_and_nothing_is_published(backend: B
     let app = hs256_app(&backend, &empty.path().display().to_string()).await;
     app.register("alice@example.com", None).await;
 
-    let body: Value = app
-        .login("alice@example.com", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let token = body["access_token"].as_str().unwrap();
+    let token = app.access_token("alice@example.com").await;
     let (signing_input, signature) = token.rsplit_once('.').unwrap();
     let key = hmac::Key::new(hmac::HMAC_SHA256, SECRET.as_bytes());
-    let header: Value = serde_json::from_slice(&b64(token.split('.').next().unwrap())).unwrap();
+    let header = header_of(&token);
 
     assert!(hmac::verify(&key, signing_input.as_bytes(), &b64(signature)).is_ok());
     assert_eq!(header, json!({ "alg": "HS256", "typ": "at+jwt" }));
@@ -51,8 +45,7 @@ async fn hs256_mode_publishes_the_rsa_keys_of_keys_dir_ahead_of_a_switch_but_nev
 ) {
     let app = hs256_app(&backend, &shared_keys_dir().display().to_string()).await;
     let tokens = app.signed_in("alice@example.com").await;
-    let token = tokens["access_token"].as_str().unwrap();
-    let header: Value = serde_json::from_slice(&b64(token.split('.').next().unwrap())).unwrap();
+    let header = header_of(tokens["access_token"].as_str().unwrap());
 
     assert_eq!(header["alg"], "HS256");
     assert_eq!(header.get("kid"), None);

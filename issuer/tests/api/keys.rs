@@ -55,15 +55,42 @@ impl KeysDir {
 
     /// An issuer on this ring that checks it for changes every 100 ms.
     pub(crate) async fn spawn_app(&self) -> TestApp {
+        self.spawn_app_with(&[]).await
+    }
+
+    /// An issuer on this ring that checks it for changes every 100 ms, with `extra_flags`.
+    async fn spawn_app_with(&self, extra_flags: &[&str]) -> TestApp {
         let path = self.path();
-        let flags = [
+        let mut flags = vec![
             "--keys-dir",
             path.as_str(),
             "--keys-reload-interval",
             "100ms",
         ];
+        flags.extend_from_slice(extra_flags);
         spawn_app_with(&Backend::Sqlite, &flags, |_| {}).await
     }
+
+    /// Rotates in a second key while the ring holds only its first, and waits until the
+    /// app's JWKS lists both; the second key's kid.
+    async fn publish_second_key(&self, app: &TestApp) -> String {
+        let second = self.rotate(&app.clock).kid;
+        wait_for_jwks(app, &[&self.first, &second]).await;
+        second
+    }
+}
+
+/// A ring of its own and an issuer on it with `extra_flags`, `alice@example.com` registered.
+async fn alice_on_a_new_ring(extra_flags: &[&str]) -> (KeysDir, TestApp) {
+    let keys = KeysDir::new();
+    let app = keys.spawn_app_with(extra_flags).await;
+    app.register("alice@example.com", None).await;
+    (keys, app)
+}
+
+/// The kid of an access token issued to `alice@example.com` now: the key the app signs with.
+async fn alices_kid(app: &TestApp) -> String {
+    kid_of(&app.access_token("alice@example.com").await)
 }
 
 fn timing(clock: &dyn Clock) -> RotationTiming {
@@ -95,19 +122,16 @@ async fn pem(app: &TestApp, path: &str) -> String {
 
 #[tokio::test]
 async fn a_new_key_is_published_one_lead_before_it_signs_and_stays_until_its_tokens_expired() {
-    let keys = KeysDir::new();
-    let app = keys.spawn_app().await;
-    app.register("alice@example.com", None).await;
+    let (keys, app) = alice_on_a_new_ring(&[]).await;
     let a = keys.first.clone();
-    assert_eq!(kid_of(&app.access_token("alice@example.com").await), a);
+    assert_eq!(alices_kid(&app).await, a);
     let response = app.get("/.well-known/jwks.json").await;
     assert_eq!(response.headers()["cache-control"], "public, max-age=300");
 
-    let b = keys.rotate(&app.clock).kid;
-    wait_for_jwks(&app, &[&a, &b]).await;
+    let b = keys.publish_second_key(&app).await;
 
     // Published, not signing: for a whole lead, which is longer than the JWKS max-age.
-    assert_eq!(kid_of(&app.access_token("alice@example.com").await), a);
+    assert_eq!(alices_kid(&app).await, a);
     assert_eq!(
         pem(&app, "/public-key").await,
         pem(&app, &format!("/public-key/{a}")).await
@@ -122,7 +146,7 @@ async fn a_new_key_is_published_one_lead_before_it_signs_and_stays_until_its_tok
 
     // Current from its time on, with no file written and no reload.
     app.clock.advance(Duration::from_secs(1));
-    assert_eq!(kid_of(&app.access_token("alice@example.com").await), b);
+    assert_eq!(alices_kid(&app).await, b);
     assert_eq!(
         pem(&app, "/public-key").await,
         pem(&app, &format!("/public-key/{b}")).await
@@ -140,12 +164,9 @@ async fn a_new_key_is_published_one_lead_before_it_signs_and_stays_until_its_tok
 
 #[tokio::test]
 async fn retiring_the_current_key_by_hand_makes_the_next_one_sign_at_once() {
-    let keys = KeysDir::new();
-    let app = keys.spawn_app().await;
-    app.register("alice@example.com", None).await;
+    let (keys, app) = alice_on_a_new_ring(&[]).await;
     let a = keys.first.clone();
-    let b = keys.rotate(&app.clock).kid;
-    wait_for_jwks(&app, &[&a, &b]).await;
+    let b = keys.publish_second_key(&app).await;
 
     let retired = keys.retire(&app.clock, &a[..8], false);
 
@@ -155,7 +176,7 @@ async fn retiring_the_current_key_by_hand_makes_the_next_one_sign_at_once() {
     // the retired key started, so that the two never tie).
     app.clock.advance(Duration::from_secs(1));
     wait_until("the issuer signs with the promoted key", || async {
-        kid_of(&app.access_token("alice@example.com").await) == b
+        alices_kid(&app).await == b
     })
     .await;
     assert_eq!(
@@ -167,40 +188,26 @@ async fn retiring_the_current_key_by_hand_makes_the_next_one_sign_at_once() {
 
 #[tokio::test]
 async fn an_unpublished_key_leaves_the_jwks_at_once_and_a_next_key_retired_never_signs() {
-    let keys = KeysDir::new();
-    let app = keys.spawn_app().await;
-    app.register("alice@example.com", None).await;
+    let (keys, app) = alice_on_a_new_ring(&[]).await;
     let a = keys.first.clone();
-    let b = keys.rotate(&app.clock).kid;
-    wait_for_jwks(&app, &[&a, &b]).await;
+    let b = keys.publish_second_key(&app).await;
 
     keys.retire(&app.clock, &b, false);
     wait_for_jwks(&app, &[&a]).await;
     app.clock.advance(LEAD * 2);
-    assert_eq!(kid_of(&app.access_token("alice@example.com").await), a);
+    assert_eq!(alices_kid(&app).await, a);
 
     let c = keys.rotate(&app.clock).kid;
     keys.retire(&app.clock, &a, true);
     app.clock.advance(Duration::from_secs(1));
     wait_for_jwks(&app, &[&c]).await;
-    assert_eq!(kid_of(&app.access_token("alice@example.com").await), c);
+    assert_eq!(alices_kid(&app).await, c);
     assert_error(app.get(&format!("/public-key/{a}")).await, 404, "not_found").await;
 }
 
 #[tokio::test]
 async fn scheduled_rotation_publishes_the_next_key_one_lead_before_the_interval_ends() {
-    let keys = KeysDir::new();
-    let path = keys.path();
-    let flags = [
-        "--keys-dir",
-        path.as_str(),
-        "--keys-reload-interval",
-        "100ms",
-        "--key-rotation-interval",
-        "1d",
-    ];
-    let app = spawn_app_with(&Backend::Sqlite, &flags, |_| {}).await;
-    app.register("alice@example.com", None).await;
+    let (keys, app) = alice_on_a_new_ring(&["--key-rotation-interval", "1d"]).await;
     let a = keys.first.clone();
 
     app.clock.advance(Duration::from_secs(86_400) - LEAD);
@@ -210,11 +217,8 @@ async fn scheduled_rotation_publishes_the_next_key_one_lead_before_the_interval_
     .await;
     let kids = app.jwks_kids().await;
     assert_eq!(kids[0], a);
-    assert_eq!(kid_of(&app.access_token("alice@example.com").await), a);
+    assert_eq!(alices_kid(&app).await, a);
 
     app.clock.advance(LEAD);
-    assert_eq!(
-        kid_of(&app.access_token("alice@example.com").await),
-        kids[1]
-    );
+    assert_eq!(alices_kid(&app).await, kids[1]);
 }

@@ -32,15 +32,10 @@ async fn the_access_token_verifies_against_the_served_jwks_with_every_claim(back
     let user = app.register("Alice@Example.com", Some("raider")).await;
     let now = unix_seconds(app.clock.now());
 
-    let body: Value = app
-        .login("alice@example.com", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let token = app.access_token("alice@example.com").await;
     let jwks = app.jwks().await;
     let jwk = &jwks["keys"][0];
-    let (header, claims) = verify_rs256(body["access_token"].as_str().unwrap(), jwk).unwrap();
+    let (header, claims) = verify_rs256(&token, jwk).unwrap();
 
     assert_eq!(
         header,
@@ -76,12 +71,7 @@ async fn each_login_gets_a_new_session_and_token_id(backend: Backend) {
 
     let mut seen = Vec::new();
     for _ in 0..2 {
-        let body: Value = app
-            .login("alice@example.com", PASSWORD)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let body = app.logged_in("alice@example.com").await;
         let (_, claims) =
             verify_rs256(body["access_token"].as_str().unwrap(), &jwks["keys"][0]).unwrap();
         seen.push((
@@ -99,13 +89,7 @@ async fn each_login_gets_a_new_session_and_token_id(backend: Backend) {
 async fn a_tampered_token_fails_independent_verification(backend: Backend) {
     let app = spawn_app(&backend).await;
     app.register("alice@example.com", None).await;
-    let body: Value = app
-        .login("alice@example.com", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let token = body["access_token"].as_str().unwrap();
+    let token = app.access_token("alice@example.com").await;
     let jwks = app.jwks().await;
 
     let parts: Vec<&str> = token.split('.').collect();
@@ -123,7 +107,7 @@ async fn a_tampered_token_fails_independent_verification(backend: Backend) {
         parts[2]
     );
 
-    assert!(verify_rs256(token, &jwks["keys"][0]).is_ok());
+    assert!(verify_rs256(&token, &jwks["keys"][0]).is_ok());
     assert!(verify_rs256(&forged, &jwks["keys"][0]).is_err());
 }
 

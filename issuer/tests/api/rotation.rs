@@ -4,7 +4,6 @@
 //! takes a few seconds. The service is built from `verifier-middleware` alone: the issuer's
 //! tests do not depend on the example services (whose own suites run the real `user-service`).
 
-use std::future::IntoFuture;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -16,7 +15,6 @@ use issuer::tokens::{AccessClaims, Subject};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::Value;
 use test_support::wait::wait_until;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use verifier_middleware::{RequireRoleLayer, Verifier};
 
@@ -45,10 +43,7 @@ async fn user_service(app: &TestApp, unknown_kid_cooldown: Duration) -> String {
             axum::routing::post(|| async { "booked" }).layer(RequireRoleLayer::any_of(["user"])),
         )
         .layer(verifier.layer());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(axum::serve(listener, router).into_future());
-    format!("http://{address}/book")
+    format!("{}/book", test_support::serve(router).await)
 }
 
 async fn book(app: &TestApp, url: &str, token: &str) -> (u16, Value) {

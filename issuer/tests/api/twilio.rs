@@ -2,7 +2,6 @@
 //! and response shapes and records what it receives.
 
 use std::collections::HashMap;
-use std::future::IntoFuture;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
@@ -85,9 +84,7 @@ async fn issuer_with_fake_twilio() -> (TestApp, FakeTwilio) {
     let router = Router::new()
         .route("/v2/Services/{service}/{endpoint}", post(endpoint))
         .with_state(fake.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, router).into_future());
+    let base_url = test_support::serve(router).await;
     let app = issuer_with_twilio_at(&base_url).await;
     (app, fake)
 }

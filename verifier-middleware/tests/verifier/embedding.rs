@@ -9,7 +9,6 @@ use http_body_util::{BodyExt, Full};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::net::TcpListener;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 use verifier_middleware::clock::Clock;
 use verifier_middleware::{Claims, JwtAuthLayer, VerifiedClaims};
@@ -99,13 +98,6 @@ struct NeedsTenant {
     tenant: String,
 }
 
-async fn serve(router: Router) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    base
-}
-
 #[tokio::test]
 async fn axum_extractors_read_custom_claims_and_optional_claims() {
     let clock = clock();
@@ -137,7 +129,7 @@ async fn axum_extractors_read_custom_claims_and_optional_claims() {
         )
         .layer(verifier.layer().optional());
     let unguarded = Router::new().route("/oops", get(|_: VerifiedClaims| async { "never" }));
-    let base = serve(protected.merge(open).merge(unguarded)).await;
+    let base = test_support::serve(protected.merge(open).merge(unguarded)).await;
     let client = reqwest::Client::new();
     let token = token(key(0), clock.now());
     let get = |path: &str, token: Option<&str>| {
@@ -174,7 +166,7 @@ async fn require_any_role_on_the_auth_layer_guards_a_whole_router() {
     let router = Router::new()
         .route("/accept-booking", get(|| async { "accepted" }))
         .layer(verifier.layer().require_any_role(["raider", "admin"]));
-    let base = serve(router).await;
+    let base = test_support::serve(router).await;
     let client = reqwest::Client::new();
     let call = |token: String| {
         client

@@ -14,10 +14,10 @@ use verifier_middleware::metrics::{
     JWKS_STALE_KEYS_SERVED_TOTAL, NOT_MODIFIED, OK, REASON, REJECTED, RESULT, REVOCATION, SOURCE,
     TOKEN_CACHE_HITS_TOTAL, TOKEN_CACHE_MISSES_TOTAL, UNAVAILABLE, VERIFICATIONS_TOTAL, reason,
 };
-use verifier_middleware::{Rejection, Verifier};
+use verifier_middleware::{Rejection, VerifiedClaims, Verifier, VerifierBuilder};
 
 use crate::support::{
-    JwksServer, Mode, TestApp, builder, claims_at, clock, key, sign, token, token_with,
+    JwksServer, Mode, TestApp, TestKey, builder, claims_at, clock, key, sign, token, token_with,
 };
 
 const DEFAULT_TTL: Duration = Duration::from_secs(600);
@@ -103,6 +103,33 @@ fn fetches(readings: &Readings, source: &str, result: &str) -> u64 {
     readings.counter(FETCHES_TOTAL, &[(SOURCE, source), (RESULT, result)])
 }
 
+/// Asserts each `(first, second, count)`: the counter `name` with its two labels `keys` set to
+/// `first` and `second` counted `count`; and that they are all it counted: its total over every
+/// label is their sum.
+fn assert_counts(readings: &Readings, name: &str, keys: [&str; 2], expected: &[(&str, &str, u64)]) {
+    for &(first, second, count) in expected {
+        let labels = [(keys[0], first), (keys[1], second)];
+        assert_eq!(readings.counter(name, &labels), count, "{name} {labels:?}");
+    }
+    let sum: u64 = expected.iter().map(|&(_, _, count)| count).sum();
+    assert_eq!(readings.total(name), sum);
+}
+
+/// [`assert_counts`] for the verifications, each given as `(result, reason, count)`.
+fn assert_verifications(readings: &Readings, expected: &[(&str, &str, u64)]) {
+    assert_counts(readings, VERIFICATIONS_TOTAL, [RESULT, REASON], expected);
+}
+
+/// [`assert_counts`] for the downloads, each given as `(source, result, count)`.
+fn assert_fetches(readings: &Readings, expected: &[(&str, &str, u64)]) {
+    assert_counts(readings, FETCHES_TOTAL, [SOURCE, RESULT], expected);
+}
+
+/// When `source` was last downloaded successfully, by the verifier's clock; `None` when never.
+fn last_success(readings: &Readings, source: &str) -> Option<f64> {
+    readings.gauge(FETCH_LAST_SUCCESS_TIMESTAMP_SECONDS, &[(SOURCE, source)])
+}
+
 /// A recorder installed for the test's thread while this lives.
 struct Recorded {
     recorder: &'static DebuggingRecorder,
@@ -134,10 +161,19 @@ struct Fixture {
 
 impl Fixture {
     async fn start() -> Self {
+        Self::start_with(clock(), |builder| builder).await
+    }
+
+    /// Like [`Fixture::start`], but with `clock` and a verifier that `configure` adjusts.
+    async fn start_with(
+        clock: ManualClock,
+        configure: impl FnOnce(VerifierBuilder) -> VerifierBuilder,
+    ) -> Self {
         let metrics = Recorded::install();
         let server = JwksServer::start(&[key(0)]).await;
-        let clock = clock();
-        let verifier = builder(&clock).jwks_url(&server.url).build().unwrap();
+        let verifier = configure(builder(&clock).jwks_url(&server.url))
+            .build()
+            .unwrap();
         Self {
             metrics,
             server,
@@ -145,21 +181,29 @@ impl Fixture {
             verifier,
         }
     }
+
+    /// Verifies a token `key` signs now, by the fixture's clock.
+    async fn verify_fresh(&self, key: &TestKey) -> Result<VerifiedClaims, Rejection> {
+        self.verifier.verify(&token(key, self.clock.now())).await
+    }
+
+    /// Verifies one fresh key-0 token twice, then reads the metrics.
+    async fn verify_one_token_twice(&self) -> Readings {
+        let token = token(key(0), self.clock.now());
+        self.verifier.verify(&token).await.unwrap();
+        self.verifier.verify(&token).await.unwrap();
+        self.metrics.read()
+    }
 }
 
 #[tokio::test]
 async fn an_accepted_token_is_counted_as_accepted_without_a_reason() {
     let fixture = Fixture::start().await;
 
-    fixture
-        .verifier
-        .verify(&token(key(0), fixture.clock.now()))
-        .await
-        .unwrap();
+    fixture.verify_fresh(key(0)).await.unwrap();
 
     let readings = fixture.metrics.read();
-    assert_eq!(verifications(&readings, ACCEPTED, reason::NONE), 1);
-    assert_eq!(readings.total(VERIFICATIONS_TOTAL), 1);
+    assert_verifications(&readings, &[(ACCEPTED, reason::NONE, 1)]);
 }
 
 #[tokio::test]
@@ -180,10 +224,14 @@ async fn each_rejected_token_is_counted_under_its_reason() {
     }
 
     let readings = fixture.metrics.read();
-    assert_eq!(verifications(&readings, REJECTED, reason::EXPIRED), 1);
-    assert_eq!(verifications(&readings, REJECTED, reason::BAD_SIGNATURE), 1);
-    assert_eq!(verifications(&readings, REJECTED, reason::UNKNOWN_KEY), 1);
-    assert_eq!(readings.total(VERIFICATIONS_TOTAL), 3);
+    assert_verifications(
+        &readings,
+        &[
+            (REJECTED, reason::EXPIRED, 1),
+            (REJECTED, reason::BAD_SIGNATURE, 1),
+            (REJECTED, reason::UNKNOWN_KEY, 1),
+        ],
+    );
 }
 
 #[tokio::test]
@@ -191,16 +239,11 @@ async fn a_token_checked_without_usable_keys_is_counted_as_unavailable() {
     let fixture = Fixture::start().await;
     fixture.server.set_mode(Mode::Fail(StatusCode::BAD_GATEWAY));
 
-    let refused = fixture
-        .verifier
-        .verify(&token(key(0), fixture.clock.now()))
-        .await
-        .unwrap_err();
+    let refused = fixture.verify_fresh(key(0)).await.unwrap_err();
 
     assert!(matches!(refused, Rejection::KeysUnavailable { .. }));
     let readings = fixture.metrics.read();
-    assert_eq!(verifications(&readings, UNAVAILABLE, reason::NONE), 1);
-    assert_eq!(readings.total(VERIFICATIONS_TOTAL), 1);
+    assert_verifications(&readings, &[(UNAVAILABLE, reason::NONE, 1)]);
 }
 
 #[tokio::test]
@@ -220,8 +263,7 @@ async fn a_request_through_the_layer_is_counted_once() {
     assert_eq!(first.status(), 200);
     assert_eq!(second.status(), 200);
     let readings = fixture.metrics.read();
-    assert_eq!(verifications(&readings, ACCEPTED, reason::NONE), 2);
-    assert_eq!(readings.total(VERIFICATIONS_TOTAL), 2);
+    assert_verifications(&readings, &[(ACCEPTED, reason::NONE, 2)]);
     assert_eq!(readings.counter(TOKEN_CACHE_MISSES_TOTAL, &[]), 2);
 }
 
@@ -234,43 +276,26 @@ async fn a_malformed_authorization_header_is_counted_as_rejected() {
 
     assert_eq!(response.status(), 401);
     let readings = fixture.metrics.read();
-    assert_eq!(
-        verifications(&readings, REJECTED, reason::MALFORMED_AUTHORIZATION),
-        1
-    );
-    assert_eq!(readings.total(VERIFICATIONS_TOTAL), 1);
+    assert_verifications(&readings, &[(REJECTED, reason::MALFORMED_AUTHORIZATION, 1)]);
 }
 
 #[tokio::test]
 async fn a_first_verification_misses_the_token_cache_and_a_repeat_hits_it() {
     let fixture = Fixture::start().await;
     fixture.verifier.prefetch().await.unwrap();
-    let token = token(key(0), fixture.clock.now());
 
-    fixture.verifier.verify(&token).await.unwrap();
-    fixture.verifier.verify(&token).await.unwrap();
+    let readings = fixture.verify_one_token_twice().await;
 
-    let readings = fixture.metrics.read();
     assert_eq!(readings.counter(TOKEN_CACHE_MISSES_TOTAL, &[]), 1);
     assert_eq!(readings.counter(TOKEN_CACHE_HITS_TOTAL, &[]), 1);
 }
 
 #[tokio::test]
 async fn a_disabled_token_cache_counts_neither_hits_nor_misses() {
-    let metrics = Recorded::install();
-    let server = JwksServer::start(&[key(0)]).await;
-    let clock = clock();
-    let verifier = builder(&clock)
-        .jwks_url(&server.url)
-        .disable_token_cache()
-        .build()
-        .unwrap();
-    let token = token(key(0), clock.now());
+    let fixture = Fixture::start_with(clock(), VerifierBuilder::disable_token_cache).await;
 
-    verifier.verify(&token).await.unwrap();
-    verifier.verify(&token).await.unwrap();
+    let readings = fixture.verify_one_token_twice().await;
 
-    let readings = metrics.read();
     assert_eq!(readings.counter(TOKEN_CACHE_MISSES_TOTAL, &[]), 0);
     assert_eq!(readings.counter(TOKEN_CACHE_HITS_TOTAL, &[]), 0);
     assert_eq!(verifications(&readings, ACCEPTED, reason::NONE), 2);
@@ -278,21 +303,15 @@ async fn a_disabled_token_cache_counts_neither_hits_nor_misses() {
 
 #[tokio::test]
 async fn a_jwks_download_is_counted_and_dated_by_the_verifiers_clock() {
-    let metrics = Recorded::install();
-    let server = JwksServer::start(&[key(0)]).await;
     // Far from the system's time, so the value can only come from this clock.
     let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(2_000_000_000));
-    let verifier = builder(&clock).jwks_url(&server.url).build().unwrap();
+    let fixture = Fixture::start_with(clock, |builder| builder).await;
 
-    verifier.prefetch().await.unwrap();
+    fixture.verifier.prefetch().await.unwrap();
 
-    let readings = metrics.read();
-    assert_eq!(fetches(&readings, JWKS, OK), 1);
-    assert_eq!(readings.total(FETCHES_TOTAL), 1);
-    assert_eq!(
-        readings.gauge(FETCH_LAST_SUCCESS_TIMESTAMP_SECONDS, &[(SOURCE, JWKS)]),
-        Some(2_000_000_000.0)
-    );
+    let readings = fixture.metrics.read();
+    assert_fetches(&readings, &[(JWKS, OK, 1)]);
+    assert_eq!(last_success(&readings, JWKS), Some(2_000_000_000.0));
 }
 
 #[tokio::test]
@@ -303,12 +322,8 @@ async fn a_failed_jwks_download_is_counted_as_an_error_and_dates_nothing() {
     fixture.verifier.prefetch().await.unwrap_err();
 
     let readings = fixture.metrics.read();
-    assert_eq!(fetches(&readings, JWKS, ERROR), 1);
-    assert_eq!(readings.total(FETCHES_TOTAL), 1);
-    assert_eq!(
-        readings.gauge(FETCH_LAST_SUCCESS_TIMESTAMP_SECONDS, &[(SOURCE, JWKS)]),
-        None
-    );
+    assert_fetches(&readings, &[(JWKS, ERROR, 1)]);
+    assert_eq!(last_success(&readings, JWKS), None);
 }
 
 #[tokio::test]
@@ -320,19 +335,12 @@ async fn a_failed_refetch_leaves_the_time_of_the_last_success() {
     fixture.clock.advance(Duration::from_secs(60));
 
     // An unknown kid makes the fixture.verifier refetch, and wait for it.
-    fixture
-        .verifier
-        .verify(&token(key(1), fixture.clock.now()))
-        .await
-        .unwrap_err();
+    fixture.verify_fresh(key(1)).await.unwrap_err();
 
     let readings = fixture.metrics.read();
     assert_eq!(fetches(&readings, JWKS, OK), 1);
     assert_eq!(fetches(&readings, JWKS, ERROR), 1);
-    assert_eq!(
-        readings.gauge(FETCH_LAST_SUCCESS_TIMESTAMP_SECONDS, &[(SOURCE, JWKS)]),
-        Some(loaded_at as f64)
-    );
+    assert_eq!(last_success(&readings, JWKS), Some(loaded_at as f64));
 }
 
 #[tokio::test]
@@ -348,11 +356,7 @@ async fn keys_served_past_their_lifetime_while_the_issuer_fails_are_counted_as_s
     fixture.clock.advance(Duration::from_secs(1));
     // Past it: from the token cache, then a token verified in full.
     fixture.verifier.verify(&cached).await.unwrap();
-    fixture
-        .verifier
-        .verify(&token(key(0), fixture.clock.now()))
-        .await
-        .unwrap();
+    fixture.verify_fresh(key(0)).await.unwrap();
 
     let readings = fixture.metrics.read();
     assert_eq!(readings.counter(JWKS_STALE_KEYS_SERVED_TOTAL, &[]), 2);
@@ -382,14 +386,12 @@ async fn revocation_list_downloads_are_counted_under_their_own_source() {
 
     assert_eq!(server.not_modified(), 1);
     let readings = metrics.read();
-    assert_eq!(fetches(&readings, REVOCATION, OK), 1);
-    assert_eq!(fetches(&readings, REVOCATION, NOT_MODIFIED), 1);
-    assert_eq!(readings.total(FETCHES_TOTAL), 2);
+    assert_fetches(
+        &readings,
+        &[(REVOCATION, OK, 1), (REVOCATION, NOT_MODIFIED, 1)],
+    );
     assert_eq!(
-        readings.gauge(
-            FETCH_LAST_SUCCESS_TIMESTAMP_SECONDS,
-            &[(SOURCE, REVOCATION)]
-        ),
+        last_success(&readings, REVOCATION),
         Some(refreshed_at as f64)
     );
 }

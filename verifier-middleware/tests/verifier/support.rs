@@ -17,7 +17,6 @@ use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use verifier_middleware::clock::{ManualClock, unix_seconds};
 use verifier_middleware::{Rejection, RequireRoleLayer, VerifiedClaims, Verifier, VerifierBuilder};
@@ -133,9 +132,7 @@ impl JwksServer {
         let app = Router::new()
             .route("/jwks.json", get(serve_jwks))
             .with_state(Arc::clone(&state));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let url = format!("{}/jwks.json", test_support::serve(app).await);
         Self { url, state }
     }
 
@@ -258,9 +255,7 @@ impl TestApp {
             )
             .layer(verifier.layer())
             .layer(count);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let base = test_support::serve(app).await;
         Self {
             base,
             client: reqwest::Client::new(),

@@ -1,12 +1,15 @@
 //! Every validation rule through a real app: a token that must fail, next to its control.
 
+use std::time::SystemTime;
+
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 use verifier_middleware::clock::{Clock, ManualClock};
 use verifier_middleware::{InvalidToken, Rejection, RsaAlgorithm};
 
 use crate::support::{
-    TestApp, assert_invalid_token, b64, builder, claims_at, clock, key, sign, token, token_with,
+    TestApp, TestKey, assert_invalid_token, b64, builder, claims_at, clock, key, sign, token,
+    token_with,
 };
 
 async fn app() -> (TestApp, ManualClock) {
@@ -22,8 +25,21 @@ fn header() -> Value {
     json!({ "alg": "RS256", "typ": "at+jwt", "kid": key(0).kid })
 }
 
-fn signed(header: &Value, claims: &Value) -> String {
-    sign(header, claims, &key(0).encoding, Algorithm::RS256)
+/// The usual claims at `now` under any `header`, signed with `key` as `alg`.
+fn signed_by(header: &Value, key: &TestKey, alg: Algorithm, now: SystemTime) -> String {
+    sign(header, &claims_at(now), &key.encoding, alg)
+}
+
+/// A key-0 access token at `now` without the claim `name`.
+fn token_without(name: &str, now: SystemTime) -> String {
+    token_with(key(0), now, |c| {
+        c.as_object_mut().unwrap().remove(name);
+    })
+}
+
+/// Asserts that the app refuses `token` on `/any` as `invalid_token` with `description`.
+async fn assert_refused(app: &TestApp, token: &str, description: &str) {
+    assert_invalid_token(app.get("/any", Some(token)).await, description).await;
 }
 
 #[tokio::test]
@@ -82,11 +98,7 @@ async fn expiry_is_enforced_with_60_seconds_of_leeway() {
     let now = verifier_middleware::clock::unix_seconds(clock.now());
 
     let expired = token_with(key(0), clock.now(), |c| c["exp"] = json!(now - 60));
-    assert_invalid_token(
-        app.get("/any", Some(&expired)).await,
-        "the token has expired",
-    )
-    .await;
+    assert_refused(&app, &expired, "the token has expired").await;
     let within_leeway = token_with(key(0), clock.now(), |c| c["exp"] = json!(now - 59));
     assert_eq!(app.get("/any", Some(&within_leeway)).await.status(), 200);
 }
@@ -99,21 +111,15 @@ async fn a_token_expires_when_the_clock_passes_exp() {
 
     clock.advance(std::time::Duration::from_secs(900 + 60));
 
-    assert_invalid_token(app.get("/any", Some(&token)).await, "the token has expired").await;
+    assert_refused(&app, &token, "the token has expired").await;
 }
 
 #[tokio::test]
 async fn a_token_without_exp_is_refused() {
     let (app, clock) = app().await;
-    let token = token_with(key(0), clock.now(), |c| {
-        c.as_object_mut().unwrap().remove("exp");
-    });
+    let token = token_without("exp", clock.now());
 
-    assert_invalid_token(
-        app.get("/any", Some(&token)).await,
-        "the token has no expiry",
-    )
-    .await;
+    assert_refused(&app, &token, "the token has no expiry").await;
 }
 
 #[tokio::test]
@@ -122,17 +128,9 @@ async fn nbf_and_iat_in_the_future_are_refused() {
     let now = verifier_middleware::clock::unix_seconds(clock.now());
 
     let early = token_with(key(0), clock.now(), |c| c["nbf"] = json!(now + 61));
-    assert_invalid_token(
-        app.get("/any", Some(&early)).await,
-        "the token is not valid yet",
-    )
-    .await;
+    assert_refused(&app, &early, "the token is not valid yet").await;
     let future = token_with(key(0), clock.now(), |c| c["iat"] = json!(now + 61));
-    assert_invalid_token(
-        app.get("/any", Some(&future)).await,
-        "the token was issued in the future",
-    )
-    .await;
+    assert_refused(&app, &future, "the token was issued in the future").await;
     let control = token_with(key(0), clock.now(), |c| {
         c["nbf"] = json!(now + 60);
         c["iat"] = json!(now + 60);
@@ -151,11 +149,7 @@ async fn time_claims_of_the_wrong_json_type_are_refused() {
         ("iat", json!([now])),
     ] {
         let token = token_with(key(0), clock.now(), |c| c[name] = value);
-        assert_invalid_token(
-            app.get("/any", Some(&token)).await,
-            "the token claims are malformed",
-        )
-        .await;
+        assert_refused(&app, &token, "the token claims are malformed").await;
     }
 }
 
@@ -165,20 +159,10 @@ async fn the_issuer_must_match() {
 
     for iss in [json!("https://evil.test"), json!("https://issuer.test/")] {
         let token = token_with(key(0), clock.now(), |c| c["iss"] = iss);
-        assert_invalid_token(
-            app.get("/any", Some(&token)).await,
-            "the token was issued by another issuer",
-        )
-        .await;
+        assert_refused(&app, &token, "the token was issued by another issuer").await;
     }
-    let missing = token_with(key(0), clock.now(), |c| {
-        c.as_object_mut().unwrap().remove("iss");
-    });
-    assert_invalid_token(
-        app.get("/any", Some(&missing)).await,
-        "the token was issued by another issuer",
-    )
-    .await;
+    let missing = token_without("iss", clock.now());
+    assert_refused(&app, &missing, "the token was issued by another issuer").await;
 }
 
 #[tokio::test]
@@ -191,11 +175,7 @@ async fn the_audience_may_be_a_string_or_an_array_but_must_name_ours() {
     assert_eq!(app.get("/any", Some(&listed)).await.status(), 200);
     for aud in [json!("billing"), json!(["billing"]), json!([])] {
         let token = token_with(key(0), clock.now(), |c| c["aud"] = aud);
-        assert_invalid_token(
-            app.get("/any", Some(&token)).await,
-            "the token is meant for another audience",
-        )
-        .await;
+        assert_refused(&app, &token, "the token is meant for another audience").await;
     }
 }
 
@@ -204,19 +184,11 @@ async fn refresh_tokens_are_refused_by_claim_or_by_typ() {
     let (app, clock) = app().await;
 
     let by_claim = token_with(key(0), clock.now(), |c| c["type"] = json!("refresh"));
-    assert_invalid_token(
-        app.get("/any", Some(&by_claim)).await,
-        "a refresh token is not an access token",
-    )
-    .await;
+    assert_refused(&app, &by_claim, "a refresh token is not an access token").await;
     let mut header = header();
     header["typ"] = json!("rt+jwt");
-    let by_typ = signed(&header, &claims_at(clock.now()));
-    assert_invalid_token(
-        app.get("/any", Some(&by_typ)).await,
-        "a refresh token is not an access token",
-    )
-    .await;
+    let by_typ = signed_by(&header, key(0), Algorithm::RS256, clock.now());
+    assert_refused(&app, &by_typ, "a refresh token is not an access token").await;
 }
 
 #[tokio::test]
@@ -226,10 +198,11 @@ async fn an_unknown_crit_is_refused() {
     header["crit"] = json!(["exp"]);
     header["exp"] = json!(1);
 
-    let token = signed(&header, &claims_at(clock.now()));
+    let token = signed_by(&header, key(0), Algorithm::RS256, clock.now());
 
-    assert_invalid_token(
-        app.get("/any", Some(&token)).await,
+    assert_refused(
+        &app,
+        &token,
         "the token requires extensions this verifier does not support",
     )
     .await;
@@ -265,11 +238,7 @@ async fn hs256_keyed_with_the_public_key_is_refused() {
             &EncodingKey::from_secret(secret),
             Algorithm::HS256,
         );
-        assert_invalid_token(
-            app.get("/any", Some(&token)).await,
-            "the token's algorithm is not accepted",
-        )
-        .await;
+        assert_refused(&app, &token, "the token's algorithm is not accepted").await;
     }
 }
 
@@ -278,18 +247,9 @@ async fn an_rsa_algorithm_outside_the_pin_is_refused() {
     let (app, clock) = app().await;
     let header = json!({ "alg": "RS512", "kid": key(0).kid });
 
-    let token = sign(
-        &header,
-        &claims_at(clock.now()),
-        &key(0).encoding,
-        Algorithm::RS512,
-    );
+    let token = signed_by(&header, key(0), Algorithm::RS512, clock.now());
 
-    assert_invalid_token(
-        app.get("/any", Some(&token)).await,
-        "the token's algorithm is not accepted",
-    )
-    .await;
+    assert_refused(&app, &token, "the token's algorithm is not accepted").await;
 }
 
 #[tokio::test]
@@ -353,18 +313,9 @@ async fn a_tampered_payload_fails_the_signature() {
 async fn a_token_signed_by_another_key_under_our_kid_fails() {
     let (app, clock) = app().await;
 
-    let token = sign(
-        &header(),
-        &claims_at(clock.now()),
-        &key(1).encoding,
-        Algorithm::RS256,
-    );
+    let token = signed_by(&header(), key(1), Algorithm::RS256, clock.now());
 
-    assert_invalid_token(
-        app.get("/any", Some(&token)).await,
-        "the token signature is invalid",
-    )
-    .await;
+    assert_refused(&app, &token, "the token signature is invalid").await;
 }
 
 #[tokio::test]
@@ -376,18 +327,9 @@ async fn an_embedded_jwk_or_jku_is_ignored() {
         "jku": "http://127.0.0.1:9/jwks.json", "x5u": "http://127.0.0.1:9/cert.pem",
     });
 
-    let token = sign(
-        &header,
-        &claims_at(clock.now()),
-        &key(1).encoding,
-        Algorithm::RS256,
-    );
+    let token = signed_by(&header, key(1), Algorithm::RS256, clock.now());
 
-    assert_invalid_token(
-        app.get("/any", Some(&token)).await,
-        "the token signature is invalid",
-    )
-    .await;
+    assert_refused(&app, &token, "the token signature is invalid").await;
 }
 
 #[tokio::test]
@@ -396,11 +338,7 @@ async fn an_unknown_kid_is_refused() {
 
     let token = token(key(1), clock.now());
 
-    assert_invalid_token(
-        app.get("/any", Some(&token)).await,
-        "the token was signed by an unknown key",
-    )
-    .await;
+    assert_refused(&app, &token, "the token was signed by an unknown key").await;
 }
 
 #[tokio::test]
@@ -410,7 +348,7 @@ async fn a_token_over_8_kib_is_refused_before_parsing() {
         c["pad"] = json!("x".repeat(8 * 1024))
     });
 
-    assert_invalid_token(app.get("/any", Some(&big)).await, "the token is too long").await;
+    assert_refused(&app, &big, "the token is too long").await;
 }
 
 #[tokio::test]
@@ -421,11 +359,7 @@ async fn only_compact_jws_with_three_segments_is_accepted() {
     let jwe_shaped = format!("{token}.AAAA.BBBB");
 
     for token in [two_segments.to_owned(), jwe_shaped] {
-        assert_invalid_token(
-            app.get("/any", Some(&token)).await,
-            "the token is not a compact JWS",
-        )
-        .await;
+        assert_refused(&app, &token, "the token is not a compact JWS").await;
     }
 }
 
