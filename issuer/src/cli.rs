@@ -120,11 +120,7 @@ pub struct UserAddArgs {
     pub email: String,
     /// The account's password (at least 8 characters). Prefer `--password-stdin` on shared hosts,
     /// where the process list is visible to others.
-    #[arg(
-        long,
-        required_unless_present = "password_stdin",
-        conflicts_with = "password_stdin"
-    )]
+    #[arg(long, required_unless_present = "password_stdin", conflicts_with = "password_stdin")]
     pub password: Option<Secret>,
     /// Read the password from the first line of standard input.
     #[arg(long)]

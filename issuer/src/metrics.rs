@@ -121,34 +121,47 @@ impl Drop for GaugeGuard {
     }
 }
 
+/// Every counter and its description (Prometheus `# HELP`).
+const COUNTERS: [(&str, &str); 10] = [
+    (LOGINS_TOTAL, "POST /login answers, by result."),
+    (REGISTRATIONS_TOTAL, "POST /register answers, by result."),
+    (REFRESHES_TOTAL, "POST /refresh answers, by result."),
+    (OTP_STARTS_TOTAL, "POST /otp/start answers, by result."),
+    (
+        OTP_VERIFICATIONS_TOTAL,
+        "POST /otp/verify answers, by result.",
+    ),
+    (TOKENS_ISSUED_TOTAL, "Token pairs handed out."),
+    (
+        REFRESH_TOKEN_REUSE_TOTAL,
+        "Used refresh tokens presented after the grace window; each ends its session.",
+    ),
+    (RATE_LIMITED_TOTAL, "Requests refused by a rate limit."),
+    (
+        PASSWORD_HASHES_TOTAL,
+        "Password hashes and verifications done.",
+    ),
+    (
+        DATABASE_ERRORS_TOTAL,
+        "Failed database operations, by kind (unavailable, internal).",
+    ),
+];
+
+/// Every gauge and its description.
+const GAUGES: [(&str, &str); 2] = [
+    (
+        PASSWORD_HASH_QUEUE_DEPTH,
+        "Password hashes waiting for a permit.",
+    ),
+    (PASSWORD_HASHES_RUNNING, "Password hashes running now."),
+];
+
 /// Gives the installed recorder each metric's description (Prometheus `# HELP`).
 pub(crate) fn describe() {
-    use ::metrics::{describe_counter, describe_gauge};
-    describe_counter!(LOGINS_TOTAL, "POST /login answers, by result.");
-    describe_counter!(REGISTRATIONS_TOTAL, "POST /register answers, by result.");
-    describe_counter!(REFRESHES_TOTAL, "POST /refresh answers, by result.");
-    describe_counter!(OTP_STARTS_TOTAL, "POST /otp/start answers, by result.");
-    describe_counter!(
-        OTP_VERIFICATIONS_TOTAL,
-        "POST /otp/verify answers, by result."
-    );
-    describe_counter!(TOKENS_ISSUED_TOTAL, "Token pairs handed out.");
-    describe_counter!(
-        REFRESH_TOKEN_REUSE_TOTAL,
-        "Used refresh tokens presented after the grace window; each ends its session."
-    );
-    describe_counter!(RATE_LIMITED_TOTAL, "Requests refused by a rate limit.");
-    describe_gauge!(
-        PASSWORD_HASH_QUEUE_DEPTH,
-        "Password hashes waiting for a permit."
-    );
-    describe_gauge!(PASSWORD_HASHES_RUNNING, "Password hashes running now.");
-    describe_counter!(
-        PASSWORD_HASHES_TOTAL,
-        "Password hashes and verifications done."
-    );
-    describe_counter!(
-        DATABASE_ERRORS_TOTAL,
-        "Failed database operations, by kind (unavailable, internal)."
-    );
+    for (name, help) in COUNTERS {
+        ::metrics::describe_counter!(name, help);
+    }
+    for (name, help) in GAUGES {
+        ::metrics::describe_gauge!(name, help);
+    }
 }

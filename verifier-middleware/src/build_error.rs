@@ -94,6 +94,16 @@ pub enum Setting {
 }
 
 impl Setting {
+    /// `Ok` when the setting's value is within its bounds (`within`), else the error naming
+    /// it and `reason`: one line a bound in each subsystem's `validate`.
+    pub(crate) fn require(self, within: bool, reason: &'static str) -> Result<(), BuildError> {
+        if within {
+            Ok(())
+        } else {
+            Err(BuildError::invalid(self, reason))
+        }
+    }
+
     /// The name of the builder method that sets it, e.g. `fetch_timeout`.
     pub fn method(self) -> &'static str {
         match self {

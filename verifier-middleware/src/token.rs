@@ -23,12 +23,7 @@ const MAX_KID_BYTES: usize = 256;
 /// The cap on a token's length: the one configured (at least 64 bytes) or the default.
 pub(crate) fn max_token_bytes(configured: Option<usize>) -> Result<usize, BuildError> {
     let max_bytes = configured.unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
-    if max_bytes < MIN_MAX_TOKEN_BYTES {
-        return Err(BuildError::invalid(
-            Setting::MaxTokenBytes,
-            "at least 64 bytes",
-        ));
-    }
+    Setting::MaxTokenBytes.require(max_bytes >= MIN_MAX_TOKEN_BYTES, "at least 64 bytes")?;
     Ok(max_bytes)
 }
 

@@ -20,29 +20,14 @@ pub struct DatabaseArgs {
     )]
     pub database_url: Secret,
     /// Most connections the pool opens (per issuer process).
-    #[arg(
-        long,
-        env = "DATABASE_MAX_CONNECTIONS",
-        default_value = "10",
-        global = true
-    )]
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value = "10", global = true)]
     pub database_max_connections: String,
     /// How long a request waits for a free (or new) connection before answering 503.
-    #[arg(
-        long,
-        env = "DATABASE_ACQUIRE_TIMEOUT",
-        default_value = "5s",
-        global = true
-    )]
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT", default_value = "5s", global = true)]
     pub database_acquire_timeout: String,
     /// Longest a statement may run or wait for a lock before the request answers 503
     /// (PostgreSQL `statement_timeout` and `lock_timeout`; SQLite's busy timeout).
-    #[arg(
-        long,
-        env = "DATABASE_STATEMENT_TIMEOUT",
-        default_value = "5s",
-        global = true
-    )]
+    #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT", default_value = "5s", global = true)]
     pub database_statement_timeout: String,
 }
 

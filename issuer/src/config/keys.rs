@@ -28,20 +28,10 @@ pub struct KeysArgs {
     pub key_publish_lead: String,
     /// Rotate the signing key on this schedule, e.g. `30d` (`off`: only with
     /// `issuer keys rotate`). Needs a writable KEYS_DIR.
-    #[arg(
-        long,
-        env = "KEY_ROTATION_INTERVAL",
-        default_value = "off",
-        global = true
-    )]
+    #[arg(long, env = "KEY_ROTATION_INTERVAL", default_value = "off", global = true)]
     pub key_rotation_interval: String,
     /// How often a running issuer checks KEYS_DIR for changes.
-    #[arg(
-        long,
-        env = "KEYS_RELOAD_INTERVAL",
-        default_value = "10s",
-        global = true
-    )]
+    #[arg(long, env = "KEYS_RELOAD_INTERVAL", default_value = "10s", global = true)]
     pub keys_reload_interval: String,
     /// `RS256` or `HS256`.
     #[arg(long, env = "JWT_ALGORITHM", default_value = "RS256", global = true)]

@@ -14,20 +14,10 @@ use crate::throttle::ThrottlePolicy;
 #[derive(Debug, Clone, Args)]
 pub struct LoginArgs {
     /// Failed logins allowed per account before back-off starts.
-    #[arg(
-        long,
-        env = "LOGIN_ACCOUNT_FREE_ATTEMPTS",
-        default_value = "5",
-        global = true
-    )]
+    #[arg(long, env = "LOGIN_ACCOUNT_FREE_ATTEMPTS", default_value = "5", global = true)]
     pub login_account_free_attempts: String,
     /// Failed logins allowed per client address (IPv6: per /64) before back-off starts.
-    #[arg(
-        long,
-        env = "LOGIN_CLIENT_FREE_ATTEMPTS",
-        default_value = "20",
-        global = true
-    )]
+    #[arg(long, env = "LOGIN_CLIENT_FREE_ATTEMPTS", default_value = "20", global = true)]
     pub login_client_free_attempts: String,
     /// First back-off delay; it doubles with each further failure.
     #[arg(long, env = "LOGIN_BACKOFF_BASE", default_value = "1s", global = true)]
@@ -36,30 +26,15 @@ pub struct LoginArgs {
     #[arg(long, env = "LOGIN_BACKOFF_MAX", default_value = "15m", global = true)]
     pub login_backoff_max: String,
     /// Registrations accepted from one client address (IPv6: per /64) per hour.
-    #[arg(
-        long,
-        env = "REGISTRATIONS_PER_CLIENT",
-        default_value = "20",
-        global = true
-    )]
+    #[arg(long, env = "REGISTRATIONS_PER_CLIENT", default_value = "20", global = true)]
     pub registrations_per_client: String,
     /// Comma-separated roles that `POST /register` may grant; the first is the default.
-    #[arg(
-        long,
-        env = "SELF_SERVICE_ROLES",
-        default_value = "user,raider",
-        global = true
-    )]
+    #[arg(long, env = "SELF_SERVICE_ROLES", default_value = "user,raider", global = true)]
     pub self_service_roles: String,
     /// Where the client address comes from: `ConnectInfo` (the TCP peer, the default) or, only
     /// behind a proxy that sets it, `RightmostXForwardedFor`, `XRealIp`, `CfConnectingIp`,
     /// `TrueClientIp`, `FlyClientIp`, `CloudFrontViewerAddress`, `XEnvoyExternalAddress`.
-    #[arg(
-        long,
-        env = "CLIENT_IP_SOURCE",
-        default_value = "ConnectInfo",
-        global = true
-    )]
+    #[arg(long, env = "CLIENT_IP_SOURCE", default_value = "ConnectInfo", global = true)]
     pub client_ip_source: String,
 }
 

@@ -45,28 +45,13 @@ pub struct OtpArgs {
     #[arg(long, env = "OTP_SENDS_PER_PHONE", default_value = "5", global = true)]
     pub otp_sends_per_phone: String,
     /// Codes requested by one client address (IPv6: per /64) per hour.
-    #[arg(
-        long,
-        env = "OTP_SENDS_PER_CLIENT",
-        default_value = "20",
-        global = true
-    )]
+    #[arg(long, env = "OTP_SENDS_PER_CLIENT", default_value = "20", global = true)]
     pub otp_sends_per_client: String,
     /// Codes checked for one phone per hour.
-    #[arg(
-        long,
-        env = "OTP_CHECKS_PER_PHONE",
-        default_value = "10",
-        global = true
-    )]
+    #[arg(long, env = "OTP_CHECKS_PER_PHONE", default_value = "10", global = true)]
     pub otp_checks_per_phone: String,
     /// Codes checked by one client address (IPv6: per /64) per hour, whatever the numbers.
-    #[arg(
-        long,
-        env = "OTP_CHECKS_PER_CLIENT",
-        default_value = "30",
-        global = true
-    )]
+    #[arg(long, env = "OTP_CHECKS_PER_CLIENT", default_value = "30", global = true)]
     pub otp_checks_per_client: String,
 }
 

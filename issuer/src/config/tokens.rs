@@ -16,12 +16,7 @@ pub const MAX_REFRESH_GRACE: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, Args)]
 pub struct TokenArgs {
     /// The `iss` claim; also the public base URL used in discovery.
-    #[arg(
-        long,
-        env = "JWT_ISSUER",
-        default_value = "http://localhost:3000",
-        global = true
-    )]
+    #[arg(long, env = "JWT_ISSUER", default_value = "http://localhost:3000", global = true)]
     pub jwt_issuer: String,
     /// The `aud` claim.
     #[arg(long, env = "JWT_AUDIENCE", default_value = "api", global = true)]
@@ -34,23 +29,13 @@ pub struct TokenArgs {
     pub refresh_token_ttl: String,
     /// How long a used refresh token, presented again, still gets the same successor instead of
     /// ending the session (concurrent refreshes by one client); `0s` turns the grace off.
-    #[arg(
-        long,
-        env = "REFRESH_GRACE_PERIOD",
-        default_value = "5s",
-        global = true
-    )]
+    #[arg(long, env = "REFRESH_GRACE_PERIOD", default_value = "5s", global = true)]
     pub refresh_grace_period: String,
     /// A session not refreshed for this long can no longer refresh (`off`: no idle expiry).
     #[arg(long, env = "SESSION_IDLE_TTL", default_value = "off", global = true)]
     pub session_idle_ttl: String,
     /// How often ended and expired sessions are deleted.
-    #[arg(
-        long,
-        env = "SESSION_PRUNE_INTERVAL",
-        default_value = "10m",
-        global = true
-    )]
+    #[arg(long, env = "SESSION_PRUNE_INTERVAL", default_value = "10m", global = true)]
     pub session_prune_interval: String,
 }
 

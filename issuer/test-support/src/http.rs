@@ -53,6 +53,15 @@ impl<'a> Http<'a> {
             .expect("POST sent")
     }
 
+    /// `POST /register` of `email` with `password` (an issuer's), whatever it answers.
+    ///
+    /// # Panics
+    /// When the request cannot be sent.
+    pub async fn register(&self, email: &str, password: &str) -> reqwest::Response {
+        let body = serde_json::json!({ "email": email, "password": password });
+        self.post_json("/register", &body).await
+    }
+
     /// The JWKS served at `/.well-known/jwks.json` (an issuer's), asserting 200.
     ///
     /// # Panics

@@ -24,12 +24,7 @@ async fn a_locked_database_answers_503_and_the_service_recovers_when_it_is_relea
     let app = spawn_app_with_short_lock_wait(&backend).await;
     let mut lock = app.lock_writes().await;
 
-    let refused = app
-        .post_json(
-            "/register",
-            &json!({ "email": "a@example.com", "password": PASSWORD }),
-        )
-        .await;
+    let refused = app.register_as("a@example.com", PASSWORD).await;
     assert_eq!(refused.headers()["retry-after"], "1");
     let description = assert_error(refused, 503, "temporarily_unavailable").await;
     assert!(

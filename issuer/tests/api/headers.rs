@@ -32,12 +32,7 @@ async fn token_responses_are_neither_stored_nor_sniffed(backend: Backend) {
 async fn errors_and_other_answers_are_neither_stored_nor_sniffed(backend: Backend) {
     let app = spawn_app(&backend).await;
 
-    let registered = app
-        .post_json(
-            "/register",
-            &json!({ "email": "alice@example.com", "password": PASSWORD }),
-        )
-        .await;
+    let registered = app.register_as("alice@example.com", PASSWORD).await;
     let bad_request = app.post_json("/login", &json!({ "email": 1 })).await;
     let wrong_password = app.login("alice@example.com", "not the password").await;
     let unknown_path = app.get("/admin").await;

@@ -162,6 +162,11 @@ impl TestApp {
         self.http().get(path).await
     }
 
+    /// `POST /register` of `email` with `password`, whatever it answers.
+    pub(crate) async fn register_as(&self, email: &str, password: &str) -> reqwest::Response {
+        self.http().register(email, password).await
+    }
+
     /// Registers `email` with [`PASSWORD`] and `role`, asserting 201.
     pub(crate) async fn register(&self, email: &str, role: Option<&str>) -> Value {
         let mut body = json!({ "email": email, "password": PASSWORD });
@@ -363,11 +368,7 @@ pub(crate) async fn assert_writes_unavailable(app: &TestApp) {
     )
     .await;
     assert_error(
-        app.post_json(
-            "/register",
-            &json!({ "email": "b@example.com", "password": PASSWORD }),
-        )
-        .await,
+        app.register_as("b@example.com", PASSWORD).await,
         503,
         "temporarily_unavailable",
     )

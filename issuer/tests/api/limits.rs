@@ -14,11 +14,7 @@ use crate::otp::spawn_otp_app;
 impl TestApp {
     /// `POST /register` of `email` with [`PASSWORD`].
     async fn try_register(&self, email: &str) -> reqwest::Response {
-        self.post_json(
-            "/register",
-            &json!({ "email": email, "password": PASSWORD }),
-        )
-        .await
+        self.register_as(email, PASSWORD).await
     }
 }
 

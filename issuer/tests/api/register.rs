@@ -7,12 +7,7 @@ use crate::helpers::{Backend, PASSWORD, assert_error, backend_tests, spawn_app};
 async fn registering_returns_201_with_id_normalised_email_and_default_role(backend: Backend) {
     let app = spawn_app(&backend).await;
 
-    let response = app
-        .post_json(
-            "/register",
-            &json!({ "email": " Alice@Example.COM ", "password": PASSWORD }),
-        )
-        .await;
+    let response = app.register_as(" Alice@Example.COM ", PASSWORD).await;
 
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.unwrap();
@@ -70,12 +65,7 @@ async fn self_service_roles_come_from_configuration(backend: Backend) {
 async fn a_malformed_email_is_422_saying_so(backend: Backend) {
     let app = spawn_app(&backend).await;
 
-    let response = app
-        .post_json(
-            "/register",
-            &json!({ "email": "alice.example.com", "password": PASSWORD }),
-        )
-        .await;
+    let response = app.register_as("alice.example.com", PASSWORD).await;
 
     let description = assert_error(response, 422, "invalid_request").await;
     assert!(description.contains("email"), "{description}");
@@ -84,12 +74,7 @@ async fn a_malformed_email_is_422_saying_so(backend: Backend) {
 async fn a_password_under_8_characters_is_422_saying_so(backend: Backend) {
     let app = spawn_app(&backend).await;
 
-    let response = app
-        .post_json(
-            "/register",
-            &json!({ "email": "alice@example.com", "password": "1234567" }),
-        )
-        .await;
+    let response = app.register_as("alice@example.com", "1234567").await;
 
     let description = assert_error(response, 422, "invalid_request").await;
     assert_eq!(description, "password must be at least 8 characters");
@@ -99,12 +84,7 @@ async fn an_email_registered_twice_is_409_even_in_another_case(backend: Backend)
     let app = spawn_app(&backend).await;
     app.register("alice@example.com", None).await;
 
-    let response = app
-        .post_json(
-            "/register",
-            &json!({ "email": "ALICE@example.com", "password": PASSWORD }),
-        )
-        .await;
+    let response = app.register_as("ALICE@example.com", PASSWORD).await;
 
     let description = assert_error(response, 409, "conflict").await;
     assert_eq!(description, "an account with this email already exists");

@@ -56,12 +56,7 @@ async fn start_replicas_on(
 }
 
 async fn register_and_log_in(on: &Process, email: &str) -> Value {
-    let created = on
-        .post(
-            "/register",
-            &json!({ "email": email, "password": PASSWORD }),
-        )
-        .await;
+    let created = on.http().register(email, PASSWORD).await;
     assert_eq!(created.status(), 201);
     tokens(log_in(on, email, PASSWORD).await).await
 }
@@ -209,13 +204,7 @@ async fn a_parallel_burst_split_across_replicas_checks_one_password(backend: Bac
         ],
     )
     .await;
-    let created = replicas
-        .a
-        .post(
-            "/register",
-            &json!({ "email": "a@example.com", "password": PASSWORD }),
-        )
-        .await;
+    let created = replicas.a.http().register("a@example.com", PASSWORD).await;
     assert_eq!(created.status(), 201);
     let urls = [&replicas.a, &replicas.b].map(|on| format!("{}/login", on.base_url));
     let client = reqwest::Client::new();

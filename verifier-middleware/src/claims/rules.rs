@@ -57,9 +57,7 @@ impl ClaimSettings {
     /// The rules, once the leeway is within [`MAX_LEEWAY`] and the issuer and the audience are
     /// each either given (not empty) or skipped by name.
     pub(crate) fn rules(self) -> Result<ClaimRules, BuildError> {
-        if self.leeway > MAX_LEEWAY {
-            return Err(BuildError::invalid(Setting::Leeway, "at most 5 minutes"));
-        }
+        Setting::Leeway.require(self.leeway <= MAX_LEEWAY, "at most 5 minutes")?;
         let issuer = match self.issuer {
             Expectation::Unset => return Err(BuildError::MissingIssuer),
             Expectation::Expect(issuer) if issuer.is_empty() => {

@@ -38,12 +38,7 @@ pub(crate) struct Fetcher {
 impl FetchSettings {
     /// Refuses a zero timeout.
     pub(crate) fn validate(&self) -> Result<(), BuildError> {
-        if self.timeout.is_zero() {
-            return Err(BuildError::invalid(
-                Setting::FetchTimeout,
-                "must be positive",
-            ));
-        }
+        Setting::FetchTimeout.require(!self.timeout.is_zero(), "must be positive")?;
         Ok(())
     }
 

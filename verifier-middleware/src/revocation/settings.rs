@@ -42,18 +42,12 @@ impl RevocationSettings {
             return Ok(None);
         };
         let url = parse_http_url(url).map_err(BuildError::InvalidRevocationUrl)?;
-        if self.poll_interval < MIN_POLL_INTERVAL {
-            return Err(BuildError::invalid(
-                Setting::RevocationPollInterval,
-                "at least 1 s",
-            ));
-        }
-        if self.max_response_bytes < MIN_RESPONSE_BYTES {
-            return Err(BuildError::invalid(
-                Setting::RevocationMaxResponseBytes,
-                "at least 1 KiB",
-            ));
-        }
+        Setting::RevocationPollInterval
+            .require(self.poll_interval >= MIN_POLL_INTERVAL, "at least 1 s")?;
+        Setting::RevocationMaxResponseBytes.require(
+            self.max_response_bytes >= MIN_RESPONSE_BYTES,
+            "at least 1 KiB",
+        )?;
         Ok(Some(url))
     }
 }

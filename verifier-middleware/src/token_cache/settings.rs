@@ -39,24 +39,10 @@ impl TokenCacheSettings {
         if !self.enabled {
             return Ok(());
         }
-        if self.max_entries == 0 {
-            return Err(BuildError::invalid(
-                Setting::TokenCacheMaxEntries,
-                "at least 1",
-            ));
-        }
-        if self.max_bytes < MIN_MAX_BYTES {
-            return Err(BuildError::invalid(
-                Setting::TokenCacheMaxBytes,
-                "at least 64 KiB",
-            ));
-        }
-        if self.max_lifetime < MIN_MAX_LIFETIME {
-            return Err(BuildError::invalid(
-                Setting::TokenCacheMaxLifetime,
-                "at least 1 s",
-            ));
-        }
+        Setting::TokenCacheMaxEntries.require(self.max_entries > 0, "at least 1")?;
+        Setting::TokenCacheMaxBytes.require(self.max_bytes >= MIN_MAX_BYTES, "at least 64 KiB")?;
+        Setting::TokenCacheMaxLifetime
+            .require(self.max_lifetime >= MIN_MAX_LIFETIME, "at least 1 s")?;
         Ok(())
     }
 }

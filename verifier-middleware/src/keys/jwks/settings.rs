@@ -53,24 +53,18 @@ impl Default for JwksSettings {
 impl JwksSettings {
     /// Refuses bounds that contradict each other and a response cap too small for a key.
     pub(crate) fn validate(&self) -> Result<(), BuildError> {
-        if self.min_ttl.is_zero() || self.min_ttl > self.max_ttl {
-            return Err(BuildError::invalid(
-                Setting::JwksTtlBounds,
-                "min must be positive and at most max",
-            ));
-        }
-        if !self.retry_backoff.is_valid() {
-            return Err(BuildError::invalid(
-                Setting::JwksRetryBackoff,
-                "first must be positive and at most max",
-            ));
-        }
-        if self.max_response_bytes < MIN_RESPONSE_BYTES {
-            return Err(BuildError::invalid(
-                Setting::JwksMaxResponseBytes,
-                "at least 1 KiB",
-            ));
-        }
+        Setting::JwksTtlBounds.require(
+            !self.min_ttl.is_zero() && self.min_ttl <= self.max_ttl,
+            "min must be positive and at most max",
+        )?;
+        Setting::JwksRetryBackoff.require(
+            self.retry_backoff.is_valid(),
+            "first must be positive and at most max",
+        )?;
+        Setting::JwksMaxResponseBytes.require(
+            self.max_response_bytes >= MIN_RESPONSE_BYTES,
+            "at least 1 KiB",
+        )?;
         Ok(())
     }
 }
