@@ -106,11 +106,12 @@ async fn the_issuers_counters_move_as_users_register_log_in_and_refresh() {
 
 #[tokio::test]
 async fn the_password_hash_queue_shows_logins_waiting_and_empties_after() {
-    // Logins in flight count against the login back-off until they succeed: room for all of
-    // them, as this test is about the hash queue.
+    // Logins in flight count against the login back-off until they succeed, and are shed
+    // beyond the queue's wait: room for all of them, as this test is about the hash queue.
     let roomy = [
         ("LOGIN_ACCOUNT_FREE_ATTEMPTS", "1000".to_owned()),
         ("LOGIN_CLIENT_FREE_ATTEMPTS", "1000".to_owned()),
+        ("PASSWORD_HASH_MAX_WAIT", "60s".to_owned()),
     ];
     let issuer = Issuer::start_with(0, &roomy);
     let client = reqwest::Client::new();
@@ -146,6 +147,58 @@ async fn the_password_hash_queue_shows_logins_waiting_and_empties_after() {
     let after = scrape(&client, issuer.url()).await;
     assert_eq!(queue(&after), 0.0);
     assert_eq!(sample(&after, "issuer_password_hashes_running", &[]), 0.0);
+}
+
+#[tokio::test]
+async fn logins_the_hash_queue_turns_away_are_503s_each_counted_as_shed() {
+    // One hash at a time and nobody waiting: of logins sent together, all but the one
+    // hashing are shed; rounds are sent until one is.
+    let issuer = Issuer::start_with(
+        0,
+        &[
+            ("PASSWORD_HASH_CONCURRENCY", "1".to_owned()),
+            ("PASSWORD_HASH_MAX_QUEUE", "0".to_owned()),
+            ("LOGIN_ACCOUNT_FREE_ATTEMPTS", "1000".to_owned()),
+            ("LOGIN_CLIENT_FREE_ATTEMPTS", "1000".to_owned()),
+        ],
+    );
+    let client = reqwest::Client::new();
+    account(&client, issuer.url(), "alice@example.com", "user").await;
+    let (mut served, mut shed) = (0, 0);
+    for _round in 0..20 {
+        let logins: Vec<_> = (0..8)
+            .map(|_| {
+                let client = client.clone();
+                let url = format!("{}/login", issuer.url());
+                let body = json!({ "email": "alice@example.com", "password": PASSWORD });
+                tokio::spawn(async move { post(&client, url, &body).await })
+            })
+            .collect();
+        for login in logins {
+            let response = login.await.unwrap();
+            match response.status().as_u16() {
+                200 => served += 1,
+                503 => {
+                    assert_eq!(response.headers()["retry-after"], "1");
+                    shed += 1;
+                }
+                other => panic!("login answered {other}"),
+            }
+        }
+        if shed > 0 {
+            break;
+        }
+    }
+    assert!(shed > 0 && served > 0, "served {served}, shed {shed}");
+
+    let page = scrape(&client, issuer.url()).await;
+    let by_endpoint = |endpoint| sample(&page, "issuer_shed_total", &[("endpoint", endpoint)]);
+    assert_eq!(by_endpoint("login"), f64::from(shed));
+    let result = |result| sample(&page, "issuer_logins_total", &[("result", result)]);
+    assert_eq!(result("temporarily_unavailable"), f64::from(shed));
+    let first = 1.0; // `account` logs in once to return a token
+    assert_eq!(result("success"), f64::from(served) + first);
+    assert!(page.contains("# HELP issuer_shed_total "), "{page}");
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::clock::unix_seconds;
 use crate::domain::{Email, Password, Phone, Role};
-use crate::passwords::{HashError, PasswordHashing};
+use crate::passwords::{Admission, HashError};
 use crate::storage::{NewLogin, NewUser, Store, StoreError, UserRecord};
 
 /// Who may register, and how often.
@@ -57,17 +57,18 @@ pub struct Account {
     pub role: Role,
 }
 
-/// Hashes the password (off the runtime) and stores the account.
+/// Hashes the password (off the runtime, in the place `admission` holds in the hashing queue)
+/// and stores the account.
 /// Fails with [`AccountError::EmailTaken`] when the e-mail is registered already.
 pub async fn create_account(
     store: &Store,
-    passwords: &PasswordHashing,
+    admission: Admission,
     email: Email,
     password: Password,
     role: Role,
     now: SystemTime,
 ) -> Result<Account, AccountError> {
-    let password_hash = passwords.hash(password).await?;
+    let password_hash = admission.hash(password).await?;
     let id = Uuid::now_v7();
     store
         .insert_user(&NewUser {

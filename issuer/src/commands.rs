@@ -11,7 +11,7 @@ use crate::config::{Config, ConfigError};
 use crate::domain::{Email, Password, Phone, Role};
 use crate::keys::lifecycle::Phase;
 use crate::keys::{self, KeyError, RsaSigningKey, manifest, rotation};
-use crate::passwords::{HashError, PasswordHashing};
+use crate::passwords::{HashError, PasswordHashing, QueuePolicy};
 use crate::startup::{Application, StartupError};
 use crate::storage::{EndReason, OpenError, SessionScope, Store, StoreError, UserRecord};
 use crate::time::{format_time, seconds};
@@ -177,8 +177,9 @@ async fn add_user(config: Config, args: UserAddArgs) -> Result<(), CommandError>
     let role = Role::parse(&args.role).map_err(|e| invalid("--role", e.to_string()))?;
 
     let store = Store::open(&config.database).await?;
-    let hashing = PasswordHashing::new(1)?;
-    let account = create_account(&store, &hashing, email, password, role, SystemClock.now())
+    let hashing = PasswordHashing::new(QueuePolicy::unlimited(1))?;
+    let admission = hashing.admit().expect("an unlimited queue admits");
+    let account = create_account(&store, admission, email, password, role, SystemClock.now())
         .await
         .map_err(CommandError::UserAdd)?;
     store.close().await;

@@ -21,7 +21,7 @@ use crate::accounts::AccountError;
 use crate::login::LoginError;
 use crate::metrics::ErrorCode;
 use crate::otp::{PROVIDER_SEND_LIMIT_WAIT, ProviderError};
-use crate::passwords::HashError;
+use crate::passwords::{Busy, HashError};
 use crate::sessions::SessionError;
 use crate::storage::StoreError;
 use crate::tokens::SignError;
@@ -65,6 +65,13 @@ pub enum ApiError {
     /// 503: the database is unreachable; the client may retry.
     #[error("the service is temporarily unavailable; retry shortly")]
     Unavailable(#[source] StoreError),
+    /// 503: more password-hashing work than the issuer admits (a login or registration
+    /// storm); turned away before any work was done, with `Retry-After`.
+    #[error("the service is busy; retry shortly")]
+    Busy {
+        /// About how long the admitted work takes.
+        retry_after: Duration,
+    },
     /// 503: the SMS provider failed or is unreachable; the client may retry. The cause is
     /// logged, never sent.
     #[error("the service is temporarily unavailable; retry shortly")]
@@ -91,6 +98,15 @@ impl ApiError {
         Self::RateLimited { retry_after }
     }
 
+    /// 503 for work the hashing queue did not admit on `endpoint`, counted in
+    /// `issuer_shed_total`.
+    pub(crate) fn shed(endpoint: &'static str, busy: Busy) -> Self {
+        crate::metrics::shed(endpoint);
+        Self::Busy {
+            retry_after: busy.retry_after,
+        }
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -104,7 +120,9 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Unavailable(_) | Self::ProviderUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Busy { .. } | Self::ProviderUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -121,7 +139,9 @@ impl ApiError {
             Self::InvalidGrant => "invalid_grant",
             Self::RateLimited { .. } => "rate_limited",
             Self::NotFound(_) => "not_found",
-            Self::Unavailable(_) | Self::ProviderUnavailable(_) => "temporarily_unavailable",
+            Self::Unavailable(_) | Self::Busy { .. } | Self::ProviderUnavailable(_) => {
+                "temporarily_unavailable"
+            }
             Self::Internal(_) => "server_error",
         }
     }
@@ -137,7 +157,7 @@ impl IntoResponse for ApiError {
         response.extensions_mut().insert(ErrorCode(self.code()));
         let headers = response.headers_mut();
         match &self {
-            Self::RateLimited { retry_after } => {
+            Self::RateLimited { retry_after } | Self::Busy { retry_after } => {
                 headers.insert(header::RETRY_AFTER, retry_after_seconds(*retry_after));
             }
             Self::Unavailable(_) => {
@@ -221,6 +241,7 @@ impl From<LoginError> for ApiError {
     fn from(error: LoginError) -> Self {
         match error {
             LoginError::Blocked(retry_after) => Self::limited("login", retry_after),
+            LoginError::Busy(busy) => Self::shed("login", busy),
             LoginError::InvalidCredentials => Self::InvalidCredentials,
             LoginError::Store(error) => error.into(),
             LoginError::Hash(error) => error.into(),

@@ -1,4 +1,5 @@
-//! Password login: the back-off, the account lookup and the password check, in that order.
+//! Password login: admission to the hashing queue, the back-off, the account lookup and the
+//! password check, in that order.
 //!
 //! Unknown e-mails and wrong passwords get the same answer after the same work (a dummy
 //! argon2 verification). Each attempt is counted by [`crate::throttle`] before its password is
@@ -8,7 +9,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::domain::Email;
-use crate::passwords::{HashError, PasswordHashing};
+use crate::passwords::{Busy, HashError, PasswordHashing};
 use crate::storage::{Store, StoreError, UserRecord};
 use crate::throttle::{LoginThrottle, Reservation, ThrottleKey};
 
@@ -23,6 +24,9 @@ pub enum LoginError {
     /// all).
     #[error("wrong email or password")]
     InvalidCredentials,
+    /// The password-hashing queue is full; nothing was read or counted.
+    #[error(transparent)]
+    Busy(#[from] Busy),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -56,6 +60,8 @@ impl PasswordLogin {
         email: &str,
         password: String,
     ) -> Result<UserRecord, LoginError> {
+        // Before anything else: a login turned away costs no database work and no attempt.
+        let admission = self.passwords.admit()?;
         let email = Email::parse(email).ok();
         // The address first: an address in back-off spends nothing of the accounts it tries.
         let keys: Vec<ThrottleKey> = std::iter::once(ThrottleKey::Client(client))
@@ -72,7 +78,7 @@ impl PasswordLogin {
         };
         // A phone user has no password: the dummy verification runs, as for an unknown e-mail.
         let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
-        let verified = self.passwords.verify(password, stored_hash).await?;
+        let verified = admission.verify(password, stored_hash).await?;
         let Some(user) = user.filter(|_| verified) else {
             tracing::debug!("login refused: unknown email or wrong password");
             // The counted attempt stays counted: it was a failure.

@@ -47,6 +47,8 @@ pub const TOKENS_ISSUED_TOTAL: &str = "issuer_tokens_issued_total";
 pub const REFRESH_TOKEN_REUSE_TOTAL: &str = "issuer_refresh_token_reuse_total";
 /// Counter: requests refused by a rate limit, by `endpoint`.
 pub const RATE_LIMITED_TOTAL: &str = "issuer_rate_limited_total";
+/// Counter: requests turned away by the password-hashing queue (503), by `endpoint`.
+pub const SHED_TOTAL: &str = "issuer_shed_total";
 /// Gauge: password hashes waiting for a permit to run.
 pub const PASSWORD_HASH_QUEUE_DEPTH: &str = "issuer_password_hash_queue_depth";
 /// Gauge: password hashes running now.
@@ -100,6 +102,11 @@ pub(crate) fn rate_limited(endpoint: &'static str) {
     ::metrics::counter!(RATE_LIMITED_TOTAL, "endpoint" => endpoint).increment(1);
 }
 
+/// Counts a request turned away by the password-hashing queue on `endpoint`.
+pub(crate) fn shed(endpoint: &'static str) {
+    ::metrics::counter!(SHED_TOTAL, "endpoint" => endpoint).increment(1);
+}
+
 /// Counts a failed database operation of `kind` (`unavailable` or `internal`).
 pub(crate) fn database_error(kind: &'static str) {
     ::metrics::counter!(DATABASE_ERRORS_TOTAL, "kind" => kind).increment(1);
@@ -122,7 +129,7 @@ impl Drop for GaugeGuard {
 }
 
 /// Every counter and its description (Prometheus `# HELP`).
-const COUNTERS: [(&str, &str); 10] = [
+const COUNTERS: [(&str, &str); 11] = [
     (LOGINS_TOTAL, "POST /login answers, by result."),
     (REGISTRATIONS_TOTAL, "POST /register answers, by result."),
     (REFRESHES_TOTAL, "POST /refresh answers, by result."),
@@ -137,6 +144,10 @@ const COUNTERS: [(&str, &str); 10] = [
         "Used refresh tokens presented after the grace window; each ends its session.",
     ),
     (RATE_LIMITED_TOTAL, "Requests refused by a rate limit."),
+    (
+        SHED_TOTAL,
+        "Requests turned away (503) because the password-hashing queue was full, by endpoint.",
+    ),
     (
         PASSWORD_HASHES_TOTAL,
         "Password hashes and verifications done.",

@@ -93,7 +93,7 @@ impl Application {
                     addr: config.listen,
                     source,
                 })?;
-        let passwords = PasswordHashing::new(config.max_concurrent_hashes)?;
+        let passwords = PasswordHashing::new(config.hashing)?;
         let (otp, otp_outbox) = match &config.otp {
             Some(otp) => {
                 let (otp, outbox) = Otp::build(otp, &store, &clock)?;

@@ -4,7 +4,7 @@
 //! - **argon2id verify** of a stored hash made by the issuer's own hasher (so with exactly its
 //!   parameters, m = 19 MiB, t = 2, p = 1): what a successful login computes. A login verifies
 //!   a hash; it never creates one. It runs the way the issuer runs it: a semaphore with the
-//!   issuer's `max_concurrent_hashes` permits, then `spawn_blocking`.
+//!   issuer's `PASSWORD_HASH_CONCURRENCY` permits, then `spawn_blocking`.
 //! - **RSA-2048 sign through `jsonwebtoken::encode`** (aws_lc_rs backend), of the issuer's header
 //!   and a claims set shaped like its access tokens, on a runtime worker thread like a handler.
 //!   `jsonwebtoken` parses the DER key on every call (and aws-lc then sets the fresh key up).
@@ -28,7 +28,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use issuer::config::Config;
 use issuer::domain::Password;
 use issuer::keys::RsaSigningKey;
-use issuer::passwords::{ITERATIONS, MEMORY_KIB, PARALLELISM, PasswordHashing};
+use issuer::passwords::{ITERATIONS, MEMORY_KIB, PARALLELISM, PasswordHashing, QueuePolicy};
 use issuer::tokens::SigningConfig;
 use issuer::tokens::{ACCESS_TOKEN_TYP, AccessClaims, Signer, Subject};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -48,9 +48,10 @@ impl Argon2Verify {
     /// A stored hash of the bench password made by the issuer's hasher, and a verifier with
     /// its parameters and `permits` concurrent hashes.
     pub(crate) async fn new(permits: usize) -> Arc<Self> {
-        let hashing = PasswordHashing::new(permits).expect("issuer hasher");
+        let hashing = PasswordHashing::new(QueuePolicy::unlimited(permits)).expect("issuer hasher");
         let password = Password::parse(PASSWORD.to_owned()).expect("bench password is valid");
-        let stored = hashing.hash(password).await.expect("hash");
+        let admission = hashing.admit().expect("an unlimited queue admits");
+        let stored = admission.hash(password).await.expect("hash");
         let expected = format!("$argon2id$v=19$m={MEMORY_KIB},t={ITERATIONS},p={PARALLELISM}$");
         assert!(stored.starts_with(&expected), "{stored}");
         let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).expect("params");

@@ -64,7 +64,7 @@ pub(crate) fn config(database_url: &str, keys_dir: &Path) -> Config {
 pub(crate) struct Issuer {
     /// URLs and the shared client.
     pub(crate) http: Arc<Http>,
-    /// Password hashes the issuer runs at once (its `max_concurrent_hashes`).
+    /// Password hashes the issuer runs at once (its `PASSWORD_HASH_CONCURRENCY`).
     pub(crate) hash_permits: usize,
     stop: oneshot::Sender<()>,
     served: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -77,7 +77,7 @@ impl Issuer {
     pub(crate) async fn start(backend: &Backend, keys_dir: &Path) -> Self {
         let database = TestDatabase::create(backend).await;
         let config = config(&database.url, keys_dir);
-        let hash_permits = config.max_concurrent_hashes;
+        let hash_permits = config.hashing.permits;
         let app = Application::build(config).await.expect("issuer builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         let (stop, stopped) = oneshot::channel::<()>();

@@ -3,7 +3,8 @@
 //! Every setting is a flag and an environment variable of the same name (`--port` / `PORT`),
 //! declared in the clap [`Args`] group of its feature, in this folder: [`server`],
 //! [`database`], [`keys`] (signing and the key ring), [`tokens`] (claims, lifetimes, sessions),
-//! [`login`] (back-off, registrations, client address) and [`otp`] (phone login); logs and
+//! [`login`] (back-off, registrations, client address), [`hashing`] (password-hashing
+//! capacity) and [`otp`] (phone login); logs and
 //! error reporting are the `telemetry` crate's `TelemetryArgs`. Values arrive as raw strings and
 //! each group's `parse` turns them into the settings type its feature owns (e.g.
 //! [`crate::throttle::ThrottlePolicy`]), so that a bad value is reported in one line that names
@@ -15,6 +16,7 @@
 //! file, the field of the feature's settings type, and the README's configuration row.
 
 pub mod database;
+pub mod hashing;
 pub mod keys;
 pub mod login;
 pub mod otp;
@@ -33,6 +35,7 @@ pub use self::parse::ConfigError;
 use crate::accounts::AccountSettings;
 use crate::keys::live::RingSettings;
 use crate::otp::OtpConfig;
+use crate::passwords::QueuePolicy;
 use crate::storage::DatabaseConfig;
 use crate::throttle::ThrottlePolicy;
 use crate::tokens::{SigningConfig, TokenSettings};
@@ -55,6 +58,9 @@ pub struct Settings {
     /// `LOGIN_*`, `REGISTRATIONS_PER_CLIENT`, `SELF_SERVICE_ROLES`, `CLIENT_IP_SOURCE`.
     #[command(flatten)]
     pub login: login::LoginArgs,
+    /// `PASSWORD_HASH_*`.
+    #[command(flatten)]
+    pub hashing: hashing::HashingArgs,
     /// `OTP_*`, `TWILIO_*`.
     #[command(flatten)]
     pub otp: otp::OtpArgs,
@@ -84,8 +90,8 @@ pub struct Config {
     pub client_ip_source: ClientIpSource,
     /// Largest request body accepted, in bytes (413 beyond).
     pub body_limit_bytes: usize,
-    /// Password hashes computed at once; further logins wait their turn.
-    pub max_concurrent_hashes: usize,
+    /// How many password hashes run at once and how many may wait.
+    pub hashing: QueuePolicy,
     /// Phone login by one-time code; `None` when `OTP_PROVIDER=off`.
     pub otp: Option<OtpConfig>,
 }
@@ -107,7 +113,7 @@ impl Config {
             login_throttle: raw.login.throttle()?,
             client_ip_source: raw.login.client_ip_source()?,
             body_limit_bytes: 64 * 1024,
-            max_concurrent_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            hashing: raw.hashing.parse()?,
             otp,
         })
     }

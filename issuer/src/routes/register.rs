@@ -49,6 +49,11 @@ async fn register(
     let email = Email::parse(&request.email).map_err(|e| unprocessable(&e))?;
     let password = Password::parse(request.password).map_err(|e| unprocessable(&e))?;
     let role = self_service_role(request.role.as_deref(), &state.self_service_roles)?;
+    // Admitted first: a registration turned away uses none of the address's allowance.
+    let admission = state
+        .passwords
+        .admit()
+        .map_err(|busy| ApiError::shed("register", busy))?;
     // Counted before the hash, once the request is one that would cost one.
     if let Some(retry_after) = state.registrations.count(client_ip).await? {
         tracing::debug!("registration refused: too many from this address");
@@ -57,7 +62,7 @@ async fn register(
 
     let account = create_account(
         &state.store,
-        &state.passwords,
+        admission,
         email,
         password,
         role,

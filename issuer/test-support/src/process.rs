@@ -80,6 +80,11 @@ impl Process {
         }
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Requests to it, by path, with its client.
     pub fn http(&self) -> Http<'_> {
         Http::new(&self.client, &self.base_url)

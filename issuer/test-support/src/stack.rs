@@ -93,8 +93,14 @@ impl Issuer {
 
     /// An issuer on `port` with `extra` environment (e.g. HS256 mode, `DATABASE_URL`).
     pub fn start_with(port: u16, extra: &[(&'static str, String)]) -> Self {
+        Self::start_binary(&issuer_binary(), port, extra)
+    }
+
+    /// [`Issuer::start_with`] of another build of the issuer (`binary`), e.g. an older
+    /// release to compare with.
+    pub fn start_binary(binary: &Path, port: u16, extra: &[(&'static str, String)]) -> Self {
         let dir = TempDir::new().expect("temp dir");
-        let keygen = Command::new(issuer_binary())
+        let keygen = Command::new(binary)
             .args(["keygen", "--keys-dir", "keys"])
             .env_clear()
             .current_dir(dir.path())
@@ -106,7 +112,7 @@ impl Issuer {
             ("JWT_ISSUER", ISSUER.to_owned()),
         ];
         env.extend_from_slice(extra);
-        let mut command = Command::new(issuer_binary());
+        let mut command = Command::new(binary);
         command
             .arg("serve")
             .env_clear()
@@ -131,6 +137,11 @@ impl Issuer {
     /// `http://HOST:PORT`
     pub fn url(&self) -> &str {
         &self.process.base_url
+    }
+
+    /// Its process id (to read its memory use from `/proc`, or to kill it).
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
     }
 
     /// Its JWKS URL.

@@ -58,6 +58,8 @@ pub(crate) fn serve_command(
         .env("DATABASE_URL", &database.url)
         .env("KEYS_DIR", keys_dir)
         .env("JWT_ISSUER", ISSUER)
+        // However loaded the machine running the tests, no test is shed unless it asks to be.
+        .env("PASSWORD_HASH_MAX_WAIT", "60s")
         .env("RUST_LOG", rust_log)
         .current_dir(database.dir.path());
     command
@@ -116,6 +118,10 @@ pub(crate) async fn spawn_app_on(
     ];
     if !flags.contains(&"--keys-dir") {
         args.extend(["--keys-dir", &keys_dir]);
+    }
+    // However loaded the machine running the tests, no test is shed unless it asks to be.
+    if !flags.contains(&"--password-hash-max-wait") {
+        args.extend(["--password-hash-max-wait", "60s"]);
     }
     args.extend_from_slice(flags);
     let cli = Cli::try_parse_from(args).expect("test flags parse");

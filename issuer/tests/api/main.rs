@@ -15,6 +15,7 @@ mod limits;
 mod login;
 mod otp;
 mod outage;
+mod overload;
 mod phone_numbers;
 mod register;
 mod replicas;
