@@ -51,6 +51,7 @@ pub async fn main(name: &'static str, default_port: u16, routes: Router) -> Exit
 
 async fn serve(name: &'static str, default_port: u16, routes: Router) -> Result<(), String> {
     let config = ServiceConfig::from_env(default_port).map_err(|e| e.to_string())?;
+    let limits = telemetry::ServerLimits::from_env()?;
     let verifier = config.verifier().map_err(|e| e.to_string())?;
     let listener = TcpListener::bind(config.listen)
         .await
@@ -64,8 +65,7 @@ async fn serve(name: &'static str, default_port: u16, routes: Router) -> Result<
         }
     });
     tracing::info!(%address, "{name} listening");
-    axum::serve(listener, app(routes, verifier))
-        .with_graceful_shutdown(shutdown_signal())
+    telemetry::serve(listener, app(routes, verifier), &limits, shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))
 }

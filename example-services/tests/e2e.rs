@@ -310,18 +310,25 @@ fn conflicting_key_settings_stop_start_up_with_one_line() {
 }
 
 #[test]
-fn a_bad_log_format_stops_start_up_with_one_line_naming_it() {
-    let output = Command::new(env!("CARGO_BIN_EXE_user-service"))
-        .env_clear()
-        .env("LOG_FORMAT", "xml")
-        .output()
-        .unwrap();
+fn a_bad_log_format_or_server_limit_stops_start_up_with_one_line_naming_it() {
+    for (var, value) in [
+        ("LOG_FORMAT", "xml"),
+        ("REQUEST_TIMEOUT", "soon"),
+        ("HEADER_READ_TIMEOUT", "0s"),
+        ("MAX_CONNECTIONS", "0"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_user-service"))
+            .env_clear()
+            .env(var, value)
+            .output()
+            .unwrap();
 
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("user-service: error: "), "{stderr}");
-    assert!(stderr.contains("LOG_FORMAT"), "{stderr}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(1), "{var}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("user-service: error: "), "{stderr}");
+        assert!(stderr.contains(var), "{stderr}");
+    }
 }
 
 #[test]

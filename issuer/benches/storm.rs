@@ -16,13 +16,16 @@
 //!    `/proc/PID/status`) is sampled;
 //! 2. **storm** (`STORM_SECONDS` [20]): `STORM_CONNECTIONS` [256] clients, each on its own
 //!    connection, POST the account's correct login in a loop (as `wrk -c256` would), while the
-//!    same two probes go on beside them and RSS is sampled every 50 ms;
+//!    same two probes go on beside them and RSS is sampled every 50 ms. `STORM_CLIENTS`
+//!    [`hammer`]: after a 503 a client sends its next login at once, as `wrk` does; `polite`:
+//!    it waits the answer's `Retry-After` first, as a well-behaved client does;
 //! 3. **after**: the storm's last requests are awaited, then RSS is read again after
 //!    `STORM_SETTLE_SECONDS` [3] of quiet.
 //!
 //! It prints a Markdown table: logins/s (200s), the p50/p99 of admitted logins, how many were
 //! shed (503 + `Retry-After`) and any other answers, the JWKS and refresh p99 idle and during
-//! the storm, and RSS idle / peak / after. Every client has a 30 s timeout; a timeout counts
+//! the storm, the cores the issuer kept busy (and those the clients did, in this process), and
+//! RSS idle / peak / after. Every client has a 30 s timeout; a timeout counts
 //! as an error. The clients run in this process, on the same cores as the issuer: a storm
 //! client costs little (it waits), but the figures are those of a machine shared with its load.
 //!
@@ -55,6 +58,9 @@ struct Settings {
     storm: Duration,
     settle: Duration,
     connections: usize,
+    /// Whether a client waits `Retry-After` after a 503 (`STORM_CLIENTS=polite`) or sends its
+    /// next login at once, as `wrk` does (`hammer`, the default).
+    polite: bool,
     binary: PathBuf,
 }
 
@@ -79,6 +85,7 @@ impl Settings {
             storm: seconds("STORM_SECONDS", 20.0, 1.0),
             settle: seconds("STORM_SETTLE_SECONDS", 3.0, 0.2),
             connections,
+            polite: std::env::var("STORM_CLIENTS").is_ok_and(|clients| clients == "polite"),
             binary: std::env::var_os("STORM_ISSUER_BIN").map_or_else(issuer_binary, PathBuf::from),
         }
     }
@@ -123,6 +130,28 @@ fn rss_mib(pid: u32) -> f64 {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0.0);
     kib / 1024.0
+}
+
+/// CPU seconds (user + system) a process has used: `/proc/PID/stat` fields 14 and 15, in
+/// clock ticks of 1/100 s (Linux's `USER_HZ`).
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Cores a process kept busy, on average, since `before` (its CPU seconds then) `elapsed` ago.
+fn cores_busy(pid: &str, before: f64, elapsed: Duration) -> f64 {
+    (cpu_seconds(pid) - before) / elapsed.as_secs_f64()
 }
 
 fn client() -> reqwest::Client {
@@ -204,7 +233,7 @@ async fn probes(
 }
 
 /// `connections` clients logging in until `until`, each on its own connection.
-async fn storm(url: &str, connections: usize, until: Instant) -> Timings {
+async fn storm(url: &str, connections: usize, polite: bool, until: Instant) -> Timings {
     let login_url = format!("{url}/login");
     let tasks: Vec<_> = (0..connections)
         .map(|_| {
@@ -218,10 +247,20 @@ async fn storm(url: &str, connections: usize, until: Instant) -> Timings {
                     match post(&client, &url, &body).await {
                         Ok(response) => {
                             let status = response.status().as_u16();
+                            let retry_after = response
+                                .headers()
+                                .get("retry-after")
+                                .and_then(|value| value.to_str().ok()?.parse().ok())
+                                .map(Duration::from_secs);
                             let _ = response.bytes().await;
                             match status {
                                 200 => timings.latencies.push(started.elapsed()),
-                                503 => timings.shed += 1,
+                                503 => {
+                                    timings.shed += 1;
+                                    if let Some(wait) = retry_after.filter(|_| polite) {
+                                        tokio::time::sleep(wait).await;
+                                    }
+                                }
                                 other => timings.other.push(other.to_string()),
                             }
                         }
@@ -298,28 +337,41 @@ async fn main() {
             .to_owned(),
     ));
 
-    let idle_until = Instant::now() + settings.idle;
+    let issuer_pid = pid.to_string();
+    let issuer_cpu = cpu_seconds(&issuer_pid);
+    let idle_started = Instant::now();
+    let idle_until = idle_started + settings.idle;
     let ((mut jwks_idle, mut refresh_idle), rss_idle) = tokio::join!(
         probes(&url, Arc::clone(&refresh_token), idle_until),
         peak_rss(pid, idle_until)
     );
 
+    let idle_took = idle_started.elapsed();
+    let issuer_idle_cores = cores_busy(&issuer_pid, issuer_cpu, idle_took);
+    let (issuer_cpu, own_cpu_storm) = (cpu_seconds(&issuer_pid), cpu_seconds("self"));
     let started = Instant::now();
     let storm_until = started + settings.storm;
     let (mut logins, (mut jwks_storm, mut refresh_storm), rss_peak) = tokio::join!(
-        storm(&url, settings.connections, storm_until),
+        storm(&url, settings.connections, settings.polite, storm_until),
         probes(&url, Arc::clone(&refresh_token), storm_until),
         peak_rss(pid, storm_until)
     );
     let storm_took = started.elapsed();
+    let issuer_storm_cores = cores_busy(&issuer_pid, issuer_cpu, storm_took);
+    let clients_storm_cores = cores_busy("self", own_cpu_storm, storm_took);
     tokio::time::sleep(settings.settle).await;
     let rss_after = rss_mib(pid);
 
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let binary = settings.binary.display();
     println!(
-        "\nLogin storm: {} clients for {:.0} s against `issuer serve` ({binary}), SQLite, {cores} cores\n",
+        "\nLogin storm: {} {} clients for {:.0} s against `issuer serve` ({binary}), SQLite, {cores} cores\n",
         settings.connections,
+        if settings.polite {
+            "polite"
+        } else {
+            "hammering"
+        },
         settings.storm.as_secs_f64()
     );
     println!("| figure | idle | storm |");
@@ -355,6 +407,9 @@ async fn main() {
         summary(&refresh_idle.other),
         summary(&jwks_storm.other),
         summary(&refresh_storm.other)
+    );
+    println!(
+        "| cores busy: issuer (clients) | {issuer_idle_cores:.2} | {issuer_storm_cores:.2} ({clients_storm_cores:.2}) |"
     );
     println!(
         "| RSS idle / peak / {:.0} s after | {rss_idle:.0} MiB | {rss_peak:.0} MiB / {rss_after:.0} MiB |",

@@ -60,6 +60,7 @@ pub enum StartupError {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    limits: telemetry::ServerLimits,
     store: Store,
     prunable: Prunable,
     passwords: PasswordHashing,
@@ -148,6 +149,7 @@ impl Application {
         Ok(Self {
             listener,
             router,
+            limits: config.server_limits,
             store,
             prunable,
             passwords,
@@ -202,12 +204,7 @@ impl Application {
         let reloader =
             jobs::spawn_key_reloader(Arc::clone(self.signer.ring()), Arc::clone(&self.clock));
         let pruner = jobs::spawn_pruner(self.prunable, self.clock, self.sessions);
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(signal)
-            .await;
+        let served = telemetry::serve(self.listener, self.router, &self.limits, signal).await;
         pruner.abort();
         reloader.abort();
         self.store.close().await;

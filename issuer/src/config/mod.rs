@@ -43,7 +43,7 @@ use crate::tokens::{SigningConfig, TokenSettings};
 /// Every setting of the issuer's commands, as given by flags or environment.
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
-    /// `HOST`, `PORT`.
+    /// `HOST`, `PORT`, `REQUEST_TIMEOUT`, `HEADER_READ_TIMEOUT`, `MAX_CONNECTIONS`.
     #[command(flatten)]
     pub server: server::ServerArgs,
     /// `DATABASE_*`.
@@ -71,6 +71,8 @@ pub struct Settings {
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Timeouts and the connection cap of the HTTP server.
+    pub server_limits: telemetry::ServerLimits,
     /// Where users and sessions live.
     pub database: DatabaseConfig,
     /// How tokens are signed.
@@ -104,6 +106,7 @@ impl Config {
         let otp = otp::parse_otp(&raw.otp, &tokens.issuer)?;
         Ok(Self {
             listen: raw.server.parse()?,
+            server_limits: raw.server.limits.clone(),
             database: raw.database.parse()?,
             signing: keys.signing,
             keys: keys.ring,

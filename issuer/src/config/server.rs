@@ -1,4 +1,5 @@
-//! Where the issuer listens: `HOST`, `PORT`.
+//! Where the issuer listens (`HOST`, `PORT`) and the HTTP server's limits (`REQUEST_TIMEOUT`,
+//! `HEADER_READ_TIMEOUT`, `MAX_CONNECTIONS`: [`telemetry::ServerLimits`], shared with the services).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -7,9 +8,12 @@ use clap::Args;
 use super::ConfigError;
 use super::parse::invalid;
 
-/// The listen address.
+/// The listen address and the server's limits.
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
+    /// `REQUEST_TIMEOUT`, `HEADER_READ_TIMEOUT`, `MAX_CONNECTIONS`.
+    #[command(flatten)]
+    pub limits: telemetry::ServerLimits,
     /// Interface to listen on.
     #[arg(long, env = "HOST", default_value = "127.0.0.1", global = true)]
     pub host: String,
@@ -47,7 +51,29 @@ fn parse_port(raw: &str) -> Result<u16, ConfigError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::tests::error_for;
+    use std::time::Duration;
+
+    use crate::config::tests::{error_for, parse};
+
+    #[test]
+    fn the_server_limits_have_defaults_and_can_be_set() {
+        let limits = parse(&[]).unwrap().server_limits;
+        assert_eq!(limits.request_timeout, Duration::from_secs(30));
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(limits.max_connections, 4096);
+        let args = [
+            "--request-timeout",
+            "5s",
+            "--header-read-timeout",
+            "500ms",
+            "--max-connections",
+            "64",
+        ];
+        let limits = parse(&args).unwrap().server_limits;
+        assert_eq!(limits.request_timeout, Duration::from_secs(5));
+        assert_eq!(limits.header_read_timeout, Duration::from_millis(500));
+        assert_eq!(limits.max_connections, 64);
+    }
 
     #[test]
     fn a_non_numeric_port_names_the_variable() {

@@ -84,7 +84,7 @@ impl TelemetryArgs {
 }
 
 /// clap's message without its usage block and the `error: ` prefix.
-fn first_line(message: &str) -> String {
+pub(crate) fn first_line(message: &str) -> String {
     let line = message.lines().next().unwrap_or_default();
     line.strip_prefix("error: ").unwrap_or(line).to_owned()
 }

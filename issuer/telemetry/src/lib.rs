@@ -33,9 +33,11 @@ mod init;
 mod metrics;
 mod request_id;
 pub mod scrub;
+mod server;
 
 pub use config::{InvalidDsn, LogFormat, TelemetryArgs};
 pub use http::instrument;
 pub use init::{Telemetry, TelemetryError, init};
 pub use metrics::{METRICS_PATH, REQUEST_DURATION_SECONDS, install_metrics, metrics_router};
 pub use request_id::REQUEST_ID_HEADER;
+pub use server::{ServerLimits, serve};

@@ -141,6 +141,10 @@ impl Process {
         self.log = None;
     }
 
+    /// Sends SIGKILL and reaps the process: a crash, or a host lost, with no chance to finish
+    /// anything. (Dropping a `Process` does the same.)
+    pub fn kill(self) {}
+
     /// Sends SIGTERM and waits for the process to exit.
     pub fn terminate(self) -> ExitStatus {
         self.terminate_with_output().0

@@ -3,7 +3,8 @@
 //! across them, as behind a load balancer.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 
@@ -286,3 +287,117 @@ backend_tests!(
     failed_logins_on_both_replicas_count_towards_one_back_off,
     a_parallel_burst_split_across_replicas_checks_one_password,
 );
+
+/// Refreshes a session over and over, alternating replicas, each time with the token the last
+/// refresh returned, until `enough` refreshes after replica `a` died. A request `a` cannot
+/// answer (it was killed) is sent again, with the same token, to `b`, for good. Returns the
+/// refreshes answered before and after the kill.
+async fn refresh_across_replicas(
+    client: reqwest::Client,
+    [a, b]: [String; 2],
+    mut token: String,
+    killed: Arc<AtomicBool>,
+    before: Arc<AtomicUsize>,
+) -> usize {
+    const ENOUGH: usize = 3;
+    let mut a_is_dead = false;
+    let mut after = 0;
+    for turn in 0.. {
+        if after >= ENOUGH {
+            break;
+        }
+        let on = if a_is_dead || turn % 2 == 1 { &b } else { &a };
+        let sent = client
+            .post(format!("{on}/refresh"))
+            .json(&json!({ "refresh_token": token }))
+            .send()
+            .await;
+        let Ok(response) = sent else {
+            assert_eq!(on, &a, "only the killed replica stops answering");
+            a_is_dead = true;
+            continue;
+        };
+        assert_eq!(response.status(), 200, "refresh on {on}");
+        token = refresh_token(&tokens(response).await).to_owned();
+        if killed.load(Ordering::SeqCst) {
+            after += 1;
+        } else {
+            before.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    after
+}
+
+#[tokio::test]
+async fn a_replica_killed_during_refresh_traffic_leaves_the_other_serving_and_no_token_doubled() {
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let Replicas { a, b, _database } = start_replicas(&backend, &[]).await;
+    assert_eq!(
+        b.http().register("a@example.com", PASSWORD).await.status(),
+        201
+    );
+    let mut sessions = Vec::new();
+    for _ in 0..8 {
+        sessions.push(tokens(log_in(&b, "a@example.com", PASSWORD).await).await);
+    }
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let urls = [a.base_url.clone(), b.base_url.clone()];
+    let (killed, before) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+
+    let mut chains = tokio::task::JoinSet::new();
+    for session in &sessions {
+        let token = refresh_token(session).to_owned();
+        let (killed, before) = (Arc::clone(&killed), Arc::clone(&before));
+        chains.spawn(refresh_across_replicas(
+            client.clone(),
+            urls.clone(),
+            token,
+            killed,
+            before,
+        ));
+    }
+    let kill = async {
+        wait_until("refreshes on both replicas", || async {
+            before.load(Ordering::SeqCst) >= 16
+        })
+        .await;
+        a.kill();
+        killed.store(true, Ordering::SeqCst);
+    };
+    let (after, ()) = tokio::join!(chains.join_all(), kill);
+    assert!(
+        after.iter().all(|&n| n == 3),
+        "every chain went on on b: {after:?}"
+    );
+
+    let database_url = _database.url.clone();
+    let mut connection = {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        sqlx::AnyConnection::connect(&database_url).await.unwrap()
+    };
+    for session in &sessions {
+        let sid = sid(session);
+        let (ended, live): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM sessions WHERE id = $1::uuid AND ended_at IS NOT NULL), \
+                    (SELECT COUNT(*) FROM refresh_tokens WHERE session_id = $1::uuid AND used_at IS NULL)",
+        )
+        .bind(&sid)
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+        assert_eq!(
+            (ended, live),
+            (0, 1),
+            "session {sid}: not ended, one live refresh token"
+        );
+    }
+}
