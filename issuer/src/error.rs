@@ -21,7 +21,7 @@ use crate::accounts::AccountError;
 use crate::login::LoginError;
 use crate::metrics::ErrorCode;
 use crate::otp::{PROVIDER_SEND_LIMIT_WAIT, ProviderError};
-use crate::passwords::{Busy, HashError};
+use crate::passwords::HashError;
 use crate::sessions::SessionError;
 use crate::storage::StoreError;
 use crate::tokens::SignError;
@@ -65,7 +65,7 @@ pub enum ApiError {
     /// 503: the database is unreachable; the client may retry.
     #[error("the service is temporarily unavailable; retry shortly")]
     Unavailable(#[source] StoreError),
-    /// 503: more password-hashing work than the issuer admits (a login or registration
+    /// 503: more password-hashing work or SMS-provider calls than the issuer admits (a
     /// storm); turned away before any work was done, with `Retry-After`.
     #[error("the service is busy; retry shortly")]
     Busy {
@@ -98,13 +98,11 @@ impl ApiError {
         Self::RateLimited { retry_after }
     }
 
-    /// 503 for work the hashing queue did not admit on `endpoint`, counted in
-    /// `issuer_shed_total`.
-    pub(crate) fn shed(endpoint: &'static str, busy: Busy) -> Self {
+    /// 503 for work not admitted on `endpoint` (the hashing queue or the SMS provider's calls
+    /// are full), counted in `issuer_shed_total`.
+    pub(crate) fn shed(endpoint: &'static str, retry_after: Duration) -> Self {
         crate::metrics::shed(endpoint);
-        Self::Busy {
-            retry_after: busy.retry_after,
-        }
+        Self::Busy { retry_after }
     }
 
     /// The HTTP status.
@@ -241,7 +239,7 @@ impl From<LoginError> for ApiError {
     fn from(error: LoginError) -> Self {
         match error {
             LoginError::Blocked(retry_after) => Self::limited("login", retry_after),
-            LoginError::Busy(busy) => Self::shed("login", busy),
+            LoginError::Busy(busy) => Self::shed("login", busy.retry_after),
             LoginError::InvalidCredentials => Self::InvalidCredentials,
             LoginError::Store(error) => error.into(),
             LoginError::Hash(error) => error.into(),

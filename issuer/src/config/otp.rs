@@ -53,6 +53,10 @@ pub struct OtpArgs {
     /// Codes checked by one client address (IPv6: per /64) per hour, whatever the numbers.
     #[arg(long, env = "OTP_CHECKS_PER_CLIENT", default_value = "30", global = true)]
     pub otp_checks_per_client: String,
+    /// Provider calls (code sends and checks) in flight at once; beyond it `/otp/start` and
+    /// `/otp/verify` answer 503 + `Retry-After` at once.
+    #[arg(long, env = "OTP_MAX_CONCURRENT", default_value = "64", global = true)]
+    pub otp_max_concurrent: String,
 }
 
 /// Parses `OTP_*` and `TWILIO_*`; `None` when phone login is off. `issuer` is the parsed
@@ -87,6 +91,7 @@ pub(super) fn parse_otp(raw: &OtpArgs, issuer: &str) -> Result<Option<OtpConfig>
         provider,
         limits,
         role,
+        max_concurrent: parse_count("OTP_MAX_CONCURRENT", &raw.otp_max_concurrent, 1)?,
     }))
 }
 
@@ -228,6 +233,7 @@ mod tests {
                 "{issuer}"
             );
             assert_eq!(config.limits, OtpLimitPolicy::default());
+            assert_eq!(config.max_concurrent, 64);
         }
     }
 
@@ -337,6 +343,11 @@ mod tests {
             twilio(&["--otp-checks-per-client", "none"])
                 .unwrap_err()
                 .starts_with("invalid OTP_CHECKS_PER_CLIENT")
+        );
+        assert!(
+            twilio(&["--otp-max-concurrent", "0"])
+                .unwrap_err()
+                .starts_with("invalid OTP_MAX_CONCURRENT")
         );
     }
 }

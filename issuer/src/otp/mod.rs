@@ -14,6 +14,8 @@ mod twilio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
 pub use limits::{OtpLimitPolicy, OtpLimits};
 pub use local::{LocalCodePolicy, LocalProvider, Outbox};
 pub use provider::{Check, OtpProvider, ProviderError, ProviderFuture};
@@ -37,6 +39,8 @@ pub struct OtpConfig {
     pub limits: OtpLimitPolicy,
     /// Role of the accounts phone login creates.
     pub role: Role,
+    /// Provider calls in flight at once.
+    pub max_concurrent: u32,
 }
 
 /// The provider and its settings.
@@ -48,11 +52,16 @@ pub enum OtpProviderConfig {
     Local(LocalCodePolicy),
 }
 
+/// How long a client turned away by [`Otp::admit`] is asked to wait.
+pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
+
 /// Phone login as configured: a provider and the limits around it.
 #[derive(Clone)]
 pub struct Otp {
     /// Sends and checks codes.
     pub provider: Arc<dyn OtpProvider>,
+    /// One permit per provider call in flight.
+    calls: Arc<Semaphore>,
     /// Hourly caps shared through the database.
     pub limits: OtpLimits,
     /// Role of the accounts phone login creates.
@@ -83,13 +92,22 @@ impl Otp {
         let counts = HourlyCounts::new(store.clone(), Arc::clone(clock));
         let limits = OtpLimits::new(counts, store.clone(), config.limits, Arc::clone(clock));
         let role = config.role.clone();
+        let calls = Arc::new(Semaphore::new(config.max_concurrent as usize));
         Ok((
             Self {
                 provider,
+                calls,
                 limits,
                 role,
             },
             outbox,
         ))
+    }
+
+    /// A place for one provider call (a send or a check), or `None` when `OTP_MAX_CONCURRENT`
+    /// calls are in flight: the request is then turned away before anything is counted, as
+    /// password work is when the hashing queue is full. Hold it until the call returns.
+    pub fn admit(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.calls).try_acquire_owned().ok()
     }
 }

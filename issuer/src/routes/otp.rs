@@ -4,7 +4,8 @@
 //! Start answers the same whether or not the number has an account: nobody learns who is
 //! registered. The first right code for a number creates its account, with the role `OTP_ROLE`
 //! (`user`); later ones log into it. Sessions, refresh, logout and revocation are those of password
-//! logins. Limits: see [`crate::otp::OtpLimits`].
+//! logins. Limits: see [`crate::otp::OtpLimits`]; beyond `OTP_MAX_CONCURRENT` provider calls in
+//! flight, both answer 503 + `Retry-After` at once ([`Otp::admit`]).
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use crate::accounts::phone_account;
 use crate::domain::{OtpCode, Phone};
 use crate::error::{ApiError, ApiJson};
 use crate::metrics;
-use crate::otp::{Check, Otp};
+use crate::otp::{BUSY_RETRY_AFTER, Check, Otp};
 use crate::state::AppState;
 
 /// Routes of this feature (mounted only when `OTP_PROVIDER` is not `off`).
@@ -73,6 +74,9 @@ async fn start(
     let otp = enabled(&state)?;
     let client_ip = client_address(client_ip)?;
     let phone = parse_phone(&request.phone)?;
+    let _call = otp
+        .admit()
+        .ok_or_else(|| ApiError::shed("otp_start", BUSY_RETRY_AFTER))?;
     if let Some(retry_after) = otp.limits.count_send(&phone, client_ip).await? {
         tracing::debug!(?phone, "code not sent: send limit reached");
         return Err(ApiError::limited("otp_start", retry_after));
@@ -92,6 +96,9 @@ async fn verify(
     let client_ip = client_address(client_ip)?;
     let phone = parse_phone(&request.phone)?;
     let code = OtpCode::parse(&request.code).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let call = otp
+        .admit()
+        .ok_or_else(|| ApiError::shed("otp_verify", BUSY_RETRY_AFTER))?;
     if let Some(retry_after) = otp.limits.count_check(&phone, client_ip).await? {
         tracing::debug!(?phone, "code not checked: check limit reached");
         return Err(ApiError::limited("otp_verify", retry_after));
@@ -100,6 +107,7 @@ async fn verify(
         tracing::debug!(?phone, "phone login refused: wrong, expired or used code");
         return Err(ApiError::InvalidCode);
     }
+    drop(call);
     otp.limits.clear_checks(&phone).await?;
     // The code is used up from here: a database failure below answers 503, and the client
     // asks for a new code.

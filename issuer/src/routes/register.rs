@@ -53,7 +53,7 @@ async fn register(
     let admission = state
         .passwords
         .admit()
-        .map_err(|busy| ApiError::shed("register", busy))?;
+        .map_err(|busy| ApiError::shed("register", busy.retry_after))?;
     // Counted before the hash, once the request is one that would cost one.
     if let Some(retry_after) = state.registrations.count(client_ip).await? {
         tracing::debug!("registration refused: too many from this address");

@@ -14,6 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::helpers::{Backend, TestApp, assert_error, claims_of, spawn_app_with, tokens};
 use crate::otp::PHONE;
@@ -85,12 +86,12 @@ async fn issuer_with_fake_twilio() -> (TestApp, FakeTwilio) {
         .route("/v2/Services/{service}/{endpoint}", post(endpoint))
         .with_state(fake.clone());
     let base_url = test_support::serve(router).await;
-    let app = issuer_with_twilio_at(&base_url).await;
+    let app = issuer_with_twilio_at(&base_url, &[]).await;
     (app, fake)
 }
 
-async fn issuer_with_twilio_at(base_url: &str) -> TestApp {
-    let flags = [
+async fn issuer_with_twilio_at(base_url: &str, extra: &[&str]) -> TestApp {
+    let mut flags = vec![
         "--otp-provider",
         "twilio",
         "--twilio-account-sid",
@@ -102,6 +103,7 @@ async fn issuer_with_twilio_at(base_url: &str) -> TestApp {
         "--twilio-verify-base-url",
         base_url,
     ];
+    flags.extend_from_slice(extra);
     spawn_app_with(&Backend::Sqlite, &flags, |_| {}).await
 }
 
@@ -276,7 +278,7 @@ async fn an_unreachable_twilio_is_503() {
     let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let app = issuer_with_twilio_at(&base_url).await;
+    let app = issuer_with_twilio_at(&base_url, &[]).await;
 
     assert_error(app.otp_start(PHONE).await, 503, "temporarily_unavailable").await;
     assert_error(
@@ -298,4 +300,48 @@ async fn our_limits_hold_before_twilio_is_asked() {
     assert_error(app.otp_start(PHONE).await, 429, "rate_limited").await;
 
     assert_eq!(fake.received().len(), 5, "the sixth never reached Twilio");
+}
+
+#[tokio::test]
+async fn provider_calls_beyond_the_cap_are_503_at_once_and_spend_no_allowance() {
+    // A Twilio that holds every send until the test lets it answer.
+    let (answer, answering) = watch::channel(false);
+    let (arrive, arrived) = watch::channel(0_usize);
+    let router = Router::new().route(
+        "/v2/Services/{service}/{endpoint}",
+        post(move || {
+            let mut answering = answering.clone();
+            arrive.send_modify(|sends| *sends += 1);
+            async move {
+                let _ = answering.wait_for(|answer| *answer).await;
+                (StatusCode::CREATED, axum::Json(pending(PHONE)))
+            }
+        }),
+    );
+    let base_url = test_support::serve(router).await;
+    let one_call = ["--otp-max-concurrent", "1", "--otp-sends-per-client", "2"];
+    let app = issuer_with_twilio_at(&base_url, &one_call).await;
+    let body = json!({ "phone": PHONE });
+    let start = || app.post_json("/otp/start", &body);
+
+    let (first, ()) = tokio::join!(start(), async {
+        let mut arrived = arrived.clone();
+        arrived.wait_for(|sends| *sends == 1).await.unwrap();
+        let refused = start().await;
+        assert_eq!(refused.headers()["retry-after"], "1");
+        let description = assert_error(refused, 503, "temporarily_unavailable").await;
+        assert_eq!(description, "the service is busy; retry shortly");
+        answer.send_replace(true);
+    });
+    assert_eq!(first.status(), 202);
+    assert_eq!(
+        start().await.status(),
+        202,
+        "the refused start spent none of the address's two sends"
+    );
+    assert_eq!(
+        *arrived.borrow(),
+        2,
+        "the refused start never reached the provider"
+    );
 }
