@@ -21,6 +21,15 @@ async fn login(client: &reqwest::Client, issuer: &Issuer, email: &str, password:
     body
 }
 
+/// Logins in flight count against the login back-off until they succeed: room for many at
+/// once, as the tests that send them are about something else.
+fn room_in_the_back_off() -> Vec<(&'static str, String)> {
+    vec![
+        ("LOGIN_ACCOUNT_FREE_ATTEMPTS", "1000".to_owned()),
+        ("LOGIN_CLIENT_FREE_ATTEMPTS", "1000".to_owned()),
+    ]
+}
+
 #[tokio::test]
 async fn the_issuers_counters_move_as_users_register_log_in_and_refresh() {
     // No grace for duplicates, so presenting a used refresh token again is reuse at once; one
@@ -106,14 +115,11 @@ async fn the_issuers_counters_move_as_users_register_log_in_and_refresh() {
 
 #[tokio::test]
 async fn the_password_hash_queue_shows_logins_waiting_and_empties_after() {
-    // Logins in flight count against the login back-off until they succeed, and are shed
-    // beyond the queue's wait: room for all of them, as this test is about the hash queue.
-    let roomy = [
-        ("LOGIN_ACCOUNT_FREE_ATTEMPTS", "1000".to_owned()),
-        ("LOGIN_CLIENT_FREE_ATTEMPTS", "1000".to_owned()),
-        ("PASSWORD_HASH_MAX_WAIT", "60s".to_owned()),
-    ];
-    let issuer = Issuer::start_with(0, &roomy);
+    // Logins are shed beyond the queue's wait: room for all of them, as this test is about
+    // the hash queue.
+    let mut env = room_in_the_back_off();
+    env.push(("PASSWORD_HASH_MAX_WAIT", "60s".to_owned()));
+    let issuer = Issuer::start_with(0, &env);
     let client = reqwest::Client::new();
     account(&client, issuer.url(), "alice@example.com", "user").await;
     let queue = |page: &str| sample(page, "issuer_password_hash_queue_depth", &[]);
@@ -153,15 +159,10 @@ async fn the_password_hash_queue_shows_logins_waiting_and_empties_after() {
 async fn logins_the_hash_queue_turns_away_are_503s_each_counted_as_shed() {
     // One hash at a time and nobody waiting: of logins sent together, all but the one
     // hashing are shed; rounds are sent until one is.
-    let issuer = Issuer::start_with(
-        0,
-        &[
-            ("PASSWORD_HASH_CONCURRENCY", "1".to_owned()),
-            ("PASSWORD_HASH_MAX_QUEUE", "0".to_owned()),
-            ("LOGIN_ACCOUNT_FREE_ATTEMPTS", "1000".to_owned()),
-            ("LOGIN_CLIENT_FREE_ATTEMPTS", "1000".to_owned()),
-        ],
-    );
+    let mut env = room_in_the_back_off();
+    env.push(("PASSWORD_HASH_CONCURRENCY", "1".to_owned()));
+    env.push(("PASSWORD_HASH_MAX_QUEUE", "0".to_owned()));
+    let issuer = Issuer::start_with(0, &env);
     let client = reqwest::Client::new();
     account(&client, issuer.url(), "alice@example.com", "user").await;
     let (mut served, mut shed) = (0, 0);

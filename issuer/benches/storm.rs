@@ -313,23 +313,13 @@ async fn main() {
     let url = issuer.url().to_owned();
     let pid = issuer.pid();
     let setup = client();
-    let registered = post(
-        &setup,
-        &format!("{url}/register"),
-        &json!({ "email": EMAIL, "password": PASSWORD }),
-    )
-    .await
-    .expect("register");
-    assert_eq!(registered.status(), 201, "register");
-    let login = post(
-        &setup,
-        &format!("{url}/login"),
-        &json!({ "email": EMAIL, "password": PASSWORD }),
-    )
-    .await
-    .expect("login");
-    assert_eq!(login.status(), 200, "first login");
-    let tokens: Value = login.json().await.expect("tokens");
+    let credentials = json!({ "email": EMAIL, "password": PASSWORD });
+    for (path, status) in [("register", 201), ("login", 200)] {
+        let answer = post(&setup, &format!("{url}/{path}"), &credentials).await;
+        assert_eq!(answer.expect(path).status(), status, "{path}");
+    }
+    let login = post(&setup, &format!("{url}/login"), &credentials).await;
+    let tokens: Value = login.expect("login").json().await.expect("tokens");
     let refresh_token = Arc::new(Mutex::new(
         tokens["refresh_token"]
             .as_str()

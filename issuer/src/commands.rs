@@ -10,10 +10,10 @@ use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::config::{Config, ConfigError};
 use crate::domain::{Email, Password, Phone, Role};
 use crate::keys::lifecycle::Phase;
-use crate::keys::{self, KeyError, RsaSigningKey, manifest, rotation};
-use crate::passwords::{HashError, PasswordHashing, QueuePolicy};
+use crate::keys::{self, RsaSigningKey, manifest, rotation};
+use crate::passwords::{PasswordHashing, QueuePolicy};
 use crate::startup::{Application, StartupError};
-use crate::storage::{EndReason, OpenError, SessionScope, Store, StoreError, UserRecord};
+use crate::storage::{EndReason, SessionScope, Store, StoreError, UserRecord};
 use crate::time::{format_time, seconds};
 
 /// A command failed. `Display` is the one line printed before exiting.
@@ -22,21 +22,12 @@ pub enum CommandError {
     /// Bad configuration.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The server could not start.
+    /// The server could not start, or a key, the database or the hasher could not be set up.
     #[error(transparent)]
     Startup(#[from] StartupError),
     /// The server stopped with an I/O error.
     #[error("server error: {0}")]
     Serve(#[source] io::Error),
-    /// Key generation failed.
-    #[error(transparent)]
-    Keys(#[from] KeyError),
-    /// The database could not be opened.
-    #[error(transparent)]
-    Database(#[from] OpenError),
-    /// The password hasher could not be set up.
-    #[error(transparent)]
-    Hashing(#[from] HashError),
     /// A command-line value is not acceptable.
     #[error("invalid {flag}: {reason}")]
     InvalidArgument {
@@ -54,6 +45,11 @@ pub enum CommandError {
     /// The named account does not exist.
     #[error("no account with email or phone {0}")]
     NoSuchUser(String),
+}
+
+/// A key, database or hasher failure, reported as start-up reports it (the same one line).
+fn setup<T>(result: Result<T, impl Into<StartupError>>) -> Result<T, CommandError> {
+    result.map_err(|error| CommandError::Startup(error.into()))
 }
 
 /// Runs the command the user asked for.
@@ -76,7 +72,7 @@ fn keys_command(config: &Config, command: KeysCommand) -> Result<(), CommandErro
     let dir = &settings.dir;
     match command {
         KeysCommand::List => {
-            let manifest = manifest::read_manifest(dir)?;
+            let manifest = setup(manifest::read_manifest(dir))?;
             let ttl = seconds(settings.token_ttl);
             println!("state\tkid\tcreated\tsigns_from\tsigns_until\tpublished_until\tfile");
             let optional = |at: Option<i64>| at.map_or_else(|| "-".to_owned(), format_time);
@@ -94,7 +90,7 @@ fn keys_command(config: &Config, command: KeysCommand) -> Result<(), CommandErro
             }
         }
         KeysCommand::Rotate { now } => {
-            let rotation = rotation::rotate(dir, timing, now)?;
+            let rotation = setup(rotation::rotate(dir, timing, now))?;
             println!(
                 "created key {} ({}, mode 0600): published now, signs from {}",
                 rotation.kid,
@@ -109,7 +105,7 @@ fn keys_command(config: &Config, command: KeysCommand) -> Result<(), CommandErro
             }
         }
         KeysCommand::Retire { kid, unpublish } => {
-            let retired = rotation::retire(dir, &kid, timing, unpublish)?;
+            let retired = setup(rotation::retire(dir, &kid, timing, unpublish))?;
             if let Some((successor, published_at)) = &retired.promoted {
                 println!("key {successor} signs from now");
                 let published_for = timing.now.saturating_sub(*published_at);
@@ -153,9 +149,9 @@ async fn serve(config: Config) -> Result<(), CommandError> {
 }
 
 fn keygen(keys_dir: &std::path::Path, force: bool) -> Result<(), CommandError> {
-    let written = keys::generate(keys_dir, force)?;
+    let written = setup(keys::generate(keys_dir, force))?;
     // Loading what was written proves the server will accept it, and yields the kid.
-    let key = RsaSigningKey::load(keys_dir)?;
+    let key = setup(RsaSigningKey::load(keys_dir))?;
     println!(
         "wrote {} (mode 0600) and {}; kid {}",
         written.private_path.display(),
@@ -176,8 +172,8 @@ async fn add_user(config: Config, args: UserAddArgs) -> Result<(), CommandError>
         Password::parse(raw_password).map_err(|e| invalid("--password", e.to_string()))?;
     let role = Role::parse(&args.role).map_err(|e| invalid("--role", e.to_string()))?;
 
-    let store = Store::open(&config.database).await?;
-    let hashing = PasswordHashing::new(QueuePolicy::unlimited(1))?;
+    let store = setup(Store::open(&config.database).await)?;
+    let hashing = setup(PasswordHashing::new(QueuePolicy::unlimited(1)))?;
     let admission = hashing.admit().expect("an unlimited queue admits");
     let account = create_account(&store, admission, email, password, role, SystemClock.now())
         .await
@@ -191,7 +187,7 @@ async fn add_user(config: Config, args: UserAddArgs) -> Result<(), CommandError>
 }
 
 async fn session(config: Config, command: SessionCommand) -> Result<(), CommandError> {
-    let store = Store::open(&config.database).await?;
+    let store = setup(Store::open(&config.database).await)?;
     let result = match command {
         SessionCommand::List { user } => list_sessions(&store, &user).await,
         SessionCommand::Revoke(args) => revoke_sessions(&store, args).await,

@@ -334,20 +334,13 @@ mod tests {
                 .unwrap_err()
                 .starts_with("invalid OTP_PROVIDER: 'sms'")
         );
-        assert!(
-            twilio(&["--otp-sends-per-phone", "0"])
-                .unwrap_err()
-                .starts_with("invalid OTP_SENDS_PER_PHONE")
-        );
-        assert!(
-            twilio(&["--otp-checks-per-client", "none"])
-                .unwrap_err()
-                .starts_with("invalid OTP_CHECKS_PER_CLIENT")
-        );
-        assert!(
-            twilio(&["--otp-max-concurrent", "0"])
-                .unwrap_err()
-                .starts_with("invalid OTP_MAX_CONCURRENT")
-        );
+        for (flag, value, var) in [
+            ("--otp-sends-per-phone", "0", "OTP_SENDS_PER_PHONE"),
+            ("--otp-checks-per-client", "none", "OTP_CHECKS_PER_CLIENT"),
+            ("--otp-max-concurrent", "0", "OTP_MAX_CONCURRENT"),
+        ] {
+            let error = twilio(&[flag, value]).unwrap_err();
+            assert!(error.starts_with(&format!("invalid {var}")), "{error}");
+        }
     }
 }

@@ -15,6 +15,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use axum_client_ip::{ClientIp, Rejection as ClientIpRejection};
 use serde::{Deserialize, Serialize};
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::client::{client_address, client_info};
 use super::token_response::TokenResponse;
@@ -62,6 +63,13 @@ fn enabled(state: &AppState) -> Result<&Arc<Otp>, ApiError> {
         .ok_or(ApiError::NotFound("phone login is not enabled"))
 }
 
+/// A place for one provider call on `endpoint` (held until the call returns), or the 503 that
+/// turns the request away before anything is counted.
+fn provider_call(otp: &Otp, endpoint: &'static str) -> Result<OwnedSemaphorePermit, ApiError> {
+    otp.admit()
+        .ok_or_else(|| ApiError::shed(endpoint, BUSY_RETRY_AFTER))
+}
+
 fn parse_phone(raw: &str) -> Result<Phone, ApiError> {
     Phone::parse(raw).map_err(|e| ApiError::Unprocessable(e.to_string()))
 }
@@ -74,9 +82,7 @@ async fn start(
     let otp = enabled(&state)?;
     let client_ip = client_address(client_ip)?;
     let phone = parse_phone(&request.phone)?;
-    let _call = otp
-        .admit()
-        .ok_or_else(|| ApiError::shed("otp_start", BUSY_RETRY_AFTER))?;
+    let _call = provider_call(otp, "otp_start")?;
     if let Some(retry_after) = otp.limits.count_send(&phone, client_ip).await? {
         tracing::debug!(?phone, "code not sent: send limit reached");
         return Err(ApiError::limited("otp_start", retry_after));
@@ -96,9 +102,7 @@ async fn verify(
     let client_ip = client_address(client_ip)?;
     let phone = parse_phone(&request.phone)?;
     let code = OtpCode::parse(&request.code).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    let call = otp
-        .admit()
-        .ok_or_else(|| ApiError::shed("otp_verify", BUSY_RETRY_AFTER))?;
+    let call = provider_call(otp, "otp_verify")?;
     if let Some(retry_after) = otp.limits.count_check(&phone, client_ip).await? {
         tracing::debug!(?phone, "code not checked: check limit reached");
         return Err(ApiError::limited("otp_verify", retry_after));

@@ -60,13 +60,13 @@ const FAST: &[u8] = b"GET /fast HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\
 #[tokio::test]
 async fn a_request_not_answered_in_time_is_503_json_with_retry_after_and_others_are_served() {
     let address = start(limits(Duration::from_millis(200), PATIENCE, 16)).await;
-    let client = reqwest::Client::new();
+    let get = async |path: &str| {
+        reqwest::get(format!("http://{address}{path}"))
+            .await
+            .unwrap()
+    };
 
-    let slow = client
-        .get(format!("http://{address}/slow"))
-        .send()
-        .await
-        .unwrap();
+    let slow = get("/slow").await;
     assert_eq!(slow.status(), 503);
     assert_eq!(slow.headers()["retry-after"], "1");
     assert_eq!(slow.headers()["content-type"], "application/json");
@@ -77,11 +77,7 @@ async fn a_request_not_answered_in_time_is_503_json_with_retry_after_and_others_
         "the request took too long; retry shortly"
     );
 
-    let fast = client
-        .get(format!("http://{address}/fast"))
-        .send()
-        .await
-        .unwrap();
+    let fast = get("/fast").await;
     assert_eq!(fast.status(), 200);
     assert_eq!(
         fast.text().await.unwrap(),
