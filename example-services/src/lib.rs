@@ -8,6 +8,7 @@ pub mod raider;
 pub mod user;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
@@ -65,7 +66,8 @@ async fn serve(name: &'static str, default_port: u16, routes: Router) -> Result<
         }
     });
     tracing::info!(%address, "{name} listening");
-    telemetry::serve(listener, app(routes, verifier), &limits, shutdown_signal())
+    let app = app(routes, verifier, limits.request_timeout);
+    telemetry::serve(listener, app, &limits, shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))
 }
@@ -74,7 +76,7 @@ async fn serve(name: &'static str, default_port: u16, routes: Router) -> Result<
 /// (Prometheus text: requests, and the verifier's verifications, key fetches and cache),
 /// request logging, JSON 404s and `X-Content-Type-Options: nosniff` on every response (bodies
 /// are JSON only).
-pub fn app(routes: Router, verifier: Verifier) -> Router {
+pub fn app(routes: Router, verifier: Verifier, request_timeout: Duration) -> Router {
     let health = Router::new()
         .route(
             "/healthz",
@@ -87,10 +89,12 @@ pub fn app(routes: Router, verifier: Verifier) -> Router {
         .layer(verifier.layer())
         .merge(health)
         .fallback(not_found);
-    telemetry::instrument(app, internal_error).layer(SetResponseHeaderLayer::overriding(
-        X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    ))
+    telemetry::instrument(app, internal_error, request_timeout).layer(
+        SetResponseHeaderLayer::overriding(
+            X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+    )
 }
 
 /// 200 once the verifier holds keys; 503 while it waits for the issuer.

@@ -47,7 +47,8 @@ pub const TOKENS_ISSUED_TOTAL: &str = "issuer_tokens_issued_total";
 pub const REFRESH_TOKEN_REUSE_TOTAL: &str = "issuer_refresh_token_reuse_total";
 /// Counter: requests refused by a rate limit, by `endpoint`.
 pub const RATE_LIMITED_TOTAL: &str = "issuer_rate_limited_total";
-/// Counter: requests turned away by the password-hashing queue (503), by `endpoint`.
+/// Counter: requests turned away (503) by the password-hashing queue or the SMS provider's
+/// call cap, by `endpoint`.
 pub const SHED_TOTAL: &str = "issuer_shed_total";
 /// Gauge: password hashes waiting for a permit to run.
 pub const PASSWORD_HASH_QUEUE_DEPTH: &str = "issuer_password_hash_queue_depth";
@@ -102,7 +103,8 @@ pub(crate) fn rate_limited(endpoint: &'static str) {
     ::metrics::counter!(RATE_LIMITED_TOTAL, "endpoint" => endpoint).increment(1);
 }
 
-/// Counts a request turned away by the password-hashing queue on `endpoint`.
+/// Counts a request turned away (503) on `endpoint`: the hashing queue or the provider calls
+/// were full.
 pub(crate) fn shed(endpoint: &'static str) {
     ::metrics::counter!(SHED_TOTAL, "endpoint" => endpoint).increment(1);
 }
@@ -146,7 +148,7 @@ const COUNTERS: [(&str, &str); 11] = [
     (RATE_LIMITED_TOTAL, "Requests refused by a rate limit."),
     (
         SHED_TOTAL,
-        "Requests turned away (503) because the password-hashing queue was full, by endpoint.",
+        "Requests turned away (503) because the password-hashing queue or the SMS provider's calls were full, by endpoint.",
     ),
     (
         PASSWORD_HASHES_TOTAL,

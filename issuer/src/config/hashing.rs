@@ -9,6 +9,9 @@ use super::ConfigError;
 use super::parse::{invalid, parse_count};
 use crate::passwords::{DEFAULT_MAX_PERMITS, DEFAULT_QUEUE_PER_PERMIT, QueuePolicy};
 
+/// More concurrent hashes than this is a typo, not a machine: 64 x 19 MiB is 1.2 GiB.
+const MAX_PERMITS: usize = 64;
+
 /// Password-hashing settings.
 #[derive(Debug, Clone, Args)]
 pub struct HashingArgs {
@@ -34,6 +37,12 @@ impl HashingArgs {
                 .min(DEFAULT_MAX_PERMITS),
             raw => count("PASSWORD_HASH_CONCURRENCY", raw, 1)?,
         };
+        if permits > MAX_PERMITS {
+            return Err(invalid(
+                "PASSWORD_HASH_CONCURRENCY",
+                format!("at most {MAX_PERMITS} (each concurrent hash holds 19 MiB)"),
+            ));
+        }
         let max_queue = match self.password_hash_max_queue.as_str() {
             "auto" => permits * DEFAULT_QUEUE_PER_PERMIT,
             raw => count("PASSWORD_HASH_MAX_QUEUE", raw, 0)?,
@@ -111,6 +120,11 @@ mod tests {
             (
                 "--password-hash-concurrency",
                 "many",
+                "PASSWORD_HASH_CONCURRENCY",
+            ),
+            (
+                "--password-hash-concurrency",
+                "65",
                 "PASSWORD_HASH_CONCURRENCY",
             ),
             ("--password-hash-max-wait", "soon", "PASSWORD_HASH_MAX_WAIT"),

@@ -59,7 +59,7 @@ mod tests {
     fn the_server_limits_have_defaults_and_can_be_set() {
         let limits = parse(&[]).unwrap().server_limits;
         assert_eq!(limits.request_timeout, Duration::from_secs(30));
-        assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(65));
         assert_eq!(limits.max_connections, 4096);
         let args = [
             "--request-timeout",

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
-use axum::http::Method;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use sentry::integrations::tower::NewSentryLayer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -58,12 +58,22 @@ struct PanicReported;
 ///   (4xx are the client's business and are never reported); error logs written while the
 ///   request ran are its breadcrumbs;
 /// - panics caught and answered with `panic_response()` (a 500 in the service's error
-///   format), reported once, by Sentry's panic handler.
-pub fn instrument<S>(router: Router<S>, panic_response: fn() -> Response) -> Router<S>
+///   format), reported once, by Sentry's panic handler;
+/// - innermost, a request not answered within `request_timeout` (`REQUEST_TIMEOUT`, see
+///   [`ServerLimits`](crate::ServerLimits)) answered 503 `temporarily_unavailable` with
+///   `Retry-After: 1`, its handler dropped: logged, measured and reported like any 503.
+pub fn instrument<S>(
+    router: Router<S>,
+    panic_response: fn() -> Response,
+    request_timeout: Duration,
+) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
     router
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            answer_within(request_timeout, request, next)
+        }))
         .layer(CatchPanicLayer::custom(move |_| {
             let mut response = panic_response();
             response.extensions_mut().insert(PanicReported);
@@ -83,6 +93,23 @@ where
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         // Outermost: `SetRequestIdLayer` keeps any id it finds, so a bad one goes first.
         .layer(middleware::map_request(drop_unacceptable_request_id))
+}
+
+/// The handler's answer, or 503 `temporarily_unavailable` + `Retry-After: 1` (the JSON error
+/// shape every binary answers in) when it takes longer than `timeout`.
+async fn answer_within(timeout: Duration, request: Request, next: Next) -> Response {
+    if let Ok(response) = tokio::time::timeout(timeout, next.run(request)).await {
+        return response;
+    }
+    let body = serde_json::json!({
+        "error": "temporarily_unavailable",
+        "error_description": "the request took too long; retry shortly",
+    });
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 /// The route template that matched, or [`UNMATCHED_ROUTE`]: raw paths can hold ids.

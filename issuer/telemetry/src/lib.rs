@@ -21,6 +21,7 @@
 //! let app: Router = telemetry::instrument(
 //!     Router::new().route("/", get(|| async { "hello" })),
 //!     || StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+//!     std::time::Duration::from_secs(30),
 //! );
 //! # let _ = app;
 //! # Ok(())

@@ -1,12 +1,14 @@
 //! Serving a router with the limits a public HTTP service needs, the same in every binary:
 //!
-//! - **a header read timeout** (`HEADER_READ_TIMEOUT`, 10 s): a connection whose client has not
+//! - **a header read timeout** (`HEADER_READ_TIMEOUT`, 65 s): a connection whose client has not
 //!   sent a complete request head within it is closed, whether it sent part of one (a
 //!   slowloris) or nothing at all (an idle connection, a fresh one or a keep-alive one between
-//!   requests). No answer is possible: the request is not known yet;
-//! - **a request timeout** (`REQUEST_TIMEOUT`, 30 s): a request not answered within it, reading
-//!   its body included, is answered 503 `temporarily_unavailable` with `Retry-After: 1`, and
-//!   its handler is dropped;
+//!   requests). No answer is possible: the request is not known yet. hyper times the wait for
+//!   the next request on a kept-alive connection with the same clock, so the default stays
+//!   above the idle timeout of common load balancers (60 s), which must not see their pooled
+//!   connections closed under them;
+//! - **a request timeout** (`REQUEST_TIMEOUT`, 30 s): applied by [`instrument`](crate::instrument),
+//!   inside the request's log line, metrics and Sentry scope;
 //! - **a connection cap** (`MAX_CONNECTIONS`, 4096): beyond it no connection is accepted until
 //!   one ends; the others wait in the kernel's accept queue (and time out there, on the
 //!   client's side, if none ends). Give the process that many file descriptors (`ulimit -n`).
@@ -23,13 +25,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
 use clap::{Args, Parser};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::Service;
@@ -38,13 +36,14 @@ use tower::Service;
 #[derive(Debug, Clone, Args)]
 pub struct ServerLimits {
     /// A request not answered within this is answered 503 (its body's reading included).
-    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = duration)]
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = duration, global = true)]
     pub request_timeout: Duration,
-    /// A connection that has not sent a complete request head within this is closed.
-    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = duration)]
+    /// A connection that has not sent a complete request head within this is closed (also an
+    /// idle keep-alive connection: keep it above a load balancer's idle timeout).
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "65s", value_parser = duration, global = true)]
     pub header_read_timeout: Duration,
     /// Connections served at once; further ones wait to be accepted.
-    #[arg(long, env = "MAX_CONNECTIONS", default_value = "4096", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "MAX_CONNECTIONS", default_value = "4096", value_parser = clap::value_parser!(u32).range(1..), global = true)]
     pub max_connections: u32,
 }
 
@@ -87,7 +86,6 @@ pub async fn serve(
     limits: &ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let router = with_request_timeout(router, limits.request_timeout);
     let connections = Arc::new(Semaphore::new(limits.max_connections as usize));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -150,28 +148,4 @@ async fn accept_failed(error: &io::Error) {
     }
     tracing::warn!(%error, "cannot accept connections; retrying in 100 ms");
     tokio::time::sleep(Duration::from_millis(100)).await;
-}
-
-/// `router` whose requests are answered [`timed_out`] when not answered within `timeout`.
-fn with_request_timeout(router: Router, timeout: Duration) -> Router {
-    router.layer(middleware::from_fn(
-        move |request: Request, next: Next| async move {
-            tokio::time::timeout(timeout, next.run(request))
-                .await
-                .unwrap_or_else(|_| timed_out())
-        },
-    ))
-}
-
-/// 503 `temporarily_unavailable` in the JSON error shape every binary answers in.
-fn timed_out() -> Response {
-    let body = json!({
-        "error": "temporarily_unavailable",
-        "error_description": "the request took too long; retry shortly",
-    });
-    let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
 }

@@ -1,6 +1,7 @@
 //! `x-request-id` over a real socket: a client's id is kept only when it is short visible ASCII;
 //! any other is replaced by a fresh UUID, which is the id the app sees (and so the one its logs
 //! and Sentry tags carry) and the one returned.
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -19,7 +20,7 @@ async fn start_app() -> String {
                 .unwrap_or_default()
         }),
     );
-    let app = telemetry::instrument(routes, server_error);
+    let app = telemetry::instrument(routes, server_error, Duration::from_secs(30));
     test_support::serve(app).await
 }
 

@@ -6,6 +6,7 @@
 //! receiver (`test_support::sentry`); each test finds its own events by the request id it sent.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -84,7 +85,7 @@ async fn start_app() -> String {
             }),
         )
         .route("/private", get(|| async { StatusCode::UNAUTHORIZED }));
-    let app = telemetry::instrument(routes, server_error);
+    let app = telemetry::instrument(routes, server_error, Duration::from_secs(30));
     test_support::serve(app).await
 }
 

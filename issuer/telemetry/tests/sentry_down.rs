@@ -1,6 +1,8 @@
 //! With Sentry unreachable, the app keeps answering: reports queue on Sentry's own thread,
 //! and past the queue's bound they are dropped, never waited for.
 
+use std::time::Duration;
+
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -23,7 +25,7 @@ async fn with_the_receiver_down_every_request_is_still_answered() {
         .route("/fail", get(|| async { StatusCode::BAD_GATEWAY }))
         .route("/panic", get(panicking))
         .route("/ok", get(|| async { "fine" }));
-    let app = telemetry::instrument(routes, server_error);
+    let app = telemetry::instrument(routes, server_error, Duration::from_secs(30));
     let url = test_support::serve(app).await;
     let client = reqwest::Client::new();
 

@@ -1,12 +1,14 @@
-//! `telemetry::serve` on a real socket: the request timeout answers 503 in the JSON error shape,
-//! connections that never finish their request head are closed, and the connection cap holds
-//! a further connection back until one ends.
+//! `telemetry::serve` on a real socket, serving an `instrument`ed router: the request timeout
+//! answers 503 in the JSON error shape, connections that never finish their request head are
+//! closed, and the connection cap holds a further connection back until one ends.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use telemetry::ServerLimits;
 use test_support::wait::PATIENCE;
@@ -35,13 +37,18 @@ fn limits(
     }
 }
 
-/// Serves [`router`] within `limits`; its address.
+fn server_error() -> Response {
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
+/// Serves [`router`], instrumented, within `limits`; its address.
 async fn start(limits: ServerLimits) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        telemetry::serve(listener, router(), &limits, std::future::pending()).await
-    });
+    let app = telemetry::instrument(router(), server_error, limits.request_timeout);
+    tokio::spawn(
+        async move { telemetry::serve(listener, app, &limits, std::future::pending()).await },
+    );
     address
 }
 
