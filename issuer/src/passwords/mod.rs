@@ -71,6 +71,8 @@ struct Inner {
 struct Counters {
     running: AtomicUsize,
     completed: AtomicU64,
+    /// Block buffers ever allocated (a panicking hash loses its buffer; the next allocates).
+    buffers: AtomicUsize,
 }
 
 /// A snapshot of the hasher's work, for monitoring and tests.
@@ -80,7 +82,7 @@ pub struct HashingStats {
     pub running: usize,
     /// Hashes or verifications finished since start.
     pub completed: u64,
-    /// Block buffers allocated: at most the permits.
+    /// Block buffers allocated since start: at most the permits.
     pub buffers: usize,
 }
 
@@ -102,7 +104,10 @@ impl PasswordHashing {
                 memory: Mutex::new(vec![memory]),
                 queue: Queue::new(policy, hash_time),
                 dummy_hash,
-                stats: Counters::default(),
+                stats: Counters {
+                    buffers: AtomicUsize::new(1),
+                    ..Counters::default()
+                },
             }),
         })
     }
@@ -128,7 +133,7 @@ impl PasswordHashing {
         HashingStats {
             running: stats.running.load(Ordering::SeqCst),
             completed: stats.completed.load(Ordering::SeqCst),
-            buffers: self.inner.buffers(),
+            buffers: stats.buffers.load(Ordering::SeqCst),
         }
     }
 
@@ -145,20 +150,16 @@ impl PasswordHashing {
 }
 
 impl Inner {
-    fn buffers(&self) -> usize {
-        self.memory
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-
     fn take_memory(&self) -> Memory {
         let free = self
             .memory
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
-        free.unwrap_or_else(|| argon::memory_for(&self.params))
+        free.unwrap_or_else(|| {
+            self.stats.buffers.fetch_add(1, Ordering::SeqCst);
+            argon::memory_for(&self.params)
+        })
     }
 
     fn give_back(&self, memory: Memory) {
