@@ -6,7 +6,9 @@
 use serde_json::{Value, json};
 use test_support::prometheus::{sample, scrape};
 use test_support::sentry::Envelopes;
-use test_support::stack::{Issuer, PASSWORD, account, call, post, service, service_with};
+use test_support::stack::{
+    Issuer, PASSWORD, account, call, post, room_in_the_back_off, service, service_with,
+};
 
 async fn login(client: &reqwest::Client, issuer: &Issuer, email: &str, password: &str) -> Value {
     let response = post(
@@ -19,15 +21,6 @@ async fn login(client: &reqwest::Client, issuer: &Issuer, email: &str, password:
     let mut body: Value = response.json().await.unwrap();
     body["status"] = json!(status);
     body
-}
-
-/// Logins in flight count against the login back-off until they succeed: room for many at
-/// once, as the tests that send them are about something else.
-fn room_in_the_back_off() -> Vec<(&'static str, String)> {
-    vec![
-        ("LOGIN_ACCOUNT_FREE_ATTEMPTS", "1000".to_owned()),
-        ("LOGIN_CLIENT_FREE_ATTEMPTS", "1000".to_owned()),
-    ]
 }
 
 #[tokio::test]

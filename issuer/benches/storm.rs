@@ -8,7 +8,8 @@
 //!
 //! It starts the release `issuer serve` binary that Cargo built (not an in-process server), on a
 //! fresh SQLite file with its default settings (`RUST_LOG=info`: one log line per request,
-//! read and discarded) but for the login back-off (see [`many_clients`]), registers one
+//! read and discarded) but for the login back-off (`room_in_the_back_off`: the storm comes
+//! from one address and account), registers one
 //! account, and then:
 //!
 //! 1. **idle** (`STORM_IDLE_SECONDS` [3]): one client fetches the JWKS and another refreshes
@@ -37,20 +38,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use test_support::stack::{Issuer, PASSWORD, issuer_binary};
+use test_support::stack::{Issuer, PASSWORD, issuer_binary, room_in_the_back_off};
 use tokio::sync::Mutex;
 
 const EMAIL: &str = "storm@example.com";
-
-/// The storm stands for many users on many addresses, but comes from one (loopback) address
-/// and account: the login back-off, which counts logins in flight against the address and the
-/// account, would answer most of it 429 before any hashing.
-fn many_clients() -> [(&'static str, String); 2] {
-    [
-        ("LOGIN_CLIENT_FREE_ATTEMPTS", "1000000".to_owned()),
-        ("LOGIN_ACCOUNT_FREE_ATTEMPTS", "1000000".to_owned()),
-    ]
-}
 
 /// The run's settings.
 struct Settings {
@@ -309,7 +300,8 @@ fn summary(other: &[String]) -> String {
 #[tokio::main]
 async fn main() {
     let settings = Settings::from_env();
-    let issuer = Issuer::start_binary(&settings.binary, 0, &many_clients());
+    // The storm stands for many users on many addresses, but comes from one address and account.
+    let issuer = Issuer::start_binary(&settings.binary, 0, &room_in_the_back_off());
     let url = issuer.url().to_owned();
     let pid = issuer.pid();
     let setup = client();

@@ -50,6 +50,17 @@ pub const ISSUER: &str = "http://issuer.test";
 /// A password that meets the issuer's policy.
 pub const PASSWORD: &str = "correct horse battery";
 
+/// Environment for an issuer that many logins reach at once from one (loopback) address and
+/// for one account: logins in flight count against the login back-off until they succeed, so
+/// without room most would be answered 429 before any hashing. For tests and benches about
+/// something else than the back-off.
+pub fn room_in_the_back_off() -> Vec<(&'static str, String)> {
+    vec![
+        ("LOGIN_ACCOUNT_FREE_ATTEMPTS", "1000000".to_owned()),
+        ("LOGIN_CLIENT_FREE_ATTEMPTS", "1000000".to_owned()),
+    ]
+}
+
 /// The workspace binary `name` of package `package`, built with the profile (and into the
 /// target directory) of the running test; panics with the command that builds it if it is not
 /// there. See the [module docs](self) for why it is not built here.
