@@ -1,5 +1,5 @@
 //! Command-line interface: `issuer serve` (default), `issuer keygen`, `issuer user add`,
-//! `issuer session list|revoke`, `issuer keys list|rotate|retire`.
+//! `issuer session list|revoke`, `issuer keys list|rotate|retire`, `issuer healthcheck`.
 //!
 //! This module holds the subcommands; the settings every subcommand shares are declared, by
 //! feature, in [`crate::config`]. Values that are or may hold secrets (`JWT_SECRET`,
@@ -38,8 +38,19 @@ pub enum Command {
     /// Write a new RSA-2048 key pair (`private.pem`, `public.pem`) into KEYS_DIR.
     Keygen {
         /// Overwrite existing key files.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "if_missing")]
         force: bool,
+        /// Write nothing, and succeed, when KEYS_DIR already holds a key (`private.pem` or a
+        /// key ring): for a set-up step that runs before every start (compose.yaml).
+        #[arg(long)]
+        if_missing: bool,
+    },
+    /// Exit 0 when the issuer on this host answers 200 on `/readyz`, 1 otherwise: a container
+    /// health check for images without curl. Reads HOST and PORT like `serve`.
+    Healthcheck {
+        /// Check this URL instead (default: `http://127.0.0.1:$PORT/readyz`).
+        #[arg(long)]
+        url: Option<String>,
     },
     /// Manage user accounts.
     #[command(subcommand)]

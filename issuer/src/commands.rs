@@ -45,6 +45,14 @@ pub enum CommandError {
     /// The named account does not exist.
     #[error("no account with email or phone {0}")]
     NoSuchUser(String),
+    /// `issuer healthcheck`: the server did not answer 200.
+    #[error("{url} is not ready: {reason}")]
+    NotReady {
+        /// What was checked.
+        url: String,
+        /// The status it answered, or why there was no answer.
+        reason: String,
+    },
 }
 
 /// A key, database or hasher failure, reported as start-up reports it (the same one line).
@@ -56,7 +64,16 @@ fn setup<T>(result: Result<T, impl Into<StartupError>>) -> Result<T, CommandErro
 pub async fn run(cli: Cli) -> Result<(), CommandError> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(Config::from_raw(&cli.settings)?).await,
-        Command::Keygen { force } => keygen(&cli.settings.keys.keys_dir, force),
+        Command::Keygen { force, if_missing } => {
+            keygen(&cli.settings.keys.keys_dir, force, if_missing)
+        }
+        Command::Healthcheck { url } => {
+            let url = match url {
+                Some(url) => url,
+                None => format!("{}/readyz", cli.settings.server.local_url()?),
+            };
+            healthcheck(&url).await
+        }
         Command::User(UserCommand::Add(args)) => {
             add_user(Config::from_raw(&cli.settings)?, args).await
         }
@@ -148,7 +165,11 @@ async fn serve(config: Config) -> Result<(), CommandError> {
     app.run_until_stopped().await.map_err(CommandError::Serve)
 }
 
-fn keygen(keys_dir: &std::path::Path, force: bool) -> Result<(), CommandError> {
+fn keygen(keys_dir: &std::path::Path, force: bool, if_missing: bool) -> Result<(), CommandError> {
+    if let (true, Some(existing)) = (if_missing, keys::existing_key(keys_dir)) {
+        println!("{} exists; no key written", existing.display());
+        return Ok(());
+    }
     let written = setup(keys::generate(keys_dir, force))?;
     // Loading what was written proves the server will accept it, and yields the kid.
     let key = setup(RsaSigningKey::load(keys_dir))?;
@@ -159,6 +180,34 @@ fn keygen(keys_dir: &std::path::Path, force: bool) -> Result<(), CommandError> {
         key.kid()
     );
     Ok(())
+}
+
+/// How long `issuer healthcheck` waits for the whole answer.
+const HEALTHCHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `issuer healthcheck`: GET `url`, which must answer 200.
+async fn healthcheck(url: &str) -> Result<(), CommandError> {
+    let not_ready = |reason: String| CommandError::NotReady {
+        url: url.to_owned(),
+        reason,
+    };
+    let client = reqwest::Client::builder()
+        .timeout(HEALTHCHECK_TIMEOUT)
+        .build()
+        .map_err(|e| not_ready(e.to_string()))?;
+    let response = client.get(url).send().await.map_err(|e| {
+        // reqwest's own text names only the URL; the cause says what went wrong.
+        let cause =
+            std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string);
+        not_ready(cause)
+    })?;
+    match response.status() {
+        reqwest::StatusCode::OK => {
+            println!("{url}: ready");
+            Ok(())
+        }
+        status => Err(not_ready(format!("it answered {status}"))),
+    }
 }
 
 async fn add_user(config: Config, args: UserAddArgs) -> Result<(), CommandError> {

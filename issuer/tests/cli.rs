@@ -353,6 +353,74 @@ fn keygen_writes_a_private_key_only_its_owner_can_read_and_refuses_to_overwrite_
     assert_eq!(mode(&private), 0o600);
 }
 
+#[test]
+fn keygen_if_missing_writes_a_key_once_then_leaves_the_key_or_ring_alone() {
+    let workspace = Workspace::new();
+    let private = workspace.keys_dir().join("private.pem");
+
+    let first = workspace.run(&["keygen", "--if-missing"], &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(kid_from_keygen(&stdout(&first)).len(), 43);
+    let key = fs::read(&private).unwrap();
+
+    let again = workspace.run(&["keygen", "--if-missing"], &[]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(stdout(&again), "keys/private.pem exists; no key written\n");
+    assert_eq!(fs::read(&private).unwrap(), key, "the key is untouched");
+
+    let rotated = workspace.run(&["keys", "rotate"], &[]);
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    let ring = workspace.run(&["keygen", "--if-missing"], &[]);
+    assert!(ring.status.success(), "{}", stderr(&ring));
+    assert_eq!(stdout(&ring), "keys/keyring.json exists; no key written\n");
+
+    let both = workspace.run(&["keygen", "--if-missing", "--force"], &[]);
+    assert!(!both.status.success());
+    assert!(
+        stderr(&both).contains("cannot be used with"),
+        "{}",
+        stderr(&both)
+    );
+}
+
+#[tokio::test]
+async fn healthcheck_succeeds_on_a_ready_issuer_and_fails_in_one_line_otherwise() {
+    let workspace = Workspace::new();
+    workspace.keygen();
+    let issuer = workspace.serve(&[]);
+    let port = issuer.base_url.rsplit(':').next().unwrap().to_owned();
+    let healthcheck = |args: &[&str]| {
+        let mut all = vec!["healthcheck"];
+        all.extend_from_slice(args);
+        workspace.run(&all, &[("HOST", "0.0.0.0"), ("PORT", &port)])
+    };
+
+    let ready = healthcheck(&[]);
+    assert!(ready.status.success(), "{}", stderr(&ready));
+    assert_eq!(
+        stdout(&ready),
+        format!("http://127.0.0.1:{port}/readyz: ready\n")
+    );
+
+    let missing = format!("{}/no-such-page", issuer.base_url);
+    let refused = healthcheck(&["--url", &missing]);
+    assert_eq!(
+        single_error_line(&refused),
+        format!("issuer: error: {missing} is not ready: it answered 404 Not Found")
+    );
+
+    let stopped = issuer.terminate();
+    assert!(stopped.success());
+    let down = healthcheck(&[]);
+    let line = single_error_line(&down);
+    assert!(
+        line.starts_with(&format!(
+            "issuer: error: http://127.0.0.1:{port}/readyz is not ready: "
+        )),
+        "{line}"
+    );
+}
+
 #[tokio::test]
 async fn the_server_signs_with_the_key_keygen_wrote() {
     let workspace = Workspace::new();

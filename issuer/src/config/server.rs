@@ -30,6 +30,19 @@ impl ServerArgs {
             parse_port(&self.port)?,
         ))
     }
+
+    /// The server's base URL as seen from its own host (`issuer healthcheck`): the listen
+    /// address, with an unspecified one (`0.0.0.0`, `::`) replaced by loopback.
+    pub fn local_url(&self) -> Result<String, ConfigError> {
+        let mut address = self.parse()?;
+        if address.ip().is_unspecified() {
+            address.set_ip(match address.ip() {
+                IpAddr::V4(_) => IpAddr::from([127, 0, 0, 1]),
+                IpAddr::V6(_) => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+            });
+        }
+        Ok(format!("http://{address}"))
+    }
 }
 
 fn parse_host(raw: &str) -> Result<IpAddr, ConfigError> {
@@ -53,6 +66,8 @@ fn parse_port(raw: &str) -> Result<u16, ConfigError> {
 mod tests {
     use std::time::Duration;
 
+    use clap::Parser;
+
     use crate::config::tests::{error_for, parse};
 
     #[test]
@@ -73,6 +88,21 @@ mod tests {
         assert_eq!(limits.request_timeout, Duration::from_secs(5));
         assert_eq!(limits.header_read_timeout, Duration::from_millis(500));
         assert_eq!(limits.max_connections, 64);
+    }
+
+    #[test]
+    fn the_local_url_reaches_an_unspecified_address_through_loopback() {
+        let url = |args: &[&str]| {
+            let cli = crate::cli::Cli::try_parse_from([&["issuer"], args].concat()).unwrap();
+            cli.settings.server.local_url().unwrap()
+        };
+        assert_eq!(url(&[]), "http://127.0.0.1:3000");
+        assert_eq!(
+            url(&["--host", "0.0.0.0", "--port", "8080"]),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(url(&["--host", "::"]), "http://[::1]:3000");
+        assert_eq!(url(&["--host", "10.1.2.3"]), "http://10.1.2.3:3000");
     }
 
     #[test]

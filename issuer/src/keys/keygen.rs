@@ -18,6 +18,15 @@ pub struct GeneratedKeys {
     pub public_path: PathBuf,
 }
 
+/// The file that makes `keys_dir` hold a key already, if any: its key ring's manifest, or a
+/// lone `private.pem`.
+pub fn existing_key(keys_dir: &Path) -> Option<PathBuf> {
+    [MANIFEST_FILE, PRIVATE_KEY_FILE]
+        .into_iter()
+        .map(|file| keys_dir.join(file))
+        .find(|path| path.exists())
+}
+
 /// Generates an RSA-2048 pair into `keys_dir` as `private.pem` (PKCS#8, mode 0600) and
 /// `public.pem` (SubjectPublicKeyInfo), the same files `scripts/gen-keys.sh` writes. Refused
 /// when the directory holds a key ring, which `issuer keys rotate` manages instead.

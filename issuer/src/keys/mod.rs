@@ -35,5 +35,5 @@ mod signing_key;
 
 pub use error::KeyError;
 pub use key_file::{KeyFileAccess, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE};
-pub use keygen::{GeneratedKeys, generate};
+pub use keygen::{GeneratedKeys, existing_key, generate};
 pub use signing_key::{MIN_RSA_BITS, RsaSigningKey};
