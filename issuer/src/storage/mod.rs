@@ -182,7 +182,7 @@ impl Store {
                 .connect_with(options)
                 .await
                 .map_err(|e| open_error(e.to_string()))?;
-            sqlx::migrate!("migrations/sqlite")
+            tolerant(sqlx::migrate!("migrations/sqlite"))
                 .run(&pool)
                 .await
                 .map_err(|e| open_error(format!("migration failed: {e}")))?;
@@ -198,7 +198,7 @@ impl Store {
                     .await
                     .map_err(|_| open_error("timed out connecting".into()))?
                     .map_err(|e| open_error(e.to_string()))?;
-            sqlx::migrate!("migrations/postgres")
+            tolerant(sqlx::migrate!("migrations/postgres"))
                 .run(&mut migrating)
                 .await
                 .map_err(|e| open_error(format!("migration failed: {e}")))?;
@@ -264,6 +264,15 @@ impl Store {
 }
 
 /// The URL with any password replaced, for error messages.
+/// The migrations as start-up runs them: a database that a newer release has already migrated
+/// further is accepted, not refused, so that during a rolling update an older replica that
+/// restarts (or a rollback) still starts. That holds because migrations only add (a column or
+/// table is dropped no sooner than one release after the code stopped using it).
+fn tolerant(mut migrator: sqlx::migrate::Migrator) -> sqlx::migrate::Migrator {
+    migrator.set_ignore_missing(true);
+    migrator
+}
+
 fn redact_password(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => match rest.rsplit_once('@') {

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::helpers::{
     Backend, PASSWORD, TestApp, assert_error, assert_writes_unavailable, backend_tests, spawn_app,
-    spawn_app_with,
+    spawn_app_on, spawn_app_with,
 };
 
 /// An app whose statements give up on a lock after 100 ms.
@@ -89,7 +89,32 @@ async fn with_the_database_gone_readyz_and_storage_endpoints_are_503_and_the_res
     assert_eq!(app.get("/public-key").await.status(), 200);
 }
 
+/// A rolling update: a newer release has migrated the database further (here: a migration
+/// this build does not have); a replica of this release that starts now must still start.
+async fn a_database_migrated_by_a_newer_release_still_starts_this_one(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    app.register("a@example.com", None).await;
+    let mut connection = app.second_connection().await;
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99990101000000, 'from a newer release', TRUE, $1, 0)",
+    )
+    .bind(vec![0_u8; 48])
+    .execute(&mut connection)
+    .await
+    .expect("record a migration from the future");
+
+    let restarted = spawn_app_on(app.database.shared(), &[], |_| {}).await;
+
+    assert_eq!(restarted.get("/readyz").await.status(), 200);
+    assert_eq!(
+        restarted.login("a@example.com", PASSWORD).await.status(),
+        200
+    );
+}
+
 backend_tests!(
+    a_database_migrated_by_a_newer_release_still_starts_this_one,
     a_locked_database_answers_503_and_the_service_recovers_when_it_is_released,
     a_login_whose_session_cannot_be_written_is_503_and_issues_no_token,
     readyz_is_200_while_the_database_answers,
