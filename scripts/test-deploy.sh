@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Builds the container image from this repository as a user would (`podman build .`), then
+# proves what is in it by running its own binaries, from its own file system, against a real
+# PostgreSQL:
+#
+#   - the image's user is uid 10001 (not root), its command `issuer serve`, HOST 0.0.0.0;
+#   - `issuer keygen --if-missing` writes a 0600 key into the image's /keys, a second run keeps it;
+#   - the issuer refuses a 0644 key with one line;
+#   - issuer, user-service and raider-service run as uid 10001 and serve
+#     register -> login -> book -> accept-booking -> refresh -> logout over HTTP on loopback;
+#   - `issuer healthcheck` passes against the running issuer.
+#
+#   scripts/test-deploy.sh            # needs root, podman, debootstrap, psql, curl
+#
+# The containers' file system is run with chroot rather than `podman run`, which this
+# project's CI sandbox refuses (setrlimit). Base images that cannot be pulled are built locally
+# from Debian's packages first (scripts/container-base-images.sh). PostgreSQL: TEST_DATABASE_URL
+# (default postgres://postgres@127.0.0.1:5432/postgres); a database is created and dropped.
+# Prints the image's size. Exits non-zero on the first failure.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+image="${TEST_DEPLOY_IMAGE:-localhost/token-issuer:test}"
+admin_url="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
+say() { printf 'test-deploy: %s\n' "$*" >&2; }
+fail() { say "FAILED: $*"; exit 1; }
+for tool in podman psql curl chroot; do
+  command -v "$tool" >/dev/null || fail "$tool is not installed"
+done
+[ "$(id -u)" = 0 ] || fail "run as root (chroot needs it)"
+
+# Pull the base images where a registry answers; build them locally where none does.
+if ! podman image exists docker.io/library/debian:bookworm-slim \
+  || ! podman image exists "docker.io/library/rust:$(sed -n 's/^ARG RUST_VERSION=//p' Dockerfile)-slim-bookworm"; then
+  scripts/container-base-images.sh
+fi
+
+say "podman build -t $image ."
+podman build --isolation=chroot --quiet -t "$image" . >/dev/null
+
+inspect() { podman image inspect --format "$1" "$image"; }
+size="$(inspect '{{.Size}}')"
+# What a registry stores and a pull transfers: the layers gzip-compressed.
+compressed="$(podman image save "$image" 2>/dev/null | gzip -6 | wc -c)"
+[ "$(inspect '{{.Config.User}}')" = "10001:10001" ] || fail "image user is '$(inspect '{{.Config.User}}')', not 10001:10001"
+[ "$(inspect '{{json .Config.Cmd}}')" = '["issuer","serve"]' ] || fail "default command is $(inspect '{{json .Config.Cmd}}')"
+image_env="$(inspect '{{range .Config.Env}}{{println .}}{{end}}')"
+grep -qx 'HOST=0.0.0.0' <<<"$image_env" || fail "image does not set HOST=0.0.0.0"
+say "image: user 10001:10001, command issuer serve, $((size / 1000000)) MB unpacked"
+
+# The image's file system, writable (a container's), with the image's environment.
+container="$(podman create "$image")"
+rootfs="$(podman mount "$container")"
+database="deploy_test_$$"
+pids=()
+cleanup() {
+  set +e
+  [ "${#pids[@]}" -gt 0 ] && kill "${pids[@]}" 2>/dev/null && wait "${pids[@]}" 2>/dev/null
+  podman umount "$container" >/dev/null
+  podman rm "$container" >/dev/null
+  psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $database" 2>/dev/null
+  rm -rf "$logs"
+}
+logs="$(mktemp -d)"
+trap cleanup EXIT
+
+# The command that runs one of the image's programs as the image's user, from its file
+# system, with its environment plus the given VAR=VALUE pairs, in the array `command`. No shell
+# of the image is involved: chroot executes the binary directly.
+image_command() {
+  local vars=()
+  while [ $# -gt 0 ] && [[ "$1" == *=* ]]; do vars+=("$1"); shift; done
+  mapfile -t env_list <<<"$image_env"
+  command=(env -i "${env_list[@]}" "${vars[@]}"
+    chroot --userspec="$(inspect '{{.Config.User}}')" "$rootfs" "$@")
+}
+in_image() { image_command "$@"; "${command[@]}"; }
+
+# Starts a server in the background on a free loopback port; sets `port` from its `listening`
+# log line, and checks which uid it runs as.
+start() {
+  local name="$1"; shift
+  image_command PORT=0 HOST=127.0.0.1 "$@"
+  "${command[@]}" >"$logs/$name.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  port=""
+  for _ in $(seq 1 300); do
+    port="$(sed -n 's/.*listening.*address=[^ ]*:\([0-9][0-9]*\).*/\1/p' "$logs/$name.log" | head -1)"
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2>/dev/null || { cat "$logs/$name.log" >&2; fail "$name exited"; }
+    sleep 0.1 # polling a log file for a line; nothing here is timed
+  done
+  [ -n "$port" ] || { cat "$logs/$name.log" >&2; fail "$name never said where it listens"; }
+  local uid
+  uid="$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")"
+  [ "$uid" = 10001 ] || fail "$name runs as uid $uid, not 10001"
+}
+
+say "keys: issuer keygen --if-missing, twice"
+in_image issuer keygen --if-missing >/dev/null || fail "keygen failed"
+[ "$(stat -c '%a %u' "$rootfs/keys/private.pem")" = "600 10001" ] || fail "key is $(stat -c '%a %u' "$rootfs/keys/private.pem")"
+before="$(sha256sum <"$rootfs/keys/private.pem")"
+in_image issuer keygen --if-missing | grep -q 'exists; no key written' || fail "second keygen did not keep the key"
+[ "$(sha256sum <"$rootfs/keys/private.pem")" = "$before" ] || fail "second keygen replaced the key"
+
+say "a 0644 key is refused"
+install -d -o 10001 -g 10001 -m 0700 "$rootfs/exposed-keys"
+install -o 10001 -g 10001 -m 0644 "$rootfs/keys/private.pem" "$rootfs/exposed-keys/private.pem"
+if refusal="$(in_image KEYS_DIR=/exposed-keys DATABASE_URL=sqlite::memory: issuer serve 2>&1)"; then
+  fail "the issuer started with a 0644 key"
+fi
+[ "$(wc -l <<<"$refusal")" = 1 ] && grep -q 'may be read or written by other users (mode 0644)' <<<"$refusal" \
+  || fail "unexpected refusal: $refusal"
+
+say "stack: PostgreSQL database $database, issuer, user-service, raider-service"
+psql -q "$admin_url" -c "CREATE DATABASE $database"
+database_url="$(sed "s#/[^/?]*\(?.*\)\{0,1\}\$#/$database\1#" <<<"$admin_url")"
+start issuer DATABASE_URL="$database_url" issuer serve
+issuer_port="$port"
+issuer="http://127.0.0.1:$issuer_port"
+verifier_env=(JWT_JWKS_URL="$issuer/.well-known/jwks.json" JWT_REVOCATION_URL="$issuer/revoked-sessions")
+start user-service "${verifier_env[@]}" user-service
+user_port="$port"
+start raider-service "${verifier_env[@]}" raider-service
+raider_port="$port"
+in_image PORT="$issuer_port" issuer healthcheck >/dev/null || fail "issuer healthcheck failed"
+
+# POST $1 with JSON $2 (and curl options after); checks the status is $3; prints the body.
+post() {
+  local url="$1" body="$2" want="$3"; shift 3
+  local out status
+  out="$(curl -sS -X POST "$url" -H 'content-type: application/json' -d "$body" -w '\n%{http_code}' "$@")"
+  status="${out##*$'\n'}"
+  [ "$status" = "$want" ] || fail "POST $url answered $status, not $want: ${out%$'\n'*}"
+  printf '%s' "${out%$'\n'*}"
+}
+field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
+
+say "register -> login -> book -> accept-booking -> refresh -> logout"
+post "$issuer/register" '{"email":"alice@example.com","password":"correct horse battery","role":"user"}' 201 >/dev/null
+post "$issuer/register" '{"email":"bob@example.com","password":"correct horse battery","role":"raider"}' 201 >/dev/null
+alice="$(post "$issuer/login" '{"email":"alice@example.com","password":"correct horse battery"}' 200)"
+bob="$(post "$issuer/login" '{"email":"bob@example.com","password":"correct horse battery"}' 200)"
+user_token="$(field access_token <<<"$alice")"
+raider_token="$(field access_token <<<"$bob")"
+post "http://127.0.0.1:$user_port/book" '{}' 200 -H "authorization: Bearer $user_token" \
+  | grep -q '"user":"alice@example.com"' || fail "book did not name alice"
+post "http://127.0.0.1:$raider_port/accept-booking" '{}' 200 -H "authorization: Bearer $raider_token" \
+  | grep -q '"raider":"bob@example.com"' || fail "accept-booking did not name bob"
+post "http://127.0.0.1:$raider_port/accept-booking" '{}' 403 -H "authorization: Bearer $user_token" >/dev/null
+refreshed="$(post "$issuer/refresh" "{\"refresh_token\":\"$(field refresh_token <<<"$alice")\"}" 200)"
+post "http://127.0.0.1:$user_port/book" '{}' 200 -H "authorization: Bearer $(field access_token <<<"$refreshed")" >/dev/null
+refresh_token="$(field refresh_token <<<"$refreshed")"
+post "$issuer/logout" "{\"refresh_token\":\"$refresh_token\"}" 204 >/dev/null
+post "$issuer/refresh" "{\"refresh_token\":\"$refresh_token\"}" 401 >/dev/null
+
+say "passed; image $image: $((size / 1000000)) MB unpacked, $((compressed / 1000000)) MB compressed (a pull)"
