@@ -8,7 +8,9 @@
 #   - the issuer refuses a 0644 key with one line;
 #   - issuer, user-service and raider-service run as uid 10001 and serve
 #     register -> login -> book -> accept-booking -> refresh -> logout over HTTP on loopback;
-#   - `issuer healthcheck` passes against the running issuer.
+#   - `issuer healthcheck` passes against the running issuer;
+#   - each server runs with the `environment` compose.yaml gives it (values from .env.example),
+#     so a setting there that a binary would refuse fails this test.
 #
 #   scripts/test-deploy.sh            # needs root, podman, debootstrap, psql, curl
 #
@@ -38,7 +40,13 @@ if ! podman image exists docker.io/library/debian:bookworm-slim \
 fi
 
 say "podman build -t $image ."
-podman build --isolation=chroot --quiet -t "$image" . >/dev/null
+build_log="$(mktemp)"
+if ! podman build --isolation=chroot -t "$image" . >"$build_log" 2>&1; then
+  tail -40 "$build_log" >&2
+  rm -f "$build_log"
+  fail "the image did not build"
+fi
+rm -f "$build_log"
 
 inspect() { podman image inspect --format "$1" "$image"; }
 size="$(inspect '{{.Size}}')"
@@ -99,6 +107,34 @@ start() {
   [ "$uid" = 10001 ] || fail "$name runs as uid $uid, not 10001"
 }
 
+# The `environment` of compose.yaml's service $1 as VAR=VALUE lines, ${VAR:-default} and ${VAR}
+# filled from .env.example, and the issuer's service URL replaced by $2 (its address here).
+python="target/deploy-validators/bin/python"
+[ -x "$python" ] || scripts/validate-deploy.sh >/dev/null
+compose_env() {
+  "$python" - "$1" <<'PY' | sed "s#http://issuer:3000#${2:-http://issuer:3000}#g"
+import re
+import sys
+
+from ruamel.yaml import YAML
+
+service = YAML(typ="safe").load(open("compose.yaml"))["services"][sys.argv[1]]
+dotenv = dict(
+    line.split("=", 1)
+    for line in open(".env.example").read().splitlines()
+    if "=" in line and not line.startswith("#")
+)
+
+def fill(match):
+    name, default = match.group(1), match.group(3)
+    return dotenv.get(name) or default or "unused"
+
+variable = re.compile(r"[$][{](\w+)(:[-?]([^}]*))?[}]")
+for name, value in service.get("environment", {}).items():
+    print(name + "=" + variable.sub(fill, str(value)))
+PY
+}
+
 say "keys: issuer keygen --if-missing, twice"
 in_image issuer keygen --if-missing >/dev/null || fail "keygen failed"
 [ "$(stat -c '%a %u' "$rootfs/keys/private.pem")" = "600 10001" ] || fail "key is $(stat -c '%a %u' "$rootfs/keys/private.pem")"
@@ -118,13 +154,17 @@ fi
 say "stack: PostgreSQL database $database, issuer, user-service, raider-service"
 psql -q "$admin_url" -c "CREATE DATABASE $database"
 database_url="$(sed "s#/[^/?]*\(?.*\)\{0,1\}\$#/$database\1#" <<<"$admin_url")"
-start issuer DATABASE_URL="$database_url" issuer serve
+mapfile -t issuer_env < <(compose_env issuer)
+printf '%s\n' "${issuer_env[@]}" | grep -q '^CLIENT_IP_SOURCE=RightmostXForwardedFor$' \
+  || fail "the issuer's environment was not read from compose.yaml"
+start issuer "${issuer_env[@]}" DATABASE_URL="$database_url" issuer serve
 issuer_port="$port"
 issuer="http://127.0.0.1:$issuer_port"
-verifier_env=(JWT_JWKS_URL="$issuer/.well-known/jwks.json" JWT_REVOCATION_URL="$issuer/revoked-sessions")
-start user-service "${verifier_env[@]}" user-service
+mapfile -t user_env < <(compose_env user-service "$issuer")
+start user-service "${user_env[@]}" user-service
 user_port="$port"
-start raider-service "${verifier_env[@]}" raider-service
+mapfile -t raider_env < <(compose_env raider-service "$issuer")
+start raider-service "${raider_env[@]}" raider-service
 raider_port="$port"
 in_image PORT="$issuer_port" issuer healthcheck >/dev/null || fail "issuer healthcheck failed"
 
@@ -132,7 +172,9 @@ in_image PORT="$issuer_port" issuer healthcheck >/dev/null || fail "issuer healt
 post() {
   local url="$1" body="$2" want="$3"; shift 3
   local out status
-  out="$(curl -sS -X POST "$url" -H 'content-type: application/json' -d "$body" -w '\n%{http_code}' "$@")"
+  # X-Forwarded-For as compose's gateway sets it: the issuers read the client address from it.
+  out="$(curl -sS -X POST "$url" -H 'content-type: application/json' -H 'x-forwarded-for: 203.0.113.7' \
+    -d "$body" -w '\n%{http_code}' "$@")"
   status="${out##*$'\n'}"
   [ "$status" = "$want" ] || fail "POST $url answered $status, not $want: ${out%$'\n'*}"
   printf '%s' "${out%$'\n'*}"
@@ -144,6 +186,9 @@ post "$issuer/register" '{"email":"alice@example.com","password":"correct horse 
 post "$issuer/register" '{"email":"bob@example.com","password":"correct horse battery","role":"raider"}' 201 >/dev/null
 alice="$(post "$issuer/login" '{"email":"alice@example.com","password":"correct horse battery"}' 200)"
 bob="$(post "$issuer/login" '{"email":"bob@example.com","password":"correct horse battery"}' 200)"
+without_header="$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$issuer/login" \
+  -H 'content-type: application/json' -d '{"email":"alice@example.com","password":"correct horse battery"}')"
+[ "$without_header" = 400 ] || fail "a login without X-Forwarded-For answered $without_header, not 400 (CLIENT_IP_SOURCE)"
 user_token="$(field access_token <<<"$alice")"
 raider_token="$(field access_token <<<"$bob")"
 post "http://127.0.0.1:$user_port/book" '{}' 200 -H "authorization: Bearer $user_token" \
