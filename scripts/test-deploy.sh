@@ -10,7 +10,8 @@
 #     register -> login -> book -> accept-booking -> refresh -> logout over HTTP on loopback;
 #   - `issuer healthcheck` passes against the running issuer;
 #   - each server runs with the `environment` compose.yaml gives it (values from .env.example),
-#     so a setting there that a binary would refuse fails this test.
+#     and the settings of deploy/kubernetes/ are accepted too, so a value there that a binary
+#     would refuse fails this test.
 #
 #   scripts/test-deploy.sh            # needs root, podman, debootstrap, psql, curl
 #
@@ -96,7 +97,8 @@ start() {
   pids+=("$pid")
   port=""
   for _ in $(seq 1 300); do
-    port="$(sed -n 's/.*listening.*address=[^ ]*:\([0-9][0-9]*\).*/\1/p' "$logs/$name.log" | head -1)"
+    # `address=127.0.0.1:PORT` in text logs, `"address":"127.0.0.1:PORT"` in JSON ones.
+    port="$(grep -m1 listening "$logs/$name.log" | grep -oE '127\.0\.0\.1:[0-9]+' | head -1 | cut -d: -f2)" || true
     [ -n "$port" ] && break
     kill -0 "$pid" 2>/dev/null || { cat "$logs/$name.log" >&2; fail "$name exited"; }
     sleep 0.1 # polling a log file for a line; nothing here is timed
@@ -132,6 +134,22 @@ def fill(match):
 variable = re.compile(r"[$][{](\w+)(:[-?]([^}]*))?[}]")
 for name, value in service.get("environment", {}).items():
     print(name + "=" + variable.sub(fill, str(value)))
+PY
+}
+
+# The literal `env` of the Kubernetes Deployment $1 (deploy/kubernetes/$1.yaml) as VAR=VALUE
+# lines (values from Secrets left out), the issuer's Service URL replaced by $2.
+kubernetes_env() {
+  "$python" - "$1" <<'PY' | sed "s#http://issuer:3000#${2:-http://issuer:3000}#g"
+import sys
+
+from ruamel.yaml import YAML
+
+for document in YAML(typ="safe").load_all(open(f"deploy/kubernetes/{sys.argv[1]}.yaml")):
+    if document["kind"] == "Deployment":
+        for variable in document["spec"]["template"]["spec"]["containers"][0]["env"]:
+            if "value" in variable:
+                print(variable["name"] + "=" + variable["value"])
 PY
 }
 
@@ -180,6 +198,18 @@ post() {
   printf '%s' "${out%$'\n'*}"
 }
 field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
+
+say "the Kubernetes manifests' settings are accepted"
+mapfile -t k8s_env < <(kubernetes_env issuer)
+printf '%s\n' "${k8s_env[@]}" | grep -q '^PASSWORD_HASH_CONCURRENCY=' \
+  || fail "the issuer's environment was not read from deploy/kubernetes/issuer.yaml"
+# `keys list` validates the whole configuration, as `serve` does, then lists the keys.
+in_image "${k8s_env[@]}" DATABASE_URL="$database_url" issuer keys list >/dev/null \
+  || fail "the issuer refuses deploy/kubernetes/issuer.yaml's settings"
+for service in user-service raider-service; do
+  mapfile -t k8s_env < <(kubernetes_env "$service" "$issuer")
+  start "k8s-$service" "${k8s_env[@]}" "$service"
+done
 
 say "register -> login -> book -> accept-booking -> refresh -> logout"
 post "$issuer/register" '{"email":"alice@example.com","password":"correct horse battery","role":"user"}' 201 >/dev/null
