@@ -37,12 +37,13 @@ RUN cargo build --release --locked --package issuer --package example-services -
  && cp target/release/issuer target/release/user-service target/release/raider-service /out/
 
 FROM docker.io/library/debian:${DEBIAN_RELEASE}-slim AS runtime
+ARG DEBIAN_RELEASE
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="token-issuer" \
       org.opencontainers.image.description="Issuer of RS256/HS256 access tokens and two example services that verify them" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="MIT OR Apache-2.0" \
-      org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"
+      org.opencontainers.image.base.name="docker.io/library/debian:${DEBIAN_RELEASE}-slim"
 # A fixed uid and gid, so that volume ownership, Kubernetes' runAsUser/fsGroup and the key
 # files' owner can be set to them. /keys (mode 0700) and /data belong to that user; a named
 # volume mounted there starts with that owner.

@@ -6,7 +6,7 @@
 #   - the image's user is uid 10001 (not root), its command `issuer serve`, HOST 0.0.0.0;
 #   - `issuer keygen --if-missing` writes a 0600 key into the image's /keys, a second run keeps it;
 #   - the issuer refuses a 0644 key with one line;
-#   - issuer, user-service and raider-service run as uid 10001 and serve
+#   - issuer, user-service and raider-service run as uid 10001, on a read-only root, and serve
 #     register -> login -> book -> accept-booking -> refresh -> logout over HTTP on loopback;
 #   - `issuer healthcheck` passes against the running issuer;
 #   - each server runs with the `environment` compose.yaml gives it (values from .env.example),
@@ -67,6 +67,7 @@ pids=()
 cleanup() {
   set +e
   [ "${#pids[@]}" -gt 0 ] && kill "${pids[@]}" 2>/dev/null && wait "${pids[@]}" 2>/dev/null
+  if [ -n "${read_only_root:-}" ]; then umount "$read_only_root" && rmdir "$read_only_root"; fi
   podman umount "$container" >/dev/null
   podman rm "$container" >/dev/null
   psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $database" 2>/dev/null
@@ -169,7 +170,14 @@ fi
 [ "$(wc -l <<<"$refusal")" = 1 ] && grep -q 'may be read or written by other users (mode 0644)' <<<"$refusal" \
   || fail "unexpected refusal: $refusal"
 
-say "stack: PostgreSQL database $database, issuer, user-service, raider-service"
+# From here on the image's file system is read-only, as compose.yaml (`read_only`) and the
+# Kubernetes manifests (`readOnlyRootFilesystem`) run it.
+read_only_root="$(mktemp -d)"
+mount --bind "$rootfs" "$read_only_root"
+mount -o remount,bind,ro "$read_only_root"
+rootfs="$read_only_root"
+
+say "stack on a read-only root: PostgreSQL database $database, issuer, user-service, raider-service"
 psql -q "$admin_url" -c "CREATE DATABASE $database"
 database_url="$(sed "s#/[^/?]*\(?.*\)\{0,1\}\$#/$database\1#" <<<"$admin_url")"
 mapfile -t issuer_env < <(compose_env issuer)
