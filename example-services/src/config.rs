@@ -156,7 +156,7 @@ impl ServiceConfig {
                     var: "JWT_PUBLIC_KEY_FILE",
                     reason: format!("cannot read {}: {e}", path.display()),
                 })?;
-                builder = builder.rsa_public_key_pem(pem);
+                builder = builder.public_key_pem(pem);
             }
             None => {}
         }

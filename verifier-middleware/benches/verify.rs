@@ -101,7 +101,7 @@ fn fixture() -> Fixture {
     );
     let builder = || {
         Verifier::builder()
-            .rsa_public_jwk(jwk.to_string())
+            .public_jwk(jwk.to_string())
             .hs256_secret(SECRET)
             .issuer(ISSUER)
             .audience("api")

@@ -8,26 +8,26 @@ use crate::secret::MIN_SECRET_BYTES;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// Neither a JWKS URL, an RSA key nor an HS256 secret was given.
-    #[error("no key source: set a JWKS URL, an RSA public key or an HS256 secret")]
+    /// Neither a JWKS URL, a public key nor an HS256 secret was given.
+    #[error("no key source: set a JWKS URL, a public key or an HS256 secret")]
     NoKeySource,
-    /// Both a JWKS URL and a static RSA key were given.
-    #[error("both a JWKS URL and a static RSA key were given; choose one")]
-    ConflictingRsaSources,
+    /// Both a JWKS URL and a static public key were given.
+    #[error("both a JWKS URL and a static public key were given; choose one")]
+    ConflictingKeySources,
     /// The JWKS URL is not an absolute `http(s)` URL.
     #[error("invalid JWKS URL: {0}")]
     InvalidJwksUrl(String),
     /// The revocation list URL is not an absolute `http(s)` URL.
     #[error("invalid revocation list URL: {0}")]
     InvalidRevocationUrl(String),
-    /// The RSA public key could not be read or is unacceptable.
-    #[error("invalid RSA public key: {0}")]
+    /// The static public key could not be read or is unacceptable.
+    #[error("invalid public key: {0}")]
     InvalidKey(String),
     /// The HS256 secret is too short.
     #[error("the HS256 secret is {0} bytes; use at least {MIN_SECRET_BYTES} random bytes")]
     WeakSecret(usize),
-    /// An empty list of RSA algorithms.
-    #[error("no RSA algorithms are allowed; keep the default (RS256) or list at least one")]
+    /// An empty list of public-key algorithms.
+    #[error("no public-key algorithms are allowed; keep the default or list at least one")]
     NoAlgorithms,
     /// No issuer, and no explicit opt-out.
     #[error(

@@ -12,32 +12,33 @@ use crate::build_error::BuildError;
 use crate::claims::{ClaimSettings, Expectation};
 use crate::clock::{Clock, SystemClock};
 use crate::keys::VerifyingKey;
+use crate::keys::algorithm::SignatureAlgorithm;
 use crate::keys::jwks::{JwksCache, JwksSettings};
-use crate::keys::rsa_algorithm::RsaAlgorithm;
-use crate::keys::static_key::StaticRsaKey;
+use crate::keys::static_key::StaticKey;
 use crate::remote::{Backoff, FetchSettings, parse_http_url};
 use crate::revocation::{RevocationList, RevocationSettings};
 use crate::secret::Secret;
 use crate::token;
 use crate::token_cache::{TokenCache, TokenCacheSettings};
-use crate::verifier::{Inner, RsaSource, Verifier};
+use crate::verifier::{Inner, KeySource, Verifier};
 
 /// Configures a [`Verifier`]. Nothing is checked until [`build`](Self::build), which refuses
 /// anything unsafe or inconsistent with one line saying what to change.
 ///
-/// Key sources: one RSA source ([`jwks_url`](Self::jwks_url), or a static
-/// [`rsa_public_key_pem`](Self::rsa_public_key_pem) / [`rsa_public_jwk`](Self::rsa_public_jwk)),
+/// Key sources: one public-key source ([`jwks_url`](Self::jwks_url), or a static
+/// [`public_key_pem`](Self::public_key_pem) / [`public_jwk`](Self::public_jwk)),
 /// and/or an [`hs256_secret`](Self::hs256_secret). Each source verifies only its own algorithms
-/// (RSA keys: [`rsa_algorithms`](Self::rsa_algorithms), RS256 by default; the secret: HS256),
+/// (public keys: [`algorithms`](Self::algorithms), each key only those of its kind; the
+/// secret: HS256),
 /// so configuring both, e.g. while migrating from HS256 to RS256, cannot lead to algorithm
 /// confusion. `none` is never accepted.
 #[derive(Debug, Default)]
 #[must_use]
 pub struct VerifierBuilder {
     jwks_url: Option<String>,
-    rsa_key: Option<StaticRsaKey>,
+    rsa_key: Option<StaticKey>,
     hs256_secret: Option<Secret>,
-    rsa_algorithms: Option<Vec<RsaAlgorithm>>,
+    algorithms: Option<Vec<SignatureAlgorithm>>,
     claims: ClaimSettings,
     max_token_bytes: Option<usize>,
     clock: Option<ClockBox>,
@@ -63,24 +64,24 @@ impl Verifier {
 }
 
 impl VerifierBuilder {
-    /// Fetch RSA keys from this JWKS URL (`http` or `https`), cached as the crate docs
+    /// Fetch public keys (RSA, P-256, P-384, Ed25519) from this JWKS URL (`http` or `https`), cached as the crate docs
     /// describe. Requires a Tokio runtime when verifying.
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
         self.jwks_url = Some(url.into());
         self
     }
 
-    /// Verify with this RSA public key, PEM-encoded (`PUBLIC KEY` or `RSA PUBLIC KEY`), e.g.
-    /// the issuer's `/public-key`. Tokens may name any `kid`.
-    pub fn rsa_public_key_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
-        self.rsa_key = Some(StaticRsaKey::Pem(pem.as_ref().to_vec()));
+    /// Verify with this public key, PEM-encoded: `PUBLIC KEY` (an RSA, P-256, P-384 or Ed25519
+    /// key) or `RSA PUBLIC KEY`, e.g. the issuer's `/public-key`. Tokens may name any `kid`.
+    pub fn public_key_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.rsa_key = Some(StaticKey::Pem(pem.as_ref().to_vec()));
         self
     }
 
-    /// Verify with this RSA public key given as a JWK (JSON text). If it has a `kid`, tokens
-    /// must name it or none.
-    pub fn rsa_public_jwk(mut self, jwk: impl Into<String>) -> Self {
-        self.rsa_key = Some(StaticRsaKey::Jwk(jwk.into()));
+    /// Verify with this public key given as a JWK (JSON text; `kty` `RSA`, `EC` or `OKP`). If
+    /// it has a `kid`, tokens must name it or none.
+    pub fn public_jwk(mut self, jwk: impl Into<String>) -> Self {
+        self.rsa_key = Some(StaticKey::Jwk(jwk.into()));
         self
     }
 
@@ -91,10 +92,12 @@ impl VerifierBuilder {
         self
     }
 
-    /// The algorithms RSA keys may verify; default RS256 only. A key whose JWK names its own
-    /// `alg` verifies only that one.
-    pub fn rsa_algorithms(mut self, algorithms: impl IntoIterator<Item = RsaAlgorithm>) -> Self {
-        self.rsa_algorithms = Some(algorithms.into_iter().collect());
+    /// The algorithms public keys may verify; default [`SignatureAlgorithm::DEFAULT`] (RS256,
+    /// ES256, ES384, EdDSA). Each key verifies only those of its kind (an RSA key RS*/PS*, a
+    /// P-256 key ES256, ...); a key whose JWK names its own `alg` verifies only that one. The
+    /// HS256 secret is not affected.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = SignatureAlgorithm>) -> Self {
+        self.algorithms = Some(algorithms.into_iter().collect());
         self
     }
 
@@ -269,8 +272,8 @@ impl VerifierBuilder {
     /// A [`BuildError`] naming the first problem found.
     pub fn build(mut self) -> Result<Verifier, BuildError> {
         let algorithms: Arc<[Algorithm]> = self
-            .rsa_algorithms
-            .unwrap_or_else(|| vec![RsaAlgorithm::Rs256])
+            .algorithms
+            .unwrap_or_else(|| SignatureAlgorithm::DEFAULT.to_vec())
             .into_iter()
             .map(Algorithm::from)
             .collect();
@@ -285,13 +288,13 @@ impl VerifierBuilder {
             .clock
             .map_or_else(|| Arc::new(SystemClock) as _, |c| c.0);
         let rsa = match (self.jwks_url, self.rsa_key) {
-            (Some(_), Some(_)) => return Err(BuildError::ConflictingRsaSources),
+            (Some(_), Some(_)) => return Err(BuildError::ConflictingKeySources),
             (None, None) => None,
             (_, _) if algorithms.is_empty() => return Err(BuildError::NoAlgorithms),
             (Some(url), None) => {
                 let url = parse_http_url(&url).map_err(BuildError::InvalidJwksUrl)?;
                 self.jwks.validate()?;
-                Some(RsaSource::Jwks(Arc::new(JwksCache::new(
+                Some(KeySource::Jwks(Arc::new(JwksCache::new(
                     url,
                     self.fetch.fetcher()?,
                     Arc::clone(&clock),
@@ -299,7 +302,7 @@ impl VerifierBuilder {
                     algorithms,
                 ))))
             }
-            (None, Some(key)) => Some(RsaSource::Static(Arc::new(key.key_set(&algorithms)?))),
+            (None, Some(key)) => Some(KeySource::Static(Arc::new(key.key_set(&algorithms)?))),
         };
         if rsa.is_none() && hmac.is_none() {
             return Err(BuildError::NoKeySource);

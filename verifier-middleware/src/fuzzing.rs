@@ -80,7 +80,7 @@ pub fn verify(data: &[u8]) -> bool {
     };
     let verifier = VERIFIER.get_or_init(|| {
         Verifier::builder()
-            .rsa_public_jwk(SEED_JWK)
+            .public_jwk(SEED_JWK)
             .hs256_secret([7u8; 32])
             .issuer(SEED_ISSUER)
             .audience("api")

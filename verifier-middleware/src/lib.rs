@@ -57,7 +57,7 @@
 //!    duplicate keys, no `crit`, not a refresh `typ`; `jku`, `x5u`, `jwk` and `x5c` are ignored
 //!    (keys only ever come from the configured source);
 //! 4. its `alg` against the source it is pinned to: RSA keys verify RS256 (or the
-//!    [configured list](VerifierBuilder::rsa_algorithms)), a JWK's own `alg` narrows that, the
+//!    [configured list](VerifierBuilder::algorithms)), a JWK's own `alg` narrows that, the
 //!    HS256 secret verifies HS256 only, and `none` is never accepted;
 //! 5. its signature (aws-lc, the backend jsonwebtoken uses, with each key parsed once);
 //! 6. its claims: `exp` required, `nbf` and `iat` checked, all as JSON numbers, with a leeway
@@ -177,8 +177,8 @@ pub use crate::claims::{DEFAULT_LEEWAY, MAX_LEEWAY, VerifiedClaims};
 #[cfg(feature = "axum")]
 pub use crate::extract::{Claims, ClaimsRejection};
 pub use crate::keys::MIN_RSA_BITS;
+pub use crate::keys::algorithm::SignatureAlgorithm;
 pub use crate::keys::jwks::DEFAULT_JWKS_MIN_TTL;
-pub use crate::keys::rsa_algorithm::RsaAlgorithm;
 pub use crate::layer::{JwtAuth, JwtAuthLayer, RequireRole, RequireRoleLayer, ResponseFuture};
 pub use crate::rejection::{InvalidToken, Rejection, RoleList};
 pub use crate::secret::MIN_SECRET_BYTES;

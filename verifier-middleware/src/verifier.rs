@@ -28,7 +28,7 @@ pub struct Verifier {
 }
 
 pub(crate) struct Inner {
-    pub(crate) rsa: Option<RsaSource>,
+    pub(crate) rsa: Option<KeySource>,
     pub(crate) hmac: Option<VerifyingKey>,
     pub(crate) rules: ClaimRules,
     pub(crate) max_token_bytes: usize,
@@ -38,7 +38,7 @@ pub(crate) struct Inner {
 }
 
 /// Where RSA keys come from. The algorithms are pinned per key in the key set.
-pub(crate) enum RsaSource {
+pub(crate) enum KeySource {
     Static(Arc<KeySet>),
     Jwks(Arc<JwksCache>),
 }
@@ -53,7 +53,7 @@ pub(crate) enum Attempt {
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
-            .field("rsa", &self.inner.rsa.as_ref().map(RsaSource::kind))
+            .field("rsa", &self.inner.rsa.as_ref().map(KeySource::kind))
             .field("hs256", &self.inner.hmac.is_some())
             .field("rules", &self.inner.rules)
             .field("revocation_list", &self.inner.revocation.is_some())
@@ -62,7 +62,7 @@ impl std::fmt::Debug for Verifier {
     }
 }
 
-impl RsaSource {
+impl KeySource {
     fn kind(&self) -> &'static str {
         match self {
             Self::Static(_) => "static key",
@@ -103,7 +103,7 @@ impl Verifier {
             tracing::debug!(%error, "revocation list prefetch failed");
         }
         match &self.inner.rsa {
-            Some(RsaSource::Jwks(cache)) => cache.load().await.map(drop),
+            Some(KeySource::Jwks(cache)) => cache.load().await.map(drop),
             _ => Ok(()),
         }
     }
@@ -113,7 +113,7 @@ impl Verifier {
     /// stale).
     pub fn has_keys(&self) -> bool {
         match &self.inner.rsa {
-            Some(RsaSource::Jwks(cache)) => cache.has_keys(),
+            Some(KeySource::Jwks(cache)) => cache.has_keys(),
             _ => true,
         }
     }
@@ -188,7 +188,7 @@ impl Verifier {
     /// changes whenever either does.
     fn cache_generation(&self) -> Option<Generation> {
         let keys = match &self.inner.rsa {
-            Some(RsaSource::Jwks(cache)) => cache.generation()?,
+            Some(KeySource::Jwks(cache)) => cache.generation()?,
             _ => Generation {
                 number: 0,
                 stale: false,
@@ -209,7 +209,7 @@ impl Verifier {
     /// request does before its signature check. For the benchmarks.
     #[cfg(feature = "fuzzing")]
     pub(crate) fn finds_jwks_key(&self, kid: &str, alg: Algorithm) -> bool {
-        let Some(RsaSource::Jwks(cache)) = &self.inner.rsa else {
+        let Some(KeySource::Jwks(cache)) = &self.inner.rsa else {
             return false;
         };
         cache
@@ -230,8 +230,8 @@ impl Verifier {
             });
         }
         match &self.inner.rsa {
-            Some(RsaSource::Static(keys)) => Attempt::Done(self.check_in(&parsed, keys)),
-            Some(RsaSource::Jwks(cache)) => {
+            Some(KeySource::Static(keys)) => Attempt::Done(self.check_in(&parsed, keys)),
+            Some(KeySource::Jwks(cache)) => {
                 let keys = cache.current();
                 let found = keys.as_ref().and_then(|keys| {
                     match keys.find(parsed.kid.as_deref(), parsed.alg) {

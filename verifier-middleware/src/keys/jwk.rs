@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
-use super::{KeyRejected, KeySet, VerifyingKey};
+use super::{Curve, KeyRejected, KeySet, VerifyingKey};
 
 /// A JWKS document that is not `{"keys": [...]}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,9 +43,10 @@ pub(crate) fn parse_jwks(
     Ok((set, skipped))
 }
 
-/// Reads one RSA public JWK. Its `use` must be `sig` and its `key_ops` include `verify` when
+/// Reads one public JWK: `kty` `RSA` (`n`, `e`), `EC` (`crv` P-256 or P-384, `x`, `y`) or
+/// `OKP` (`crv` Ed25519, `x`). Its `use` must be `sig` and its `key_ops` include `verify` when
 /// present; its `alg`, when present, narrows the key to that one algorithm, which must be in
-/// `algorithms`.
+/// `algorithms` and fit the kind of key.
 pub(crate) fn parse_jwk(
     jwk: &Value,
     algorithms: &Arc<[Algorithm]>,
@@ -58,10 +59,9 @@ pub(crate) fn parse_jwk(
         Some(Value::String(value)) => Ok(Some(value.as_str())),
         Some(_) => Err(KeyRejected::Malformed(name)),
     };
-    match text("kty")? {
-        Some("RSA") => {}
-        Some(other) => return Err(KeyRejected::UnsupportedType(other.to_owned())),
-        None => return Err(KeyRejected::Malformed("kty")),
+    let kty = text("kty")?.ok_or(KeyRejected::Malformed("kty"))?;
+    if !matches!(kty, "RSA" | "EC" | "OKP") {
+        return Err(KeyRejected::UnsupportedType(kty.to_owned()));
     }
     if text("use")?.is_some_and(|usage| usage != "sig") {
         return Err(KeyRejected::NotForVerification);
@@ -74,23 +74,44 @@ pub(crate) fn parse_jwk(
             return Err(KeyRejected::NotForVerification);
         }
     }
-    let algorithms = match text("alg")? {
+    let allowed = match text("alg")? {
         None => Arc::clone(algorithms),
         Some(name) => match Algorithm::from_str(name) {
             Ok(alg) if algorithms.contains(&alg) => Arc::from([alg]),
             _ => return Err(KeyRejected::AlgorithmNotAccepted(name.to_owned())),
         },
     };
-    let number = |name: &'static str| {
+    let bytes = |name: &'static str| {
         let value = text(name)?.ok_or(KeyRejected::Malformed(name))?;
         URL_SAFE_NO_PAD
             .decode(value)
             .map_err(|_| KeyRejected::Malformed(name))
     };
-    let modulus = number("n")?;
-    let exponent = number("e")?;
     let kid = text("kid")?.map(str::to_owned);
-    VerifyingKey::rsa(kid, &modulus, &exponent, algorithms)
+    if kty == "RSA" {
+        return VerifyingKey::rsa(kid, &bytes("n")?, &bytes("e")?, &allowed);
+    }
+    let crv = text("crv")?.ok_or(KeyRejected::Malformed("crv"))?;
+    let curve = match Curve::from_jwk_name(crv) {
+        // EC keys name NIST curves and OKP keys Edwards curves (RFC 7518 6.2, RFC 8037 2).
+        Some(curve) if (curve == Curve::Ed25519) == (kty == "OKP") => curve,
+        _ => return Err(KeyRejected::UnsupportedCurve(format!("{kty} {crv}"))),
+    };
+    // Each coordinate at exactly the curve's size (RFC 7518 6.2.1.2, RFC 8037 2).
+    let coordinate = |name: &'static str| {
+        let value = bytes(name)?;
+        if value.len() == curve.coordinate_bytes() {
+            Ok(value)
+        } else {
+            Err(KeyRejected::Malformed(name))
+        }
+    };
+    let public_key = if curve == Curve::Ed25519 {
+        coordinate("x")?
+    } else {
+        [&[0x04][..], &coordinate("x")?, &coordinate("y")?].concat()
+    };
+    VerifyingKey::curve(kid, curve, &public_key, &allowed)
 }
 
 #[cfg(test)]
@@ -142,7 +163,7 @@ mod tests {
         assert_eq!(
             reasons,
             [
-                KeyRejected::UnsupportedType("EC".into()),
+                KeyRejected::Malformed("x"),
                 KeyRejected::TooSmall { bits: 1024 },
                 KeyRejected::NotForVerification,
                 KeyRejected::AlgorithmNotAccepted("HS256".into()),

@@ -1,8 +1,8 @@
 //! Verification keys: what each may verify, and the sets they are looked up in.
 
+pub(crate) mod algorithm;
 pub(crate) mod jwk;
 pub(crate) mod jwks;
-pub(crate) mod rsa_algorithm;
 pub(crate) mod static_key;
 #[cfg(test)]
 mod wycheproof;
@@ -27,12 +27,75 @@ pub const MIN_RSA_BITS: usize = 2048;
 pub(crate) struct VerifyingKey {
     kid: Option<String>,
     material: Material,
-    /// The public modulus and exponent (empty for the secret, which is never compared): what
-    /// tells a changed key set from a re-download of the same keys.
+    /// The public key's numbers (RSA: exponent and modulus; EC: the point; Ed25519: the key;
+    /// empty for the secret, which is never compared): what tells a changed key set from a
+    /// re-download of the same keys.
     public_material: Box<[u8]>,
-    /// Fixed by the key source (the configured RSA list, or HS256 for the secret), narrowed to
-    /// the key's own `alg` when it names one.
+    /// The source's allow-list narrowed to what this kind of key verifies (and to the key's
+    /// own `alg` when its JWK names one); HS256 alone for the secret.
     algorithms: Arc<[Algorithm]>,
+}
+
+/// A kind of elliptic-curve key, and the one algorithm it verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Curve {
+    /// NIST P-256: ES256.
+    P256,
+    /// NIST P-384: ES384.
+    P384,
+    /// Ed25519: EdDSA.
+    Ed25519,
+}
+
+impl Curve {
+    /// Every curve, in the order a PEM key is tried against them.
+    pub(crate) const ALL: [Self; 3] = [Self::P256, Self::P384, Self::Ed25519];
+
+    /// By its JWK `crv` name.
+    pub(crate) fn from_jwk_name(crv: &str) -> Option<Self> {
+        match crv {
+            "P-256" => Some(Self::P256),
+            "P-384" => Some(Self::P384),
+            "Ed25519" => Some(Self::Ed25519),
+            _ => None,
+        }
+    }
+
+    /// The only algorithm a key on this curve verifies.
+    pub(crate) fn algorithm(self) -> Algorithm {
+        match self {
+            Self::P256 => Algorithm::ES256,
+            Self::P384 => Algorithm::ES384,
+            Self::Ed25519 => Algorithm::EdDSA,
+        }
+    }
+
+    /// Bytes in one coordinate (EC) or in the key (Ed25519), as a JWK carries them.
+    pub(crate) fn coordinate_bytes(self) -> usize {
+        match self {
+            Self::P256 | Self::Ed25519 => 32,
+            Self::P384 => 48,
+        }
+    }
+
+    /// aws-lc's verification: ECDSA over the fixed-length `r || s` signature JOSE uses, so a
+    /// DER signature never verifies; or Ed25519.
+    fn verification(self) -> &'static dyn signature::VerificationAlgorithm {
+        match self {
+            Self::P256 => &signature::ECDSA_P256_SHA256_FIXED,
+            Self::P384 => &signature::ECDSA_P384_SHA384_FIXED,
+            Self::Ed25519 => &signature::ED25519,
+        }
+    }
+}
+
+/// The algorithms of `allowed` that RSA keys verify.
+fn rsa_algorithms(
+    allowed: &[Algorithm],
+) -> impl Iterator<Item = (Algorithm, &'static RsaParameters)> {
+    allowed
+        .iter()
+        .filter_map(|&alg| Some((alg, rsa_parameters(alg)?)))
 }
 
 impl VerifyingKey {
@@ -45,12 +108,13 @@ impl VerifyingKey {
         }
     }
 
-    /// An RSA public key from its big-endian modulus and exponent.
+    /// An RSA public key from its big-endian modulus and exponent, for the RSA algorithms of
+    /// `allowed`.
     pub(crate) fn rsa(
         kid: Option<String>,
         modulus: &[u8],
         exponent: &[u8],
-        algorithms: Arc<[Algorithm]>,
+        allowed: &[Algorithm],
     ) -> Result<Self, KeyRejected> {
         let modulus = strip_leading_zeros(modulus);
         let exponent = strip_leading_zeros(exponent);
@@ -66,9 +130,7 @@ impl VerifyingKey {
             n: modulus,
             e: exponent,
         };
-        let parsed = algorithms
-            .iter()
-            .filter_map(|&alg| Some((alg, rsa_parameters(alg)?)))
+        let parsed: Vec<_> = rsa_algorithms(allowed)
             .map(|(alg, parameters)| {
                 components
                     .to_parsed_public_key(parameters)
@@ -76,12 +138,45 @@ impl VerifyingKey {
                     .map_err(|_| KeyRejected::Malformed("not a valid RSA public key"))
             })
             .collect::<Result<_, _>>()?;
+        // The exponent is at most 4 bytes: its length in one byte makes the pair unambiguous.
+        let public_material = [&[exponent.len() as u8], exponent, modulus].concat();
+        Self::public(kid, parsed, public_material, "RSA")
+    }
+
+    /// A P-256, P-384 or Ed25519 public key: the uncompressed point (`04 || x || y`) or the raw
+    /// Ed25519 key, or either as DER SubjectPublicKeyInfo; for the curve's one algorithm,
+    /// which `allowed` must hold.
+    pub(crate) fn curve(
+        kid: Option<String>,
+        curve: Curve,
+        public_key: &[u8],
+        allowed: &[Algorithm],
+    ) -> Result<Self, KeyRejected> {
+        let parsed = ParsedPublicKey::new(curve.verification(), public_key)
+            .map_err(|_| KeyRejected::Malformed("not a valid public key on its curve"))?;
+        let alg = curve.algorithm();
+        let parsed = if allowed.contains(&alg) {
+            vec![(alg, parsed)]
+        } else {
+            Vec::new()
+        };
+        Self::public(kid, parsed, public_key.into(), curve.name())
+    }
+
+    fn public(
+        kid: Option<String>,
+        parsed: Vec<(Algorithm, ParsedPublicKey)>,
+        public_material: Vec<u8>,
+        kind: &'static str,
+    ) -> Result<Self, KeyRejected> {
+        if parsed.is_empty() {
+            return Err(KeyRejected::NoAlgorithmForKind(kind));
+        }
         Ok(Self {
             kid,
-            material: Material::Rsa(parsed),
-            // The exponent is at most 4 bytes: its length in one byte makes the pair unambiguous.
-            public_material: [&[exponent.len() as u8], exponent, modulus].concat().into(),
-            algorithms,
+            algorithms: parsed.iter().map(|(alg, _)| *alg).collect(),
+            material: Material::Public(parsed),
+            public_material: public_material.into(),
         })
     }
 
@@ -109,7 +204,7 @@ impl VerifyingKey {
             Material::Hmac(key) if alg == Algorithm::HS256 => {
                 hmac::verify(key, message, &signature).is_ok()
             }
-            Material::Rsa(keys) => keys
+            Material::Public(keys) => keys
                 .iter()
                 .find(|(pinned, _)| *pinned == alg)
                 .is_some_and(|(_, key)| key.verify_sig(message, &signature).is_ok()),
@@ -123,11 +218,23 @@ impl VerifyingKey {
     }
 }
 
-/// The key itself, prepared once so that each token costs only the signature math: an RSA key
-/// parsed for each algorithm it may verify, an HMAC key with its pads computed. Verification
-/// is aws-lc's, the backend jsonwebtoken uses (`hmac::verify` compares in constant time).
+impl Curve {
+    /// Its name in errors and JWKs.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::P256 => "P-256",
+            Self::P384 => "P-384",
+            Self::Ed25519 => "Ed25519",
+        }
+    }
+}
+
+/// The key itself, prepared once so that each token costs only the signature math: a public
+/// key parsed for each algorithm it may verify (RSA: one per allowed RSA algorithm; a curve:
+/// its one), an HMAC key with its pads computed. Verification is aws-lc's, the backend
+/// jsonwebtoken uses (`hmac::verify` compares in constant time).
 enum Material {
-    Rsa(Vec<(Algorithm, ParsedPublicKey)>),
+    Public(Vec<(Algorithm, ParsedPublicKey)>),
     Hmac(Box<hmac::Key>),
 }
 
@@ -165,9 +272,16 @@ impl fmt::Debug for VerifyingKey {
 /// Why a key was not taken into a key set.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum KeyRejected {
-    /// Not an RSA key (`kty` other than `RSA`).
+    /// A `kty` other than `RSA`, `EC` and `OKP`.
     #[error("unsupported key type {0}")]
     UnsupportedType(String),
+    /// A curve other than P-256, P-384 and Ed25519 (`crv`).
+    #[error("unsupported curve {0}")]
+    UnsupportedCurve(String),
+    /// None of the algorithms the source accepts is one this kind of key verifies (an EC key
+    /// where only RS256 is allowed; a JWK `alg` of another kind of key).
+    #[error("no accepted algorithm fits this {0} key")]
+    NoAlgorithmForKind(&'static str),
     /// Marked for another use than signatures (`use`, `key_ops`).
     #[error("not a signature verification key")]
     NotForVerification,
@@ -294,14 +408,14 @@ mod tests {
     fn key(kid: Option<&str>) -> VerifyingKey {
         let mut modulus = vec![0xC5; 256];
         modulus[255] |= 1;
-        VerifyingKey::rsa(kid.map(str::to_owned), &modulus, &[1, 0, 1], rs256()).unwrap()
+        VerifyingKey::rsa(kid.map(str::to_owned), &modulus, &[1, 0, 1], &rs256()).unwrap()
     }
 
     #[test]
     fn a_key_under_2048_bits_is_refused() {
         let modulus = [0xFF; 255];
 
-        let error = VerifyingKey::rsa(None, &modulus, &[1, 0, 1], rs256()).unwrap_err();
+        let error = VerifyingKey::rsa(None, &modulus, &[1, 0, 1], &rs256()).unwrap_err();
 
         assert_eq!(error, KeyRejected::TooSmall { bits: 2040 });
     }
@@ -311,7 +425,7 @@ mod tests {
         let mut modulus = vec![0; 2];
         modulus.extend([0x01; 255]);
 
-        let error = VerifyingKey::rsa(None, &modulus, &[1, 0, 1], rs256()).unwrap_err();
+        let error = VerifyingKey::rsa(None, &modulus, &[1, 0, 1], &rs256()).unwrap_err();
 
         assert_eq!(error, KeyRejected::TooSmall { bits: 2033 });
     }
@@ -321,7 +435,7 @@ mod tests {
         let modulus = [0xC5; 256];
         for exponent in [&[][..], &[2][..], &[0, 0][..], &[1, 0, 0, 0, 1][..]] {
             assert_eq!(
-                VerifyingKey::rsa(None, &modulus, exponent, rs256()).unwrap_err(),
+                VerifyingKey::rsa(None, &modulus, exponent, &rs256()).unwrap_err(),
                 KeyRejected::BadExponent
             );
         }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use verifier_middleware::{BuildError, RsaAlgorithm, Setting, Verifier};
+use verifier_middleware::{BuildError, Setting, SignatureAlgorithm, Verifier};
 
 use crate::support::{AUDIENCE, ISSUER, SECRET, generate_key, key};
 
@@ -23,9 +23,9 @@ fn a_verifier_needs_a_key_source() {
 fn a_jwks_url_and_a_static_key_conflict() {
     let builder = base()
         .jwks_url("http://localhost:3000/.well-known/jwks.json")
-        .rsa_public_key_pem(&key(0).public_pem);
+        .public_key_pem(&key(0).public_pem);
 
-    assert_eq!(refused(builder), BuildError::ConflictingRsaSources);
+    assert_eq!(refused(builder), BuildError::ConflictingKeySources);
 }
 
 #[test]
@@ -60,9 +60,7 @@ fn an_hs256_secret_under_32_bytes_is_refused() {
 
 #[test]
 fn an_empty_algorithm_list_is_refused() {
-    let builder = base()
-        .rsa_public_key_pem(&key(0).public_pem)
-        .rsa_algorithms([]);
+    let builder = base().public_key_pem(&key(0).public_pem).algorithms([]);
 
     assert_eq!(refused(builder), BuildError::NoAlgorithms);
 }
@@ -90,20 +88,20 @@ fn issuer_and_audience_are_required_unless_skipped_by_name() {
 
 #[test]
 fn a_bad_or_weak_rsa_key_is_refused() {
-    let error = refused(base().rsa_public_key_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n"));
+    let error = refused(base().public_key_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n"));
     assert!(matches!(error, BuildError::InvalidKey(_)), "{error}");
 
     let small = generate_key("small", 1024);
-    let error = refused(base().rsa_public_key_pem(&small.public_pem));
+    let error = refused(base().public_key_pem(&small.public_pem));
     assert_eq!(
         error.to_string(),
-        "invalid RSA public key: a 1024-bit RSA key is too small; at least 2048 bits are required"
+        "invalid public key: a 1024-bit RSA key is too small; at least 2048 bits are required"
     );
 
     let mut jwk = key(0).jwk.clone();
     jwk["alg"] = "HS256".into();
     assert!(matches!(
-        refused(base().rsa_public_jwk(jwk.to_string())),
+        refused(base().public_jwk(jwk.to_string())),
         BuildError::InvalidKey(_)
     ));
 }
@@ -114,13 +112,13 @@ fn a_key_alg_outside_the_configured_list_is_refused() {
     jwk["alg"] = "PS256".into();
 
     assert!(matches!(
-        refused(base().rsa_public_jwk(jwk.to_string())),
+        refused(base().public_jwk(jwk.to_string())),
         BuildError::InvalidKey(_)
     ));
     assert!(
         base()
-            .rsa_public_jwk(jwk.to_string())
-            .rsa_algorithms([RsaAlgorithm::Rs256, RsaAlgorithm::Ps256])
+            .public_jwk(jwk.to_string())
+            .algorithms([SignatureAlgorithm::Rs256, SignatureAlgorithm::Ps256])
             .build()
             .is_ok()
     );
@@ -170,7 +168,7 @@ fn out_of_bounds_settings_are_refused() {
 #[test]
 fn the_fetch_timeout_also_bounds_revocation_list_downloads() {
     let builder = base()
-        .rsa_public_key_pem(&key(0).public_pem)
+        .public_key_pem(&key(0).public_pem)
         .revocation_list_url("https://issuer.test/revoked-sessions")
         .fetch_timeout(Duration::ZERO);
 

@@ -32,7 +32,7 @@ struct Boom;
 async fn a_plain_tower_service_gets_the_claims_and_keeps_its_error_type() {
     let clock = clock();
     let verifier = builder(&clock)
-        .rsa_public_key_pem(&key(0).public_pem)
+        .public_key_pem(&key(0).public_pem)
         .build()
         .unwrap();
     let service = ServiceBuilder::new()
@@ -75,7 +75,7 @@ async fn a_plain_tower_service_gets_the_claims_and_keeps_its_error_type() {
 async fn a_static_pem_key_verifies_tokens_with_any_kid() {
     let clock = clock();
     let verifier = builder(&clock)
-        .rsa_public_key_pem(&key(0).public_pem)
+        .public_key_pem(&key(0).public_pem)
         .build()
         .unwrap();
 
@@ -102,7 +102,7 @@ struct NeedsTenant {
 async fn axum_extractors_read_custom_claims_and_optional_claims() {
     let clock = clock();
     let verifier = builder(&clock)
-        .rsa_public_key_pem(&key(0).public_pem)
+        .public_key_pem(&key(0).public_pem)
         .build()
         .unwrap();
     let protected = Router::new()
@@ -160,7 +160,7 @@ async fn axum_extractors_read_custom_claims_and_optional_claims() {
 async fn require_any_role_on_the_auth_layer_guards_a_whole_router() {
     let clock = clock();
     let verifier = builder(&clock)
-        .rsa_public_key_pem(&key(0).public_pem)
+        .public_key_pem(&key(0).public_pem)
         .build()
         .unwrap();
     let router = Router::new()
@@ -234,7 +234,7 @@ async fn a_secret_and_an_rsa_key_together_each_verify_only_their_algorithm() {
     let clock = clock();
     let verifier = builder(&clock)
         .hs256_secret(SECRET)
-        .rsa_public_key_pem(&key(0).public_pem)
+        .public_key_pem(&key(0).public_pem)
         .build()
         .unwrap();
     let claims = claims_at(clock.now());

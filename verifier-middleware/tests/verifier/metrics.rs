@@ -370,7 +370,7 @@ async fn revocation_list_downloads_are_counted_under_their_own_source() {
     server.set_jwks(json!({ "sids": ["s-ended"] }));
     let clock = clock();
     let verifier = builder(&clock)
-        .rsa_public_key_pem(key(0).public_pem.as_bytes())
+        .public_key_pem(key(0).public_pem.as_bytes())
         .revocation_list_url(&server.url)
         .build()
         .unwrap();

@@ -25,7 +25,7 @@ async fn list_server(sids: &[&str]) -> JwksServer {
 /// A verifier with a static key (so every download counted is the list's) and the list.
 fn verifier(server: &JwksServer, clock: &ManualClock) -> Verifier {
     builder(clock)
-        .rsa_public_key_pem(key(0).public_pem.as_bytes())
+        .public_key_pem(key(0).public_pem.as_bytes())
         .revocation_list_url(&server.url)
         .build()
         .unwrap()
@@ -249,7 +249,7 @@ async fn prefetch_loads_the_list() {
 #[test]
 fn the_builder_refuses_a_bad_list_url_or_interval() {
     let clock = clock();
-    let base = || builder(&clock).rsa_public_key_pem(key(0).public_pem.as_bytes());
+    let base = || builder(&clock).public_key_pem(key(0).public_pem.as_bytes());
     assert!(matches!(
         base().revocation_list_url("ftp://issuer/revoked").build(),
         Err(BuildError::InvalidRevocationUrl(_))

@@ -17,7 +17,7 @@ const DEFAULT_TTL: Duration = Duration::from_secs(600);
 async fn a_cached_token_is_refused_once_it_expires() {
     let clock = clock();
     let verifier = builder(&clock)
-        .rsa_public_key_pem(key(0).public_pem.as_bytes())
+        .public_key_pem(key(0).public_pem.as_bytes())
         .build()
         .unwrap();
     let app = TestApp::start(&verifier).await;
@@ -100,7 +100,7 @@ async fn a_cached_token_is_not_accepted_once_the_keys_are_discarded() {
 async fn with_the_cache_disabled_tokens_are_still_verified_every_time() {
     let clock = clock();
     let verifier = builder(&clock)
-        .rsa_public_key_pem(key(0).public_pem.as_bytes())
+        .public_key_pem(key(0).public_pem.as_bytes())
         .disable_token_cache()
         .build()
         .unwrap();
@@ -120,9 +120,9 @@ async fn with_the_cache_disabled_tokens_are_still_verified_every_time() {
 #[test]
 fn debug_says_whether_the_cache_is_on() {
     let clock = clock();
-    let on = builder(&clock).rsa_public_key_pem(key(0).public_pem.as_bytes());
+    let on = builder(&clock).public_key_pem(key(0).public_pem.as_bytes());
     let off = builder(&clock)
-        .rsa_public_key_pem(key(0).public_pem.as_bytes())
+        .public_key_pem(key(0).public_pem.as_bytes())
         .disable_token_cache();
 
     let text = |verifier: Verifier| format!("{verifier:?}");

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 use verifier_middleware::clock::{Clock, ManualClock};
-use verifier_middleware::{InvalidToken, Rejection, RsaAlgorithm};
+use verifier_middleware::{InvalidToken, Rejection, SignatureAlgorithm};
 
 use crate::support::{
     TestApp, TestKey, assert_invalid_token, b64, builder, claims_at, clock, key, sign, token,
@@ -15,7 +15,7 @@ use crate::support::{
 async fn app() -> (TestApp, ManualClock) {
     let clock = clock();
     let verifier = builder(&clock)
-        .rsa_public_jwk(key(0).jwk.to_string())
+        .public_jwk(key(0).jwk.to_string())
         .build()
         .unwrap();
     (TestApp::start(&verifier).await, clock)
@@ -256,18 +256,18 @@ async fn an_rsa_algorithm_outside_the_pin_is_refused() {
 async fn each_rsa_algorithm_verifies_when_pinned_and_not_under_another_name() {
     let clock = clock();
     let all = [
-        (RsaAlgorithm::Rs256, Algorithm::RS256),
-        (RsaAlgorithm::Rs384, Algorithm::RS384),
-        (RsaAlgorithm::Rs512, Algorithm::RS512),
-        (RsaAlgorithm::Ps256, Algorithm::PS256),
-        (RsaAlgorithm::Ps384, Algorithm::PS384),
-        (RsaAlgorithm::Ps512, Algorithm::PS512),
+        (SignatureAlgorithm::Rs256, Algorithm::RS256),
+        (SignatureAlgorithm::Rs384, Algorithm::RS384),
+        (SignatureAlgorithm::Rs512, Algorithm::RS512),
+        (SignatureAlgorithm::Ps256, Algorithm::PS256),
+        (SignatureAlgorithm::Ps384, Algorithm::PS384),
+        (SignatureAlgorithm::Ps512, Algorithm::PS512),
     ];
     let mut jwk = key(0).jwk.clone();
     jwk.as_object_mut().unwrap().remove("alg");
     let verifier = builder(&clock)
-        .rsa_public_jwk(jwk.to_string())
-        .rsa_algorithms(all.map(|(pinned, _)| pinned))
+        .public_jwk(jwk.to_string())
+        .algorithms(all.map(|(pinned, _)| pinned))
         .build()
         .unwrap();
 

@@ -343,8 +343,10 @@ mod tests {
         modulus[255] |= 1;
         let algorithms: Arc<[Algorithm]> = Arc::from([Algorithm::RS256]);
         let mut set = KeySet::default();
-        set.insert(VerifyingKey::rsa(Some("k1".into()), &modulus, &[1, 0, 1], algorithms).unwrap())
-            .unwrap();
+        set.insert(
+            VerifyingKey::rsa(Some("k1".into()), &modulus, &[1, 0, 1], &algorithms).unwrap(),
+        )
+        .unwrap();
         set
     }
 
