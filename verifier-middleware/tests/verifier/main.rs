@@ -6,6 +6,7 @@ mod architecture;
 mod builder;
 mod cache;
 mod embedding;
+mod key_types;
 mod metrics;
 mod revocation;
 mod support;

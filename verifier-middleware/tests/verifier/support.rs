@@ -25,7 +25,7 @@ pub(crate) const ISSUER: &str = "https://issuer.test";
 pub(crate) const AUDIENCE: &str = "api";
 pub(crate) const SECRET: &str = "a shared secret that is long enough!!";
 
-/// An RSA key pair as the issuer would hold it.
+/// A key pair as an issuer would hold it: RSA ([`key`]) or a curve ([`curve_key`]).
 pub(crate) struct TestKey {
     pub(crate) kid: String,
     pub(crate) encoding: EncodingKey,
@@ -58,6 +58,59 @@ pub(crate) fn generate_key(kid: &str, bits: usize) -> TestKey {
             "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
             "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
         }),
+    }
+}
+
+/// A fresh key pair on the curve of `alg` (ES256: P-256, ES384: P-384, EdDSA: Ed25519), made
+/// by aws-lc and signed with by jsonwebtoken, with its public JWK (naming `alg`) and PEM.
+pub(crate) fn curve_key(kid: &str, alg: Algorithm) -> TestKey {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+    let (public_der, encoding, jwk) = match alg {
+        Algorithm::ES256 | Algorithm::ES384 => {
+            let (signing, crv) = if alg == Algorithm::ES256 {
+                (&signature::ECDSA_P256_SHA256_FIXED_SIGNING, "P-256")
+            } else {
+                (&signature::ECDSA_P384_SHA384_FIXED_SIGNING, "P-384")
+            };
+            let pair = EcdsaKeyPair::generate(signing).unwrap();
+            let pkcs8 = pair.to_pkcs8v1().unwrap().as_ref().to_vec();
+            let point = pair.public_key().as_ref();
+            let half = (point.len() - 1) / 2;
+            let jwk = json!({
+                "kty": "EC", "crv": crv, "use": "sig", "alg": alg, "kid": kid,
+                "x": b64(&point[1..=half]), "y": b64(&point[1 + half..]),
+            });
+            let der = pair.public_key().as_der().unwrap().as_ref().to_vec();
+            (der, EncodingKey::from_ec_der(&pkcs8), jwk)
+        }
+        Algorithm::EdDSA => {
+            let pair = Ed25519KeyPair::generate().unwrap();
+            let pkcs8 = pair.to_pkcs8().unwrap().as_ref().to_vec();
+            let jwk = json!({
+                "kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "kid": kid,
+                "x": b64(pair.public_key().as_ref()),
+            });
+            let der = pair.public_key().as_der().unwrap().as_ref().to_vec();
+            (der, EncodingKey::from_ed_der(&pkcs8), jwk)
+        }
+        other => panic!("{other:?} is not a curve algorithm"),
+    };
+    let body = base64::engine::general_purpose::STANDARD.encode(&public_der);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|line| std::str::from_utf8(line).unwrap())
+        .collect();
+    TestKey {
+        kid: kid.to_owned(),
+        encoding,
+        public_pem: format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            lines.join("\n")
+        ),
+        public_der,
+        jwk,
     }
 }
 
