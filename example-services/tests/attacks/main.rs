@@ -12,6 +12,7 @@ mod target;
 
 mod algorithms;
 mod claims;
+mod curves;
 mod headers;
 mod logs;
 mod shape;
