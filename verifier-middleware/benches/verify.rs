@@ -1,5 +1,6 @@
-//! What the layer costs next to the physical limit: the bare RSA-2048 (and HMAC) verify of the
-//! same bytes through the same crypto backend (aws-lc), then `Verifier::verify`, then the whole
+//! What the layer costs next to the physical limit: the bare RSA-2048 (and HMAC, ES256,
+//! EdDSA) verify of the same bytes through the same crypto backend (aws-lc), then
+//! `Verifier::verify`, then the whole
 //! tower layer around a service that does nothing, without and with the verified-token cache
 //! (and with a Prometheus recorder taking the layer's metrics);
 //! rejected tokens; and the JWKS key lookup and cache hits under contention from many tasks.
@@ -242,6 +243,9 @@ fn bench(c: &mut Criterion) {
     });
     hs256.finish();
 
+    bench_curve(c, Algorithm::ES256);
+    bench_curve(c, Algorithm::EdDSA);
+
     let mut baseline = c.benchmark_group("baseline");
     baseline.bench_function("request without the layer", |b| {
         bench_request(b, &mut no_op(), &fixture.rs256);
@@ -349,6 +353,90 @@ where
 }
 
 /// Serves `document` as a JWKS on a port-0 listener; its URL.
+/// ES256 or EdDSA: the bare aws-lc verify with the key parsed once, next to
+/// `Verifier::verify` and a request through the layer (no token cache), with a JWK key.
+fn bench_curve(c: &mut Criterion, alg: Algorithm) {
+    use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, ParsedPublicKey};
+    let (pkcs8, jwk, verification): (
+        Vec<u8>,
+        Value,
+        &'static dyn signature::VerificationAlgorithm,
+    ) = if alg == Algorithm::ES256 {
+        let pair =
+            EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).expect("P-256 key");
+        let point = pair.public_key().as_ref();
+        let jwk = json!({
+            "kty": "EC", "crv": "P-256", "kid": "bench", "alg": "ES256",
+            "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..]),
+        });
+        let pkcs8 = pair.to_pkcs8v1().expect("PKCS#8").as_ref().to_vec();
+        (pkcs8, jwk, &signature::ECDSA_P256_SHA256_FIXED)
+    } else {
+        let pair = Ed25519KeyPair::generate().expect("Ed25519 key");
+        let jwk = json!({
+            "kty": "OKP", "crv": "Ed25519", "kid": "bench", "alg": "EdDSA",
+            "x": URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
+        });
+        let pkcs8 = pair.to_pkcs8().expect("PKCS#8").as_ref().to_vec();
+        (pkcs8, jwk, &signature::ED25519)
+    };
+    let encoding = if alg == Algorithm::ES256 {
+        EncodingKey::from_ec_der(&pkcs8)
+    } else {
+        EncodingKey::from_ed_der(&pkcs8)
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let mut header = jsonwebtoken::Header::new(alg);
+    header.kid = Some("bench".into());
+    let token = jsonwebtoken::encode(&header, &claims(now), &encoding).expect("sign");
+    let verifier = Verifier::builder()
+        .public_jwk(jwk.to_string())
+        .issuer(ISSUER)
+        .audience("api")
+        .disable_token_cache()
+        .build()
+        .expect("verifier");
+    let point = if alg == Algorithm::ES256 {
+        let x = URL_SAFE_NO_PAD
+            .decode(jwk["x"].as_str().expect("x"))
+            .expect("x");
+        let y = URL_SAFE_NO_PAD
+            .decode(jwk["y"].as_str().expect("y"))
+            .expect("y");
+        [&[4][..], &x, &y].concat()
+    } else {
+        URL_SAFE_NO_PAD
+            .decode(jwk["x"].as_str().expect("x"))
+            .expect("x")
+    };
+    let parsed = ParsedPublicKey::new(verification, &point).expect("public key");
+    let (signed, signature) = signature_parts(&token);
+    let name = if alg == Algorithm::ES256 {
+        "es256"
+    } else {
+        "eddsa"
+    };
+    let mut group = c.benchmark_group(name);
+    group.bench_function("bare aws-lc verify, key parsed once", |b| {
+        b.iter(|| {
+            parsed
+                .verify_sig(black_box(signed.as_bytes()), black_box(&signature))
+                .expect("valid")
+        });
+    });
+    group.bench_function("Verifier::verify", |b| {
+        b.iter(|| ready(verifier.verify(black_box(&token))).expect("valid"));
+    });
+    let mut service = layered(&verifier);
+    group.bench_function("JwtAuthLayer request", |b| {
+        bench_request(b, &mut service, &token);
+    });
+    group.finish();
+}
+
 async fn serve_jwks(document: Value) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

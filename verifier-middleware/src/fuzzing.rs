@@ -64,9 +64,16 @@ pub fn claims(data: &[u8]) {
     }
 }
 
-/// Reading a JWKS document as a download is read, with RS256 and PS256 accepted.
+/// Reading a JWKS document as a download is read, with every public-key algorithm accepted
+/// (RS256, PS256, ES256, ES384, EdDSA), so that RSA, EC and OKP keys are all parsed.
 pub fn jwks(data: &[u8]) {
-    let algorithms: Arc<[Algorithm]> = Arc::from([Algorithm::RS256, Algorithm::PS256]);
+    let algorithms: Arc<[Algorithm]> = Arc::from([
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ]);
     let _ = crate::keys::jwk::parse_jwks(data, &algorithms);
 }
 

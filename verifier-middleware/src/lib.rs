@@ -56,10 +56,14 @@
 //! 3. its form: a compact JWS of three canonical base64url segments, a header without
 //!    duplicate keys, no `crit`, not a refresh `typ`; `jku`, `x5u`, `jwk` and `x5c` are ignored
 //!    (keys only ever come from the configured source);
-//! 4. its `alg` against the source it is pinned to: RSA keys verify RS256 (or the
-//!    [configured list](VerifierBuilder::algorithms)), a JWK's own `alg` narrows that, the
-//!    HS256 secret verifies HS256 only, and `none` is never accepted;
-//! 5. its signature (aws-lc, the backend jsonwebtoken uses, with each key parsed once);
+//! 4. its `alg` against the key it names: each public key verifies only the algorithms of its
+//!    kind that the [configured list](VerifierBuilder::algorithms) allows (an RSA key RS256 by
+//!    default, RS384/512 and PS* when listed; a P-256 key ES256; a P-384 key ES384; an
+//!    Ed25519 key EdDSA), a JWK's own `alg` narrows that, the HS256 secret verifies HS256 only,
+//!    and `none` is never accepted: no header can make one kind of key verify another's
+//!    algorithm;
+//! 5. its signature (aws-lc, the backend jsonwebtoken uses, with each key parsed once; ECDSA
+//!    signatures only in the JOSE `r || s` form, never DER);
 //! 6. its claims: `exp` required, `nbf` and `iat` checked, all as JSON numbers, with a leeway
 //!    (60 s by default); `iss` and `aud` (string or array) against the configured values; a
 //!    `type` of `refresh` refused; `role` (string) and `roles` (array of strings) well typed;

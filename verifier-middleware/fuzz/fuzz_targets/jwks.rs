@@ -1,4 +1,4 @@
-//! Reading a downloaded JWKS document into RS256/PS256 verifying keys.
+//! Reading a downloaded JWKS document into RSA, EC (P-256, P-384) and Ed25519 verifying keys.
 
 #![no_main]
 
