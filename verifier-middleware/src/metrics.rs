@@ -122,6 +122,8 @@ pub mod reason {
     pub const NONE: &str = "none";
     /// [`InvalidToken::MalformedAuthorization`](crate::InvalidToken::MalformedAuthorization).
     pub const MALFORMED_AUTHORIZATION: &str = "malformed_authorization";
+    /// [`InvalidToken::MalformedTokenSource`](crate::InvalidToken::MalformedTokenSource).
+    pub const MALFORMED_TOKEN_SOURCE: &str = "malformed_token_source";
     /// [`InvalidToken::TooLong`](crate::InvalidToken::TooLong).
     pub const TOO_LONG: &str = "too_long";
     /// [`InvalidToken::NotCompactJws`](crate::InvalidToken::NotCompactJws).
@@ -230,6 +232,7 @@ fn rejected(reason: InvalidToken) -> &'static Key {
     }
     match reason {
         InvalidToken::MalformedAuthorization => rejected!(reason::MALFORMED_AUTHORIZATION),
+        InvalidToken::MalformedTokenSource => rejected!(reason::MALFORMED_TOKEN_SOURCE),
         InvalidToken::TooLong => rejected!(reason::TOO_LONG),
         InvalidToken::NotCompactJws => rejected!(reason::NOT_COMPACT_JWS),
         InvalidToken::MalformedHeader => rejected!(reason::MALFORMED_HEADER),
@@ -358,6 +361,7 @@ mod tests {
     fn every_rejection_reason_has_a_label_of_its_own() {
         let all = [
             InvalidToken::MalformedAuthorization,
+            InvalidToken::MalformedTokenSource,
             InvalidToken::TooLong,
             InvalidToken::NotCompactJws,
             InvalidToken::MalformedHeader,

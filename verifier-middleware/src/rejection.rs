@@ -39,6 +39,12 @@ pub enum InvalidToken {
     /// The `Authorization` header is not `Bearer <token>`, or appears more than once.
     #[error("the Authorization header is not a well-formed bearer token")]
     MalformedAuthorization,
+    /// The header or cookie configured to carry the token
+    /// ([`JwtAuthLayer::token_from_header`](crate::JwtAuthLayer::token_from_header),
+    /// [`token_from_cookie`](crate::JwtAuthLayer::token_from_cookie)) holds something other
+    /// than one token, or appears more than once.
+    #[error("the header or cookie carrying the token is malformed")]
+    MalformedTokenSource,
     /// Longer than the configured cap; refused before any parsing.
     #[error("the token is too long")]
     TooLong,

@@ -40,7 +40,7 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, InvalidT
 /// Whether every byte is a `token68` character (RFC 7235 section 2.1). Written without an
 /// early exit and without branches so the compiler vectorises it: it runs over the whole token
 /// on every request, cache hit or not.
-fn all_token68(bytes: &[u8]) -> bool {
+pub(super) fn all_token68(bytes: &[u8]) -> bool {
     bytes.iter().fold(true, |all, &byte| all & is_token68(byte))
 }
 

@@ -67,15 +67,20 @@ mod bearer;
 pub(crate) use bearer::bearer_token;
 mod future;
 mod role_guard;
+mod sources;
 
 use std::task::{Context, Poll};
 
+use std::sync::Arc;
+
 use bytes::Bytes;
+use http::header::HeaderName;
 use http::{Request, Response};
 use tower::{Layer, Service};
 
 pub use self::future::ResponseFuture;
 use self::role_guard::RoleGuard;
+use self::sources::TokenSources;
 use crate::claims::VerifiedClaims;
 use crate::metrics;
 use crate::rejection::Rejection;
@@ -92,6 +97,7 @@ pub struct JwtAuthLayer {
     verifier: Verifier,
     guard: RoleGuard,
     optional: bool,
+    sources: Arc<TokenSources>,
 }
 
 impl JwtAuthLayer {
@@ -101,6 +107,7 @@ impl JwtAuthLayer {
             verifier,
             guard: RoleGuard::default(),
             optional: false,
+            sources: Arc::default(),
         }
     }
 
@@ -118,11 +125,39 @@ impl JwtAuthLayer {
         self
     }
 
-    /// Lets requests without an `Authorization: Bearer` header through without claims (read
-    /// them with `Option<Claims<T>>`). A token that is present must still be valid. Has no
+    /// Lets requests without a token (no `Authorization: Bearer`, nor a configured header or
+    /// cookie) through without claims (read them with `Option<Claims<T>>`). A token that is present must still be valid. Has no
     /// effect together with [`require_any_role`](Self::require_any_role).
     pub fn optional(mut self) -> Self {
         self.optional = true;
+        self
+    }
+
+    /// Also reads the token from header `name` (its value the token, or `Bearer <token>`) in
+    /// requests without `Authorization: Bearer`, e.g. `X-Access-Token` from a gateway.
+    ///
+    /// Precedence: `Authorization: Bearer` first; then the headers, then the cookies, each in
+    /// the order they were added. The first one present is used: if it is malformed or
+    /// repeated the request is refused (401 `the header or cookie carrying the token is
+    /// malformed`), never read from the next source. A request with none of them is answered
+    /// as without a token (401 with a bare `WWW-Authenticate: Bearer`, RFC 6750).
+    ///
+    /// # Panics
+    /// When `name` is not a valid header name.
+    pub fn token_from_header(mut self, name: &str) -> Self {
+        let name = HeaderName::try_from(name)
+            .unwrap_or_else(|_| panic!("token_from_header: {name:?} is not a header name"));
+        Arc::make_mut(&mut self.sources).add_header(name);
+        self
+    }
+
+    /// Also reads the token from cookie `name` in requests without `Authorization: Bearer`
+    /// (a browser session; precedence as for [`token_from_header`](Self::token_from_header)).
+    /// The value may be quoted; a cookie sent twice under the name is refused. A cookie is
+    /// sent by the browser on requests other sites make too: protect state-changing routes
+    /// against CSRF (`SameSite=Strict` or `Lax` on the cookie, or a CSRF token).
+    pub fn token_from_cookie(mut self, name: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.sources).add_cookie(name.into());
         self
     }
 }
@@ -159,7 +194,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let attempt = match bearer::bearer_token(request.headers()) {
+        let attempt = match self.layer.sources.token(request.headers()) {
             Ok(Some(token)) => self.layer.verifier.try_verify(token),
             Ok(None) if self.layer.optional && self.layer.guard.is_open() => {
                 return ResponseFuture::calling(self.inner.call(request));

@@ -11,4 +11,5 @@ mod metrics;
 mod revocation;
 mod support;
 mod token_cache;
+mod token_sources;
 mod validation;

@@ -19,7 +19,9 @@ use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, watch};
 use verifier_middleware::clock::{ManualClock, unix_seconds};
-use verifier_middleware::{Rejection, RequireRoleLayer, VerifiedClaims, Verifier, VerifierBuilder};
+use verifier_middleware::{
+    JwtAuthLayer, Rejection, RequireRoleLayer, VerifiedClaims, Verifier, VerifierBuilder,
+};
 
 pub(crate) const ISSUER: &str = "https://issuer.test";
 pub(crate) const AUDIENCE: &str = "api";
@@ -294,6 +296,11 @@ async fn whoami(claims: VerifiedClaims) -> String {
 
 impl TestApp {
     pub(crate) async fn start(verifier: &Verifier) -> Self {
+        Self::start_with(verifier.layer()).await
+    }
+
+    /// The same app behind `layer` (its verifier and token sources).
+    pub(crate) async fn start_with(layer: JwtAuthLayer) -> Self {
         let (arrived_tx, arrived) = watch::channel(0);
         let arrived_tx = Arc::new(arrived_tx);
         let count = middleware::from_fn(move |request: Request, next: Next| {
@@ -306,7 +313,7 @@ impl TestApp {
                 "/user",
                 get(whoami).layer(RequireRoleLayer::any_of(["user"])),
             )
-            .layer(verifier.layer())
+            .layer(layer)
             .layer(count);
         let base = test_support::serve(app).await;
         Self {
