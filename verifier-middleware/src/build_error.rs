@@ -69,6 +69,8 @@ pub enum Setting {
     Audience,
     /// [`leeway`](crate::VerifierBuilder::leeway): at most [`MAX_LEEWAY`](crate::MAX_LEEWAY).
     Leeway,
+    /// [`role_claims`](crate::VerifierBuilder::role_claims): JSON pointers, at least one.
+    RoleClaims,
     /// [`max_token_bytes`](crate::VerifierBuilder::max_token_bytes).
     MaxTokenBytes,
     /// [`fetch_timeout`](crate::VerifierBuilder::fetch_timeout): positive.
@@ -110,6 +112,7 @@ impl Setting {
             Self::Issuer => "issuer",
             Self::Audience => "audience",
             Self::Leeway => "leeway",
+            Self::RoleClaims => "role_claims",
             Self::MaxTokenBytes => "max_token_bytes",
             Self::FetchTimeout => "fetch_timeout",
             Self::JwksTtlBounds => "jwks_ttl_bounds",

@@ -129,6 +129,19 @@ impl VerifierBuilder {
         self.claims.audiences = Expectation::SkipInsecure;
         self
     }
+    /// Where roles are read, as JSON pointers (RFC 6901) into the payload; each names a
+    /// string (one role) or an array of strings, and another type there is malformed (401).
+    /// Replaces the default: this project's issuer's `role` string and `roles` array. Keycloak: `/realm_access/roles` (and
+    /// `/resource_access/<client>/roles`); Entra ID and Zitadel-style flat arrays: `/roles`;
+    /// Auth0 namespaced claims: `/https:~1~1example.com~1roles` (`~1` is `/`).
+    pub fn role_claims<I, P>(mut self, pointers: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        self.claims.role_claims = Some(pointers.into_iter().map(Into::into).collect());
+        self
+    }
 
     /// Clock skew tolerated on `exp`, `nbf` and `iat`; default
     /// [`DEFAULT_LEEWAY`](crate::DEFAULT_LEEWAY) (60 s), at most

@@ -58,6 +58,7 @@ pub fn claims(data: &[u8]) {
         issuer: Some(Arc::from(SEED_ISSUER)),
         audiences: Some(Arc::from(["api".to_owned()])),
         leeway_seconds: leeway_seconds(DEFAULT_LEEWAY),
+        role_claims: None,
     };
     if let Ok(verified) = claims::validate(object, &rules, SEED_NOW as i64) {
         let _ = (verified.roles(), verified.subject(), verified.expires_at());

@@ -1,6 +1,6 @@
 //! The registered-claim checks and the verified claims handed to handlers.
 
-mod rules;
+pub(crate) mod rules;
 
 use std::fmt;
 use std::sync::Arc;
@@ -28,6 +28,7 @@ pub struct VerifiedClaims {
 struct ClaimsInner {
     payload: Value,
     roles: Vec<String>,
+    scopes: Vec<String>,
     times: Times,
 }
 
@@ -93,9 +94,27 @@ impl VerifiedClaims {
         self.inner.times.check(leeway_seconds, now)
     }
 
-    /// The roles the token carries: its `role` string and the entries of its `roles` array.
+    /// The roles the token carries: by default its `role` string and the entries of its
+    /// `roles` array; the claims named by
+    /// [`role_claims`](crate::VerifierBuilder::role_claims) instead when set.
     pub fn roles(&self) -> &[String] {
         &self.inner.roles
+    }
+
+    /// The scopes the token grants: the space-separated entries of its `scope` (or `scp`)
+    /// string, or the entries of an `scp` array.
+    pub fn scopes(&self) -> &[String] {
+        &self.inner.scopes
+    }
+
+    /// Whether the token grants every one of `scopes`.
+    pub fn has_all_scopes<R: AsRef<str>>(&self, scopes: &[R]) -> bool {
+        scopes.iter().all(|wanted| {
+            self.inner
+                .scopes
+                .iter()
+                .any(|scope| scope == wanted.as_ref())
+        })
     }
 
     /// Whether the token carries at least one of `roles`.
@@ -172,11 +191,17 @@ pub(crate) fn validate(
         Some(Value::String(_)) => {}
         Some(_) => return Err(InvalidToken::MalformedClaims),
     }
-    let roles = roles(&payload)?;
+    let payload = Value::Object(payload);
+    let roles = match &rules.role_claims {
+        None => roles(&payload)?,
+        Some(pointers) => strings_at(&payload, pointers)?,
+    };
+    let scopes = scopes(&payload)?;
     Ok(VerifiedClaims {
         inner: Arc::new(ClaimsInner {
-            payload: Value::Object(payload),
+            payload,
             roles,
+            scopes,
             times,
         }),
     })
@@ -225,7 +250,9 @@ fn check_audience(aud: Option<&Value>, accepted: &[String]) -> Result<(), Invali
     }
 }
 
-fn roles(payload: &Map<String, Value>) -> Result<Vec<String>, InvalidToken> {
+/// The issuer's roles: its `role` string and the entries of its `roles` array; other types are
+/// malformed, so a role check never guesses.
+fn roles(payload: &Value) -> Result<Vec<String>, InvalidToken> {
     let mut roles = Vec::new();
     match payload.get("role") {
         None => {}
@@ -234,17 +261,52 @@ fn roles(payload: &Map<String, Value>) -> Result<Vec<String>, InvalidToken> {
     }
     match payload.get("roles") {
         None => {}
-        Some(Value::Array(entries)) => {
-            for entry in entries {
-                let Value::String(role) = entry else {
-                    return Err(InvalidToken::MalformedClaims);
-                };
-                roles.push(role.clone());
-            }
-        }
+        Some(Value::Array(entries)) => push_strings(&mut roles, entries)?,
         Some(_) => return Err(InvalidToken::MalformedClaims),
     }
     Ok(roles)
+}
+
+/// The roles at each of `pointers` (JSON pointers): a string is one role, an array of strings
+/// several; a missing claim none. Any other type is malformed, so a role check never guesses.
+fn strings_at(payload: &Value, pointers: &[String]) -> Result<Vec<String>, InvalidToken> {
+    let mut found = Vec::new();
+    for pointer in pointers {
+        match payload.pointer(pointer) {
+            None => {}
+            Some(Value::String(one)) => found.push(one.clone()),
+            Some(Value::Array(entries)) => push_strings(&mut found, entries)?,
+            Some(_) => return Err(InvalidToken::MalformedClaims),
+        }
+    }
+    Ok(found)
+}
+
+/// The scopes of `scope` and `scp`: each a space-separated string (RFC 8693, RFC 9068; Entra
+/// ID's `scp`) or an array of strings (Okta's `scp`).
+fn scopes(payload: &Value) -> Result<Vec<String>, InvalidToken> {
+    let mut found = Vec::new();
+    for name in ["scope", "scp"] {
+        match payload.get(name) {
+            None => {}
+            Some(Value::String(list)) => {
+                found.extend(list.split(' ').filter(|s| !s.is_empty()).map(str::to_owned))
+            }
+            Some(Value::Array(entries)) => push_strings(&mut found, entries)?,
+            Some(_) => return Err(InvalidToken::MalformedClaims),
+        }
+    }
+    Ok(found)
+}
+
+fn push_strings(found: &mut Vec<String>, entries: &[Value]) -> Result<(), InvalidToken> {
+    for entry in entries {
+        let Value::String(value) = entry else {
+            return Err(InvalidToken::MalformedClaims);
+        };
+        found.push(value.clone());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -260,6 +322,7 @@ mod tests {
             issuer: Some(Arc::from("https://issuer.test")),
             audiences: Some(Arc::from(vec!["api".to_owned()])),
             leeway_seconds: 60,
+            role_claims: None,
         }
     }
 
@@ -392,6 +455,7 @@ mod tests {
             issuer: None,
             audiences: None,
             leeway_seconds: 0,
+            role_claims: None,
         };
 
         assert!(validate(payload, &rules, NOW).is_ok());
@@ -407,6 +471,80 @@ mod tests {
             with("type", json!(1)).unwrap_err(),
             InvalidToken::MalformedClaims
         );
+    }
+
+    #[test]
+    fn configured_role_claims_replace_the_default_and_read_strings_or_arrays() {
+        let keycloak = ClaimRules {
+            role_claims: Some(Arc::from(vec![
+                "/realm_access/roles".to_owned(),
+                "/resource_access/bookings/roles".to_owned(),
+                "/https:~1~1example.com~1role".to_owned(),
+            ])),
+            ..rules()
+        };
+        let validate_with = |extra: Value| {
+            let Value::Object(mut payload) = valid() else {
+                unreachable!()
+            };
+            let Value::Object(extra) = extra else {
+                unreachable!()
+            };
+            payload.extend(extra);
+            validate(payload, &keycloak, NOW)
+        };
+
+        let claims = validate_with(json!({
+            "realm_access": { "roles": ["user", "offline_access"] },
+            "resource_access": { "bookings": { "roles": ["raider"] } },
+            "https://example.com/role": "admin",
+        }))
+        .unwrap();
+        assert_eq!(
+            claims.roles(),
+            ["user", "offline_access", "raider", "admin"]
+        );
+        // The default `role` claim ("user" in `valid()`) is not read any more.
+        assert!(validate_with(json!({})).unwrap().roles().is_empty());
+
+        for wrong in [
+            json!({ "realm_access": { "roles": [1] } }),
+            json!({ "realm_access": { "roles": { "admin": true } } }),
+            json!({ "https://example.com/role": 7 }),
+        ] {
+            assert_eq!(
+                validate_with(wrong.clone()).unwrap_err(),
+                InvalidToken::MalformedClaims,
+                "{wrong}"
+            );
+        }
+    }
+
+    #[test]
+    fn scopes_come_from_a_space_separated_scope_or_scp_string_or_an_scp_array() {
+        assert_eq!(
+            with("scope", json!("read:bookings  write:bookings"))
+                .unwrap()
+                .scopes(),
+            ["read:bookings", "write:bookings"]
+        );
+        assert_eq!(with("scp", json!(["a", "b"])).unwrap().scopes(), ["a", "b"]);
+        assert_eq!(with("scp", json!("a b")).unwrap().scopes(), ["a", "b"]);
+        let claims = with("scope", json!("a b c")).unwrap();
+        assert!(claims.has_all_scopes(&["c", "a"]));
+        assert!(!claims.has_all_scopes(&["a", "d"]));
+        assert!(with("sub", json!("x")).unwrap().scopes().is_empty());
+
+        for (name, value) in [
+            ("scope", json!(1)),
+            ("scope", json!({ "a": true })),
+            ("scp", json!(["a", 2])),
+        ] {
+            assert_eq!(
+                with(name, value).unwrap_err(),
+                InvalidToken::MalformedClaims
+            );
+        }
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub(crate) struct ClaimRules {
     /// Any one suffices; `None` only after an explicit `insecure_skip_audience_check`.
     pub(crate) audiences: Option<Arc<[String]>>,
     pub(crate) leeway_seconds: i64,
+    /// Where roles are read (JSON pointers into the payload); `None`: the issuer's `role`
+    /// string and `roles` array.
+    pub(crate) role_claims: Option<Arc<[String]>>,
 }
 
 /// A leeway in whole seconds, as NumericDates are compared.
@@ -41,6 +44,7 @@ pub(crate) struct ClaimSettings {
     pub(crate) issuer: Expectation<String>,
     pub(crate) audiences: Expectation<Vec<String>>,
     pub(crate) leeway: Duration,
+    pub(crate) role_claims: Option<Vec<String>>,
 }
 
 impl Default for ClaimSettings {
@@ -49,6 +53,7 @@ impl Default for ClaimSettings {
             issuer: Expectation::Unset,
             audiences: Expectation::Unset,
             leeway: DEFAULT_LEEWAY,
+            role_claims: None,
         }
     }
 }
@@ -74,10 +79,22 @@ impl ClaimSettings {
             Expectation::Expect(audiences) => Some(Arc::from(audiences)),
             Expectation::SkipInsecure => None,
         };
+        let role_claims = match self.role_claims {
+            None => None,
+            Some(pointers) => {
+                Setting::RoleClaims.require(!pointers.is_empty(), "name at least one claim")?;
+                Setting::RoleClaims.require(
+                    pointers.iter().all(|p| p.starts_with('/')),
+                    "each is a JSON pointer (RFC 6901), e.g. /roles or /realm_access/roles",
+                )?;
+                Some(Arc::from(pointers))
+            }
+        };
         Ok(ClaimRules {
             issuer,
             audiences,
             leeway_seconds: leeway_seconds(self.leeway),
+            role_claims,
         })
     }
 }
@@ -153,6 +170,38 @@ mod tests {
         assert_eq!(
             expecting("https://issuer.test", "").rules().unwrap_err(),
             BuildError::invalid(Setting::Audience, "empty")
+        );
+    }
+
+    #[test]
+    fn role_claims_must_be_json_pointers_and_at_least_one() {
+        let with = |pointers: &[&str]| ClaimSettings {
+            role_claims: Some(pointers.iter().map(|&p| p.to_owned()).collect()),
+            ..expecting("https://issuer.test", "api")
+        };
+
+        assert_eq!(
+            with(&[]).rules().unwrap_err(),
+            BuildError::invalid(Setting::RoleClaims, "name at least one claim")
+        );
+        assert_eq!(
+            with(&["/roles", "realm_access.roles"]).rules().unwrap_err(),
+            BuildError::invalid(
+                Setting::RoleClaims,
+                "each is a JSON pointer (RFC 6901), e.g. /roles or /realm_access/roles"
+            )
+        );
+        let rules = with(&["/realm_access/roles"]).rules().unwrap();
+        assert_eq!(
+            rules.role_claims.as_deref(),
+            Some(&["/realm_access/roles".to_owned()][..])
+        );
+        assert!(
+            expecting("https://issuer.test", "api")
+                .rules()
+                .unwrap()
+                .role_claims
+                .is_none()
         );
     }
 }

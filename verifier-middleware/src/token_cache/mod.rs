@@ -169,6 +169,7 @@ mod tests {
             issuer: None,
             audiences: None,
             leeway_seconds: 60,
+            role_claims: None,
         }
     }
 
