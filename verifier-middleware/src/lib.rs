@@ -183,8 +183,10 @@ pub use crate::extract::{Claims, ClaimsRejection};
 pub use crate::keys::MIN_RSA_BITS;
 pub use crate::keys::algorithm::SignatureAlgorithm;
 pub use crate::keys::jwks::DEFAULT_JWKS_MIN_TTL;
-pub use crate::layer::{JwtAuth, JwtAuthLayer, RequireRole, RequireRoleLayer, ResponseFuture};
-pub use crate::rejection::{InvalidToken, Rejection, RoleList};
+pub use crate::layer::{
+    JwtAuth, JwtAuthLayer, RequireClaims, RequireRoleLayer, RequireScopeLayer, ResponseFuture,
+};
+pub use crate::rejection::{InvalidToken, Rejection, RoleList, ScopeList};
 pub use crate::secret::MIN_SECRET_BYTES;
 pub use crate::token::DEFAULT_MAX_TOKEN_BYTES;
 pub use crate::verifier::Verifier;

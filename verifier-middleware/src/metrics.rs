@@ -199,7 +199,11 @@ pub(crate) fn refused(rejection: &Rejection) {
             key!(VERIFICATIONS_TOTAL, RESULT => UNAVAILABLE, REASON => reason::NONE)
         }
         // Not the outcome of a verification: no token at all, or the role check after one.
-        Rejection::MissingToken | Rejection::InsufficientRole(_) => return,
+        Rejection::MissingToken
+        | Rejection::InsufficientRole(_)
+        | Rejection::InsufficientScope(_) => {
+            return;
+        }
     });
 }
 

@@ -23,6 +23,10 @@ pub enum Rejection {
     /// `error="insufficient_scope"`.
     #[error("the token carries none of the roles this route needs ({0})")]
     InsufficientRole(RoleList),
+    /// The token is valid but lacks a scope the route needs: 403
+    /// `error="insufficient_scope"`, with the scopes in the challenge's `scope` attribute.
+    #[error("the token lacks scopes this route needs ({0})")]
+    InsufficientScope(ScopeList),
     /// No keys could be loaded to verify the token with: 503 with `Retry-After`.
     #[error("the signing keys are not available")]
     KeysUnavailable {
@@ -109,6 +113,23 @@ impl RoleList {
     }
 }
 
+/// The scopes a route needs (all of them), as named in a 403.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeList(pub(crate) Arc<[String]>);
+
+impl ScopeList {
+    /// The scopes, in the order they were configured.
+    pub fn scopes(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl fmt::Display for ScopeList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join(" "))
+    }
+}
+
 impl fmt::Display for RoleList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0.join(" or "))
@@ -120,7 +141,7 @@ impl Rejection {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            Self::InsufficientRole(_) => StatusCode::FORBIDDEN,
+            Self::InsufficientRole(_) | Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Self::KeysUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -130,7 +151,7 @@ impl Rejection {
         match self {
             Self::MissingToken => "invalid_request",
             Self::InvalidToken(_) => "invalid_token",
-            Self::InsufficientRole(_) => "insufficient_scope",
+            Self::InsufficientRole(_) | Self::InsufficientScope(_) => "insufficient_scope",
             Self::KeysUnavailable { .. } => "temporarily_unavailable",
         }
     }
@@ -156,6 +177,13 @@ impl Rejection {
                 "Bearer error=\"{}\", error_description=\"{}\"",
                 self.error_code(),
                 description.replace(['"', '\\'], "")
+            )),
+            // RFC 6750 section 3: the scope attribute lists what the request needs.
+            Self::InsufficientScope(scopes) => Some(format!(
+                "Bearer error=\"{}\", error_description=\"{}\", scope=\"{}\"",
+                self.error_code(),
+                description.replace(['"', '\\'], ""),
+                scopes.to_string().replace(['"', '\\'], "")
             )),
             Self::KeysUnavailable { .. } => None,
         };

@@ -1,5 +1,5 @@
 //! The response future shared by [`JwtAuth`](super::JwtAuth) and
-//! [`RequireRole`](super::RequireRole).
+//! [`RequireClaims`](super::RequireClaims).
 
 use std::fmt;
 use std::future::Future;
@@ -11,14 +11,14 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::Service;
 
-use super::role_guard::RoleGuard;
+use super::guard::ClaimGuard;
 use crate::claims::VerifiedClaims;
 use crate::rejection::Rejection;
 
 type Verification = Pin<Box<dyn Future<Output = Result<VerifiedClaims, Rejection>> + Send>>;
 
 pin_project! {
-    /// Response future of [`JwtAuth`](super::JwtAuth) and [`RequireRole`](super::RequireRole):
+    /// Response future of [`JwtAuth`](super::JwtAuth) and [`RequireClaims`](super::RequireClaims):
     /// a rejection, the inner service's future, or (only when keys must be downloaded first) a
     /// verification followed by the inner call.
     pub struct ResponseFuture<S, ReqBody, ResBody>
@@ -40,7 +40,7 @@ pin_project! {
         Verifying {
             verification: Verification,
             // Taken once the verification ends, to make the inner call.
-            call: Option<(S, Request<ReqBody>, RoleGuard)>,
+            call: Option<(S, Request<ReqBody>, ClaimGuard)>,
         },
         Calling { #[pin] future: S::Future },
     }
@@ -74,7 +74,7 @@ where
         verification: Verification,
         inner: S,
         request: Request<ReqBody>,
-        guard: RoleGuard,
+        guard: ClaimGuard,
     ) -> Self {
         Self {
             state: State::Verifying {

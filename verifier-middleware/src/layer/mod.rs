@@ -66,7 +66,7 @@ mod bearer;
 #[cfg(feature = "fuzzing")]
 pub(crate) use bearer::bearer_token;
 mod future;
-mod role_guard;
+mod guard;
 mod sources;
 
 use std::task::{Context, Poll};
@@ -79,7 +79,7 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 
 pub use self::future::ResponseFuture;
-use self::role_guard::RoleGuard;
+use self::guard::ClaimGuard;
 use self::sources::TokenSources;
 use crate::claims::VerifiedClaims;
 use crate::metrics;
@@ -95,7 +95,7 @@ use crate::verifier::{Attempt, Verifier};
 #[must_use]
 pub struct JwtAuthLayer {
     verifier: Verifier,
-    guard: RoleGuard,
+    guard: ClaimGuard,
     optional: bool,
     sources: Arc<TokenSources>,
 }
@@ -105,7 +105,7 @@ impl JwtAuthLayer {
     pub fn new(verifier: Verifier) -> Self {
         Self {
             verifier,
-            guard: RoleGuard::default(),
+            guard: ClaimGuard::default(),
             optional: false,
             sources: Arc::default(),
         }
@@ -121,7 +121,7 @@ impl JwtAuthLayer {
         I: IntoIterator<Item = R>,
         R: Into<String>,
     {
-        self.guard = RoleGuard::any_of(roles);
+        self.guard = ClaimGuard::any_of(roles);
         self
     }
 
@@ -232,7 +232,7 @@ where
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct RequireRoleLayer {
-    guard: RoleGuard,
+    guard: ClaimGuard,
 }
 
 impl RequireRoleLayer {
@@ -246,30 +246,81 @@ impl RequireRoleLayer {
         R: Into<String>,
     {
         Self {
-            guard: RoleGuard::any_of(roles),
+            guard: ClaimGuard::any_of(roles),
+        }
+    }
+}
+
+/// Requires scopes (OAuth 2.0 `scope`/`scp`) on claims that an outer [`JwtAuthLayer`]
+/// verified, per route like [`RequireRoleLayer`]. Without verified claims: 401; lacking a
+/// scope: 403 `insufficient_scope` naming the scopes, also in the challenge's `scope`
+/// attribute (RFC 6750 section 3).
+///
+/// ```
+/// use axum::{Router, routing::post};
+/// use verifier_middleware::{RequireScopeLayer, Verifier};
+///
+/// # fn app(verifier: Verifier) -> Router {
+/// Router::new()
+///     .route("/book", post(|| async { "booked" }).layer(RequireScopeLayer::all_of(["bookings:write"])))
+///     .layer(verifier.layer())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RequireScopeLayer {
+    guard: ClaimGuard,
+}
+
+impl RequireScopeLayer {
+    /// Accepts tokens granting every one of `scopes`.
+    ///
+    /// # Panics
+    /// When `scopes` is empty.
+    pub fn all_of<I, R>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<String>,
+    {
+        Self {
+            guard: ClaimGuard::all_scopes(scopes),
         }
     }
 }
 
 impl<S> Layer<S> for RequireRoleLayer {
-    type Service = RequireRole<S>;
+    type Service = RequireClaims<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequireRole {
+        RequireClaims::new(inner, &self.guard)
+    }
+}
+
+impl<S> Layer<S> for RequireScopeLayer {
+    type Service = RequireClaims<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireClaims::new(inner, &self.guard)
+    }
+}
+
+/// The service [`RequireRoleLayer`] and [`RequireScopeLayer`] wrap around yours.
+#[derive(Debug, Clone)]
+pub struct RequireClaims<S> {
+    inner: S,
+    guard: ClaimGuard,
+}
+
+impl<S> RequireClaims<S> {
+    fn new(inner: S, guard: &ClaimGuard) -> Self {
+        Self {
             inner,
-            guard: self.guard.clone(),
+            guard: guard.clone(),
         }
     }
 }
 
-/// The service [`RequireRoleLayer`] wraps around yours.
-#[derive(Debug, Clone)]
-pub struct RequireRole<S> {
-    inner: S,
-    guard: RoleGuard,
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireRole<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireClaims<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: From<Bytes>,
@@ -308,5 +359,11 @@ mod tests {
     #[should_panic(expected = "at least one role")]
     fn an_empty_role_list_is_refused() {
         let _ = RequireRoleLayer::any_of(Vec::<String>::new());
+    }
+
+    #[test]
+    #[should_panic(expected = "at least one scope")]
+    fn an_empty_scope_list_is_refused() {
+        let _ = RequireScopeLayer::all_of(Vec::<String>::new());
     }
 }

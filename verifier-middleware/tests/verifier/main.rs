@@ -9,6 +9,7 @@ mod embedding;
 mod key_types;
 mod metrics;
 mod revocation;
+mod scopes_and_role_claims;
 mod support;
 mod token_cache;
 mod token_sources;
