@@ -11,12 +11,16 @@ pub enum BuildError {
     /// Neither a JWKS URL, a public key nor an HS256 secret was given.
     #[error("no key source: set a JWKS URL, a public key or an HS256 secret")]
     NoKeySource,
-    /// Both a JWKS URL and a static public key were given.
-    #[error("both a JWKS URL and a static public key were given; choose one")]
+    /// More than one of a JWKS URL, an OpenID issuer and a static public key was given.
+    #[error("more than one public-key source (JWKS URL, OpenID issuer, static key); choose one")]
     ConflictingKeySources,
     /// The JWKS URL is not an absolute `http(s)` URL.
     #[error("invalid JWKS URL: {0}")]
     InvalidJwksUrl(String),
+    /// The [`oidc_issuer`](crate::VerifierBuilder::oidc_issuer) is not an absolute `https` URL
+    /// (or `http` on loopback), or has a query or fragment.
+    #[error("invalid OpenID issuer URL: {0}")]
+    InvalidIssuerUrl(String),
     /// The revocation list URL is not an absolute `http(s)` URL.
     #[error("invalid revocation list URL: {0}")]
     InvalidRevocationUrl(String),

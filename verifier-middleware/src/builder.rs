@@ -9,11 +9,13 @@ use jsonwebtoken::Algorithm;
 use reqwest::Client;
 
 use crate::build_error::BuildError;
+use crate::build_error::Setting;
 use crate::claims::{ClaimSettings, Expectation};
 use crate::clock::{Clock, SystemClock};
 use crate::keys::VerifyingKey;
 use crate::keys::algorithm::SignatureAlgorithm;
-use crate::keys::jwks::{JwksCache, JwksSettings};
+use crate::keys::jwks::discovery::{self, Discovery};
+use crate::keys::jwks::{JwksCache, JwksLocation, JwksSettings};
 use crate::keys::static_key::StaticKey;
 use crate::remote::{Backoff, FetchSettings, parse_http_url};
 use crate::revocation::{RevocationList, RevocationSettings};
@@ -36,6 +38,8 @@ use crate::verifier::{Inner, KeySource, Verifier};
 #[must_use]
 pub struct VerifierBuilder {
     jwks_url: Option<String>,
+    oidc_issuer: Option<String>,
+    allow_http: bool,
     rsa_key: Option<StaticKey>,
     hs256_secret: Option<Secret>,
     algorithms: Option<Vec<SignatureAlgorithm>>,
@@ -68,6 +72,38 @@ impl VerifierBuilder {
     /// describe. Requires a Tokio runtime when verifying.
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
         self.jwks_url = Some(url.into());
+        self
+    }
+
+    /// Trust the OpenID provider `issuer` (e.g. `https://idp.example.com/realms/shop`): its
+    /// JWKS is found through `{issuer}/.well-known/openid-configuration` (OpenID Connect
+    /// Discovery, RFC 8414), whose `issuer` must equal this one exactly, and tokens must carry
+    /// it as `iss` (this sets [`issuer`](Self::issuer)). The document is read when keys are
+    /// first needed ([`Verifier::prefetch`] at start-up), with the JWKS's timeout, size cap,
+    /// single flight and backoff; until it succeeds requests get 503, as with a cold JWKS. A
+    /// mismatched `issuer` is logged (`JWKS fetch failed`) with both names. `https` is
+    /// required, for the document's `jwks_uri` too, except on a loopback host or after
+    /// [`insecure_allow_http`](Self::insecure_allow_http).
+    ///
+    /// ```
+    /// # use verifier_middleware::Verifier;
+    /// let verifier = Verifier::builder()
+    ///     .oidc_issuer("https://idp.example.com/realms/shop")
+    ///     .audience("bookings")
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn oidc_issuer(mut self, issuer: impl Into<String>) -> Self {
+        let issuer = issuer.into();
+        self.claims.issuer = Expectation::Expect(issuer.clone());
+        self.oidc_issuer = Some(issuer);
+        self
+    }
+
+    /// Let [`oidc_issuer`](Self::oidc_issuer) use plain `http` off loopback (a provider on a
+    /// private network without TLS): its keys could then be replaced by anyone on the path.
+    pub fn insecure_allow_http(mut self) -> Self {
+        self.allow_http = true;
         self
     }
 
@@ -300,22 +336,56 @@ impl VerifierBuilder {
         let clock = self
             .clock
             .map_or_else(|| Arc::new(SystemClock) as _, |c| c.0);
-        let rsa = match (self.jwks_url, self.rsa_key) {
-            (Some(_), Some(_)) => return Err(BuildError::ConflictingKeySources),
-            (None, None) => None,
-            (_, _) if algorithms.is_empty() => return Err(BuildError::NoAlgorithms),
-            (Some(url), None) => {
-                let url = parse_http_url(&url).map_err(BuildError::InvalidJwksUrl)?;
-                self.jwks.validate()?;
-                Some(KeySource::Jwks(Arc::new(JwksCache::new(
-                    url,
-                    self.fetch.fetcher()?,
-                    Arc::clone(&clock),
-                    self.jwks.clone(),
-                    algorithms,
-                ))))
+        let sources = [
+            self.jwks_url.is_some(),
+            self.rsa_key.is_some(),
+            self.oidc_issuer.is_some(),
+        ];
+        if sources.into_iter().filter(|&set| set).count() > 1 {
+            return Err(BuildError::ConflictingKeySources);
+        }
+        if sources.contains(&true) && algorithms.is_empty() {
+            return Err(BuildError::NoAlgorithms);
+        }
+        let rsa = if let Some(url) = self.jwks_url {
+            let url = parse_http_url(&url).map_err(BuildError::InvalidJwksUrl)?;
+            self.jwks.validate()?;
+            Some(KeySource::Jwks(Arc::new(JwksCache::new(
+                url,
+                self.fetch.fetcher()?,
+                Arc::clone(&clock),
+                self.jwks.clone(),
+                algorithms,
+            ))))
+        } else if let Some(issuer) = self.oidc_issuer {
+            if !matches!(&self.claims.issuer, Expectation::Expect(expected) if *expected == issuer)
+            {
+                return Err(BuildError::invalid(
+                    Setting::Issuer,
+                    "oidc_issuer sets the expected issuer; do not set another",
+                ));
             }
-            (None, Some(key)) => Some(KeySource::Static(Arc::new(key.key_set(&algorithms)?))),
+            let document = discovery::document_url(&issuer, self.allow_http)
+                .map_err(BuildError::InvalidIssuerUrl)?;
+            self.jwks.validate()?;
+            let location = JwksLocation::Discovered(Discovery::new(
+                issuer,
+                document,
+                self.allow_http,
+                self.fetch.fetcher()?,
+                self.jwks.max_response_bytes,
+            ));
+            Some(KeySource::Jwks(Arc::new(JwksCache::at(
+                location,
+                Arc::clone(&clock),
+                self.jwks.clone(),
+                algorithms,
+            ))))
+        } else {
+            match self.rsa_key {
+                Some(key) => Some(KeySource::Static(Arc::new(key.key_set(&algorithms)?))),
+                None => None,
+            }
         };
         if rsa.is_none() && hmac.is_none() {
             return Err(BuildError::NoKeySource);

@@ -45,6 +45,9 @@ pub(crate) enum FetchError {
     /// The body arrived but is not what was expected.
     #[error("{0}")]
     Unusable(&'static str),
+    /// The same, with details from the document (OpenID discovery: the issuer it names).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl Endpoint {

@@ -5,6 +5,7 @@
 mod architecture;
 mod builder;
 mod cache;
+mod discovery;
 mod embedding;
 mod key_types;
 mod metrics;

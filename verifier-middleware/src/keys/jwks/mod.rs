@@ -17,6 +17,7 @@
 //!   backoff starts the next attempt. With no keys at all the layer answers 503 with
 //!   `Retry-After` until one succeeds.
 
+pub(crate) mod discovery;
 mod fetch;
 mod settings;
 
@@ -29,6 +30,7 @@ use jsonwebtoken::Algorithm;
 use reqwest::Url;
 use tokio::sync::watch;
 
+use self::discovery::Discovery;
 use self::fetch::{Fetched, fetch};
 pub use self::settings::DEFAULT_JWKS_MIN_TTL;
 pub(crate) use self::settings::JwksSettings;
@@ -41,9 +43,31 @@ use crate::remote::{Endpoint, FetchError, Fetcher, SingleFlight, wait};
 /// How many unknown `kid`s are remembered at most.
 const NEGATIVE_CACHE_CAPACITY: u64 = 10_000;
 
+/// Where the JWKS is: a configured URL, or the one an OpenID discovery document names.
+pub(crate) enum JwksLocation {
+    Url(Endpoint),
+    Discovered(Discovery),
+}
+
+impl JwksLocation {
+    fn display(&self) -> &str {
+        match self {
+            Self::Url(endpoint) => endpoint.display(),
+            Self::Discovered(discovery) => discovery.display(),
+        }
+    }
+
+    async fn endpoint(&self) -> Result<&Endpoint, FetchError> {
+        match self {
+            Self::Url(endpoint) => Ok(endpoint),
+            Self::Discovered(discovery) => discovery.jwks().await,
+        }
+    }
+}
+
 /// The keys of one JWKS URL, kept fresh.
 pub(crate) struct JwksCache {
-    endpoint: Endpoint,
+    location: JwksLocation,
     clock: Arc<dyn Clock>,
     settings: JwksSettings,
     algorithms: Arc<[Algorithm]>,
@@ -89,6 +113,7 @@ impl CacheState {
 }
 
 impl JwksCache {
+    /// The JWKS at `url`.
     pub(crate) fn new(
         url: Url,
         fetcher: Fetcher,
@@ -96,14 +121,25 @@ impl JwksCache {
         settings: JwksSettings,
         algorithms: Arc<[Algorithm]>,
     ) -> Self {
+        let endpoint = Endpoint::new(
+            url,
+            fetcher,
+            settings.max_response_bytes,
+            "application/jwk-set+json, application/json",
+        );
+        Self::at(JwksLocation::Url(endpoint), clock, settings, algorithms)
+    }
+
+    /// The JWKS `location` holds or leads to.
+    pub(crate) fn at(
+        location: JwksLocation,
+        clock: Arc<dyn Clock>,
+        settings: JwksSettings,
+        algorithms: Arc<[Algorithm]>,
+    ) -> Self {
         let now = clock.now();
         Self {
-            endpoint: Endpoint::new(
-                url,
-                fetcher,
-                settings.max_response_bytes,
-                "application/jwk-set+json, application/json",
-            ),
+            location,
             clock,
             absent_kids: moka::sync::Cache::builder()
                 .max_capacity(NEGATIVE_CACHE_CAPACITY)
@@ -204,7 +240,7 @@ impl JwksCache {
         let flight = if self.flight.is_running() {
             self.start_flight()
         } else if self.state.load().may_fetch(now) && self.claim_kid_refetch(now) {
-            tracing::debug!(url = %self.endpoint.display(), "unknown kid: refetching the JWKS");
+            tracing::debug!(url = %self.location.display(), "unknown kid: refetching the JWKS");
             self.start_flight()
         } else {
             return None;
@@ -244,7 +280,10 @@ impl JwksCache {
     fn start_flight(self: &Arc<Self>) -> watch::Receiver<bool> {
         let cache = Arc::clone(self);
         self.flight.start(move || async move {
-            let outcome = fetch(&cache.endpoint, &cache.algorithms).await;
+            let outcome = match cache.location.endpoint().await {
+                Ok(endpoint) => fetch(endpoint, &cache.algorithms).await,
+                Err(error) => Err(error),
+            };
             cache.apply(outcome);
         })
     }
@@ -263,7 +302,7 @@ impl JwksCache {
             Ok(fetched) => {
                 for skipped in &fetched.skipped {
                     tracing::warn!(
-                        url = %self.endpoint.display(),
+                        url = %self.location.display(),
                         kid = skipped.kid.as_deref().unwrap_or("-"),
                         reason = %skipped.reason,
                         "JWKS key skipped"
@@ -274,7 +313,7 @@ impl JwksCache {
                     .unwrap_or(self.settings.ttl)
                     .clamp(self.settings.min_ttl, self.settings.max_ttl);
                 tracing::debug!(
-                    url = %self.endpoint.display(),
+                    url = %self.location.display(),
                     keys = fetched.keys.len(),
                     ttl_seconds = ttl.as_secs(),
                     "JWKS loaded"
@@ -299,7 +338,7 @@ impl JwksCache {
                 let backoff = self.settings.retry_backoff.delay(failures);
                 let serving = previous.usable_keys(now).is_some();
                 tracing::warn!(
-                    url = %self.endpoint.display(),
+                    url = %self.location.display(),
                     %error,
                     failures,
                     retry_in_seconds = backoff.as_secs(),
