@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
-# Defaults: 30 seconds each, all five targets (authorization_header token claims jwks verify). Needs the
+# Defaults: 30 seconds each, all six targets (authorization_header token claims jwks discovery verify). Needs the
 # nightly toolchain and cargo-fuzz (`rustup toolchain install nightly`, `cargo install cargo-fuzz`);
 # exits 2 without them. Each target starts from a fresh copy of its committed seeds
 # (fuzz/seeds/<target>) in fuzz/corpus/<target>; findings land in fuzz/artifacts/<target>/.
@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-readonly ALL_TARGETS=(authorization_header token claims jwks verify)
+readonly ALL_TARGETS=(authorization_header token claims jwks discovery verify)
 readonly FUZZ_DIR=verifier-middleware/fuzz
 
 seconds="${1:-30}"

@@ -78,6 +78,12 @@ pub fn jwks(data: &[u8]) {
     let _ = crate::keys::jwk::parse_jwks(data, &algorithms);
 }
 
+/// Reading an OpenID discovery document as the JWKS cache reads it (issuer compared exactly,
+/// `jwks_uri` parsed and required to be https).
+pub fn discovery(data: &[u8]) {
+    let _ = crate::keys::jwks::discovery::jwks_uri(data, "https://issuer.example/realms/a", false);
+}
+
 /// A whole verification as the layer runs it (form, key lookup, signature, claims), with the
 /// seed's RSA key and an HS256 secret, at the seed's time. Answers whether the token passed, so
 /// the replay test can check that the seed token really reaches the end.

@@ -46,6 +46,11 @@ fn every_jwks_seed_is_handled_without_panicking() {
 }
 
 #[test]
+fn every_discovery_seed_is_handled_without_panicking() {
+    replay_seeds("discovery", fuzzing::discovery);
+}
+
+#[test]
 fn every_verify_seed_is_handled_and_the_genuine_seed_token_passes() {
     replay_seeds("verify", |data| {
         fuzzing::verify(data);

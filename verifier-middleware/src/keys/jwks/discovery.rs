@@ -91,7 +91,7 @@ impl Discovery {
         let body = document.body.ok_or(FetchError::Unusable(
             "the server answered 304 to an unconditional request",
         ))?;
-        let url = self.jwks_uri(&body)?;
+        let url = jwks_uri(&body, &self.issuer, self.allow_http)?;
         let endpoint = Endpoint::new(
             url,
             self.fetcher.clone(),
@@ -105,31 +105,30 @@ impl Discovery {
         );
         Ok(self.jwks.get_or_init(|| endpoint))
     }
+}
 
-    /// The `jwks_uri` of a discovery document whose `issuer` is ours.
-    fn jwks_uri(&self, body: &[u8]) -> Result<Url, FetchError> {
-        let document: Value = serde_json::from_slice(body)
-            .map_err(|_| FetchError::Unusable("the discovery document is not JSON"))?;
-        match document.get("issuer") {
-            Some(Value::String(issuer)) if *issuer == self.issuer => {}
-            Some(Value::String(issuer)) => {
-                return Err(FetchError::Invalid(format!(
-                    "the discovery document names issuer '{issuer}', not the configured '{}'",
-                    self.issuer
-                )));
-            }
-            _ => return Err(FetchError::Unusable("the discovery document has no issuer")),
+/// The `jwks_uri` of a discovery document whose `issuer` is exactly `issuer`; `https` unless
+/// on loopback or `allow_http`.
+pub(crate) fn jwks_uri(body: &[u8], issuer: &str, allow_http: bool) -> Result<Url, FetchError> {
+    let document: Value = serde_json::from_slice(body)
+        .map_err(|_| FetchError::Unusable("the discovery document is not JSON"))?;
+    match document.get("issuer") {
+        Some(Value::String(named)) if named == issuer => {}
+        Some(Value::String(named)) => {
+            return Err(FetchError::Invalid(format!(
+                "the discovery document names issuer '{named}', not the configured '{issuer}'"
+            )));
         }
-        let Some(Value::String(jwks_uri)) = document.get("jwks_uri") else {
-            return Err(FetchError::Unusable(
-                "the discovery document has no jwks_uri",
-            ));
-        };
-        let url = parse_http_url(jwks_uri)
-            .and_then(|url| require_https(&url, self.allow_http).map(|()| url))
-            .map_err(|reason| FetchError::Invalid(format!("its jwks_uri {reason}")))?;
-        Ok(url)
+        _ => return Err(FetchError::Unusable("the discovery document has no issuer")),
     }
+    let Some(Value::String(jwks_uri)) = document.get("jwks_uri") else {
+        return Err(FetchError::Unusable(
+            "the discovery document has no jwks_uri",
+        ));
+    };
+    parse_http_url(jwks_uri)
+        .and_then(|url| require_https(&url, allow_http).map(|()| url))
+        .map_err(|reason| FetchError::Invalid(format!("its jwks_uri {reason}")))
 }
 
 #[cfg(test)]
