@@ -368,13 +368,13 @@ impl VerifierBuilder {
             let document = discovery::document_url(&issuer, self.allow_http)
                 .map_err(BuildError::InvalidIssuerUrl)?;
             self.jwks.validate()?;
-            let location = JwksLocation::Discovered(Discovery::new(
+            let location = JwksLocation::Discovered(Box::new(Discovery::new(
                 issuer,
                 document,
                 self.allow_http,
                 self.fetch.fetcher()?,
                 self.jwks.max_response_bytes,
-            ));
+            )));
             Some(KeySource::Jwks(Arc::new(JwksCache::at(
                 location,
                 Arc::clone(&clock),
@@ -417,6 +417,7 @@ impl VerifierBuilder {
             clock,
             revocation,
             token_cache,
+            issuers: None,
         }))
     }
 }

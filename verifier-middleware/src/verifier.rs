@@ -1,11 +1,15 @@
 //! [`Verifier`]: a token in, verified claims or a [`Rejection`] out.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use jsonwebtoken::Algorithm;
+use serde_json::Value;
 
+use crate::build_error::{BuildError, Setting};
+use crate::claims::rules::DEFAULT_LEEWAY;
 use crate::claims::{self, ClaimRules, VerifiedClaims};
 use crate::clock::{Clock, unix_seconds};
 use crate::keys::jwks::{Generation, JwksCache};
@@ -35,6 +39,9 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) revocation: Option<Arc<RevocationList>>,
     pub(crate) token_cache: Option<Arc<TokenCache>>,
+    /// Set only by [`Verifier::for_issuers`], which has no key source of its own: each token
+    /// goes to the verifier of its issuer.
+    pub(crate) issuers: Option<Issuers>,
 }
 
 /// Where RSA keys come from. The algorithms are pinned per key in the key set.
@@ -52,6 +59,12 @@ pub(crate) enum Attempt {
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(issuers) = &self.inner.issuers {
+            return f
+                .debug_struct("Verifier")
+                .field("issuers", &issuers.issuers())
+                .finish_non_exhaustive();
+        }
         f.debug_struct("Verifier")
             .field("rsa", &self.inner.rsa.as_ref().map(KeySource::kind))
             .field("hs256", &self.inner.hmac.is_some())
@@ -78,6 +91,61 @@ impl Verifier {
         }
     }
 
+    /// One verifier for several issuers (multi-tenant): each token goes to the verifier of
+    /// the issuer its `iss` names, with that verifier's keys, audience, caches and revocation
+    /// list, and is then checked as that verifier alone would check it (`iss` included). The
+    /// `iss` is read before the signature only to make that choice; a token naming no
+    /// configured issuer is refused (`the token was not issued by the expected issuer`)
+    /// without any download. Each issuer's outages are its own: one provider down leaves the
+    /// others serving.
+    ///
+    /// ```
+    /// # use verifier_middleware::Verifier;
+    /// let tenant = |issuer: &str| {
+    ///     Verifier::builder().oidc_issuer(issuer).audience("bookings").build().unwrap()
+    /// };
+    /// let verifier = Verifier::for_issuers([
+    ///     tenant("https://sso.example.com/realms/shop-a"),
+    ///     tenant("https://sso.example.com/realms/shop-b"),
+    /// ])
+    /// .unwrap();
+    /// # let _ = verifier.layer();
+    /// ```
+    ///
+    /// # Errors
+    /// [`BuildError::InvalidSetting`] naming `issuer` when the list is empty, when a verifier
+    /// skips the issuer check, or when two expect the same issuer.
+    pub fn for_issuers(verifiers: impl IntoIterator<Item = Verifier>) -> Result<Self, BuildError> {
+        let issuers = Issuers::new(verifiers.into_iter().collect())?;
+        Ok(Self::from_inner(Inner {
+            rsa: None,
+            hmac: None,
+            rules: ClaimRules {
+                issuer: None,
+                audiences: None,
+                leeway_seconds: claims::rules::leeway_seconds(DEFAULT_LEEWAY),
+                role_claims: None,
+            },
+            max_token_bytes: 0,
+            clock: Arc::new(crate::clock::SystemClock),
+            revocation: None,
+            token_cache: None,
+            issuers: Some(issuers),
+        }))
+    }
+
+    /// The issuer this verifier expects, if it expects exactly one.
+    pub(crate) fn expected_issuer(&self) -> Option<&str> {
+        if self.inner.issuers.is_some() {
+            return None;
+        }
+        self.inner.rules.issuer.as_deref()
+    }
+
+    pub(crate) fn max_token_bytes(&self) -> usize {
+        self.inner.max_token_bytes
+    }
+
     /// Verifies a token (the text after `Bearer `): its form, its signature with a key from the
     /// source its algorithm is pinned to, and its claims. Waits only when the keys must be
     /// downloaded first.
@@ -97,6 +165,15 @@ impl Verifier {
     /// # Errors
     /// [`Rejection::KeysUnavailable`] when the download fails.
     pub async fn prefetch(&self) -> Result<(), Rejection> {
+        if let Some(issuers) = &self.inner.issuers {
+            let mut outcome = Ok(());
+            for verifier in issuers.verifiers() {
+                if let Err(rejection) = Box::pin(verifier.prefetch()).await {
+                    outcome = Err(rejection);
+                }
+            }
+            return outcome;
+        }
         if let Some(list) = &self.inner.revocation
             && let Err(error) = list.prefetch().await
         {
@@ -112,6 +189,9 @@ impl Verifier {
     /// key or a secret alone; with a JWKS, true once it is loaded (and not discarded as too
     /// stale).
     pub fn has_keys(&self) -> bool {
+        if let Some(issuers) = &self.inner.issuers {
+            return issuers.verifiers().all(Verifier::has_keys);
+        }
         match &self.inner.rsa {
             Some(KeySource::Jwks(cache)) => cache.has_keys(),
             _ => true,
@@ -121,6 +201,9 @@ impl Verifier {
     /// Verification without waiting when possible; counted in the metrics once its outcome is
     /// known.
     pub(crate) fn try_verify(&self, token: &str) -> Attempt {
+        if let Some(issuers) = &self.inner.issuers {
+            return issuers.try_verify(token);
+        }
         let attempt = self.try_verify_cached(token);
         let attempt = match &self.inner.revocation {
             Some(list) => screen(attempt, list),
@@ -361,4 +444,75 @@ fn is_unknown_kid(keys: &KeySet, parsed: &ParsedToken<'_>) -> bool {
         keys.find(parsed.kid.as_deref(), parsed.alg),
         Lookup::UnknownKid
     )
+}
+
+/// The verifiers of [`Verifier::for_issuers`], by the issuer each expects.
+pub(crate) struct Issuers {
+    by_issuer: HashMap<String, Verifier>,
+    /// The largest token any of them accepts: longer ones are refused before being read.
+    max_token_bytes: usize,
+}
+
+impl Issuers {
+    pub(crate) fn new(verifiers: Vec<Verifier>) -> Result<Self, BuildError> {
+        Setting::Issuer.require(
+            !verifiers.is_empty(),
+            "for_issuers needs at least one verifier",
+        )?;
+        let mut by_issuer = HashMap::new();
+        let mut max_token_bytes = 0;
+        for verifier in verifiers {
+            let Some(issuer) = verifier.expected_issuer() else {
+                return Err(BuildError::invalid(
+                    Setting::Issuer,
+                    "each verifier of for_issuers must expect its own issuer (not skipped, not several)",
+                ));
+            };
+            max_token_bytes = max_token_bytes.max(verifier.max_token_bytes());
+            if by_issuer.insert(issuer.to_owned(), verifier).is_some() {
+                return Err(BuildError::invalid(
+                    Setting::Issuer,
+                    "two verifiers of for_issuers expect the same issuer",
+                ));
+            }
+        }
+        Ok(Self {
+            by_issuer,
+            max_token_bytes,
+        })
+    }
+
+    /// The verifier of the issuer the token names. Its `iss` is read before the signature is
+    /// checked, only to choose the keys; the chosen verifier then checks everything, `iss`
+    /// included, as it would alone. A token whose `iss` is missing or unknown is refused
+    /// without touching any key source.
+    pub(crate) fn try_verify(&self, token: &str) -> Attempt {
+        match self.chosen(token) {
+            Ok(verifier) => verifier.try_verify(token),
+            Err(rejection) => Attempt::Done(Err(rejection)),
+        }
+    }
+
+    fn chosen(&self, token: &str) -> Result<&Verifier, Rejection> {
+        let parsed = token::parse(token, self.max_token_bytes)?;
+        let payload = token::decode_payload(parsed.payload)?;
+        match payload.get("iss") {
+            Some(Value::String(iss)) => self
+                .by_issuer
+                .get(iss)
+                .ok_or(InvalidToken::WrongIssuer.into()),
+            Some(_) => Err(InvalidToken::MalformedClaims.into()),
+            None => Err(InvalidToken::WrongIssuer.into()),
+        }
+    }
+
+    pub(crate) fn verifiers(&self) -> impl Iterator<Item = &Verifier> {
+        self.by_issuer.values()
+    }
+
+    pub(crate) fn issuers(&self) -> Vec<&str> {
+        let mut issuers: Vec<&str> = self.by_issuer.keys().map(String::as_str).collect();
+        issuers.sort_unstable();
+        issuers
+    }
 }

@@ -223,3 +223,123 @@ fn the_builder_refuses_http_off_loopback_a_second_source_or_another_issuer() {
         }
     );
 }
+
+// Several issuers in one verifier.
+
+fn tenant(issuer: &str, clock: &ManualClock) -> Verifier {
+    three_lines(issuer, clock)
+}
+
+#[tokio::test]
+async fn each_issuers_token_is_verified_with_its_own_keys_and_no_other() {
+    let p256 = curve_key("b-p256", Algorithm::ES256);
+    let a = Provider::start(&[key(0)]).await;
+    let b = Provider::start(&[&p256]).await;
+    let clock = clock();
+    let verifier =
+        Verifier::for_issuers([tenant(&a.issuer, &clock), tenant(&b.issuer, &clock)]).unwrap();
+
+    let from_a = a.token(key(0), Algorithm::RS256, &clock);
+    let from_b = b.token(&p256, Algorithm::ES256, &clock);
+    assert_eq!(
+        verifier.verify(&from_a).await.unwrap().issuer(),
+        Some(a.issuer.as_str())
+    );
+    assert_eq!(
+        verifier.verify(&from_b).await.unwrap().issuer(),
+        Some(b.issuer.as_str())
+    );
+
+    // A's key signing a token that claims B's `iss`: checked against B's keys, which do not
+    // have A's kid; and the other way round.
+    let mut claims = claims_at(clock.now());
+    claims["iss"] = json!(b.issuer);
+    let header = json!({ "alg": "RS256", "kid": key(0).kid });
+    let crossed = sign(&header, &claims, &key(0).encoding, Algorithm::RS256);
+    assert_eq!(
+        verifier.verify(&crossed).await.unwrap_err(),
+        Rejection::InvalidToken(InvalidToken::UnknownKey)
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_or_missing_iss_is_refused_without_any_fetch() {
+    let a = Provider::start(&[key(0)]).await;
+    let clock = clock();
+    let verifier = Verifier::for_issuers([tenant(&a.issuer, &clock)]).unwrap();
+
+    for iss in [Some(json!("https://unknown.example.com")), None] {
+        let mut claims = claims_at(clock.now());
+        match &iss {
+            Some(iss) => claims["iss"] = iss.clone(),
+            None => drop(claims.as_object_mut().unwrap().remove("iss")),
+        }
+        let header = json!({ "alg": "RS256", "kid": key(0).kid });
+        let token = sign(&header, &claims, &key(0).encoding, Algorithm::RS256);
+
+        assert_eq!(
+            verifier.verify(&token).await.unwrap_err(),
+            Rejection::InvalidToken(InvalidToken::WrongIssuer),
+            "{iss:?}"
+        );
+    }
+    assert_eq!(a.jwks_hits(), 0, "an unknown issuer costs no download");
+}
+
+#[tokio::test]
+async fn one_provider_down_leaves_the_other_serving() {
+    let a = Provider::start(&[key(0)]).await;
+    let b = Provider::start(&[key(1)]).await;
+    b.edit(|s| s.up = false);
+    let clock = clock();
+    let verifier =
+        Verifier::for_issuers([tenant(&a.issuer, &clock), tenant(&b.issuer, &clock)]).unwrap();
+
+    assert!(verifier.prefetch().await.is_err(), "B could not be loaded");
+    assert!(!verifier.has_keys());
+    assert!(
+        verifier
+            .verify(&a.token(key(0), Algorithm::RS256, &clock))
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        verifier
+            .verify(&b.token(key(1), Algorithm::RS256, &clock))
+            .await
+            .unwrap_err(),
+        Rejection::KeysUnavailable { .. }
+    ));
+}
+
+#[test]
+fn for_issuers_needs_distinct_expected_issuers() {
+    let clock = clock();
+    let one = || tenant("https://idp.example.com", &clock);
+    let skipping = Verifier::builder()
+        .jwks_url("https://idp.example.com/certs")
+        .insecure_skip_issuer_check()
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+
+    for (verifiers, reason) in [
+        (vec![], "for_issuers needs at least one verifier"),
+        (
+            vec![one(), one()],
+            "two verifiers of for_issuers expect the same issuer",
+        ),
+        (
+            vec![one(), skipping],
+            "each verifier of for_issuers must expect its own issuer (not skipped, not several)",
+        ),
+    ] {
+        assert_eq!(
+            Verifier::for_issuers(verifiers).unwrap_err(),
+            BuildError::InvalidSetting {
+                setting: Setting::Issuer,
+                reason
+            }
+        );
+    }
+}

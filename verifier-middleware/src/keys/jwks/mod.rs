@@ -46,7 +46,7 @@ const NEGATIVE_CACHE_CAPACITY: u64 = 10_000;
 /// Where the JWKS is: a configured URL, or the one an OpenID discovery document names.
 pub(crate) enum JwksLocation {
     Url(Endpoint),
-    Discovered(Discovery),
+    Discovered(Box<Discovery>),
 }
 
 impl JwksLocation {
