@@ -12,7 +12,7 @@ use test_support::process::Process;
 use test_support::stack::service_on;
 
 use crate::forge::{self, b64, b64_decode, claims};
-use crate::target::{ALG_REFUSED, BAD_SIGNATURE, assert_invalid_token};
+use crate::target::{ALG_REFUSED, BAD_SIGNATURE, assert_invalid_token, book};
 
 /// P-256's group order n: r or s equal to it is out of range.
 const P256_ORDER: &str = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
@@ -57,12 +57,7 @@ impl EcTarget {
     }
 
     async fn book(&self, token: &str) -> reqwest::Response {
-        self.client
-            .post(format!("{}/book", self.service.base_url))
-            .header("authorization", format!("Bearer {token}"))
-            .send()
-            .await
-            .unwrap()
+        book(&self.client, &self.service, token).await
     }
 }
 

@@ -73,12 +73,7 @@ impl Target {
     }
 
     pub async fn book(&self, token: &str) -> reqwest::Response {
-        self.client
-            .post(format!("{}/book", self.service.base_url))
-            .header("authorization", format!("Bearer {token}"))
-            .send()
-            .await
-            .unwrap()
+        book(&self.client, &self.service, token).await
     }
 
     /// The control: `token` books.
@@ -111,6 +106,16 @@ impl Target {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"], "insufficient_scope", "{case}");
     }
+}
+
+/// `POST /book` on `service` with `token` as the bearer token.
+pub async fn book(client: &reqwest::Client, service: &Process, token: &str) -> reqwest::Response {
+    client
+        .post(format!("{}/book", service.base_url))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap()
 }
 
 /// `issuer`'s private key and its published JWKS.

@@ -103,11 +103,39 @@ fn rsa_3072_4096_and_8192_sha256_vectors_verify_exactly_as_expected() {
     }
 }
 
+/// One signature vector as the curve runner takes it: id, comment, expected to verify,
+/// message, signature.
+type CurveVector = (usize, String, bool, Vec<u8>, Vec<u8>);
+
+/// The groups of an ECDSA or EdDSA vector set (their types differ, their fields do not): each
+/// group's SubjectPublicKeyInfo and vectors.
+macro_rules! curve_groups {
+    ($set:expr) => {
+        $set.test_groups.iter().map(|group| {
+            let vectors: Vec<CurveVector> = group
+                .tests
+                .iter()
+                .map(|t| {
+                    let valid = matches!(t.result, TestResult::Valid);
+                    (
+                        t.tc_id,
+                        t.comment.clone(),
+                        valid,
+                        t.msg.to_vec(),
+                        t.sig.to_vec(),
+                    )
+                })
+                .collect();
+            (&group.der[..], vectors)
+        })
+    };
+}
+
 /// Runs one curve's vector groups: each group's SubjectPublicKeyInfo read as a PEM key is, each
 /// signature checked as the curve's algorithm. A group whose key is refused expects nothing.
 fn run_curve_groups<'a>(
     curve: Curve,
-    groups: impl Iterator<Item = (&'a [u8], Vec<(usize, String, bool, Vec<u8>, Vec<u8>)>)>,
+    groups: impl Iterator<Item = (&'a [u8], Vec<CurveVector>)>,
 ) -> Tally {
     let alg = curve.algorithm();
     let mut tally = Tally::default();
@@ -125,60 +153,21 @@ fn run_curve_groups<'a>(
     tally
 }
 
-fn run_ecdsa_set(name: EcdsaSet, curve: Curve) -> Tally {
-    let set = EcdsaTests::load(name).expect("vectors load");
-    run_curve_groups(
-        curve,
-        set.test_groups.iter().map(|group| {
-            let tests = group
-                .tests
-                .iter()
-                .map(|t| {
-                    let valid = matches!(t.result, TestResult::Valid);
-                    (
-                        t.tc_id,
-                        t.comment.clone(),
-                        valid,
-                        t.msg.to_vec(),
-                        t.sig.to_vec(),
-                    )
-                })
-                .collect();
-            (&group.der[..], tests)
-        }),
-    )
-}
-
 #[test]
 fn ecdsa_p256_and_p384_jose_form_vectors_verify_exactly_as_expected() {
-    run_ecdsa_set(EcdsaSet::EcdsaSecp256r1Sha256P1363, Curve::P256).assert_clean("ES256");
-    run_ecdsa_set(EcdsaSet::EcdsaSecp384r1Sha384P1363, Curve::P384).assert_clean("ES384");
+    for (name, curve, label) in [
+        (EcdsaSet::EcdsaSecp256r1Sha256P1363, Curve::P256, "ES256"),
+        (EcdsaSet::EcdsaSecp384r1Sha384P1363, Curve::P384, "ES384"),
+    ] {
+        let set = EcdsaTests::load(name).expect("vectors load");
+        run_curve_groups(curve, curve_groups!(set)).assert_clean(label);
+    }
 }
 
 #[test]
 fn ed25519_vectors_verify_exactly_as_expected() {
     let set = EddsaTests::load(EddsaSet::Ed25519).expect("vectors load");
-    run_curve_groups(
-        Curve::Ed25519,
-        set.test_groups.iter().map(|group| {
-            let tests = group
-                .tests
-                .iter()
-                .map(|t| {
-                    let valid = matches!(t.result, TestResult::Valid);
-                    (
-                        t.tc_id,
-                        t.comment.clone(),
-                        valid,
-                        t.msg.to_vec(),
-                        t.sig.to_vec(),
-                    )
-                })
-                .collect();
-            (&group.der[..], tests)
-        }),
-    )
-    .assert_clean("Ed25519");
+    run_curve_groups(Curve::Ed25519, curve_groups!(set)).assert_clean("Ed25519");
 }
 
 /// The DER form (`SEQUENCE { INTEGER r, INTEGER s }`) of a P-256 JOSE signature.

@@ -20,83 +20,53 @@ async fn app() -> (TestApp, String) {
 #[tokio::test]
 async fn a_token_in_the_configured_header_or_cookie_is_verified() {
     let (app, token) = app().await;
-    let url = format!("{}/any", app.base);
 
     for (name, value) in [
         ("x-access-token", token.clone()),
         ("x-access-token", format!("Bearer {token}")),
         ("cookie", format!("theme=dark; session={token}")),
     ] {
-        let response = app
-            .client
-            .get(&url)
-            .header(name, &value)
-            .send()
-            .await
-            .unwrap();
+        let response = get(&app, &[(name, value)]).await;
 
         assert_eq!(response.status(), 200, "{name}");
         assert_eq!(response.text().await.unwrap(), "user-1");
     }
 }
 
+/// `GET /any` with these headers.
+async fn get(app: &TestApp, headers: &[(&str, String)]) -> reqwest::Response {
+    let mut request = app.client.get(format!("{}/any", app.base));
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    request.send().await.unwrap()
+}
+
 #[tokio::test]
 async fn authorization_wins_and_a_malformed_first_source_is_refused_not_skipped() {
     let (app, token) = app().await;
-    let url = format!("{}/any", app.base);
+    let cookie = ("cookie", format!("session={token}"));
+    let malformed = "the header or cookie carrying the token is malformed";
 
     // A bad bearer token is not rescued by a good cookie.
-    let response = app
-        .client
-        .get(&url)
-        .header("authorization", "Bearer x.y.z")
-        .header("cookie", format!("session={token}"))
-        .send()
-        .await
-        .unwrap();
+    let bad_bearer = ("authorization", "Bearer x.y.z".to_owned());
+    let response = get(&app, &[bad_bearer, cookie.clone()]).await;
     assert_invalid_token(response, "the token header is malformed").await;
 
     // A malformed header is not skipped for the cookie.
-    let response = app
-        .client
-        .get(&url)
-        .header("x-access-token", "not a token")
-        .header("cookie", format!("session={token}"))
-        .send()
-        .await
-        .unwrap();
-    assert_invalid_token(
-        response,
-        "the header or cookie carrying the token is malformed",
-    )
-    .await;
+    let bad_header = ("x-access-token", "not a token".to_owned());
+    assert_invalid_token(get(&app, &[bad_header, cookie]).await, malformed).await;
 
     // The cookie twice.
-    let response = app
-        .client
-        .get(&url)
-        .header("cookie", format!("session={token}; session={token}"))
-        .send()
-        .await
-        .unwrap();
-    assert_invalid_token(
-        response,
-        "the header or cookie carrying the token is malformed",
-    )
-    .await;
+    let twice = ("cookie", format!("session={token}; session={token}"));
+    assert_invalid_token(get(&app, &[twice]).await, malformed).await;
 }
 
 #[tokio::test]
 async fn with_no_source_present_the_answer_is_the_plain_rfc_6750_challenge() {
     let (app, _) = app().await;
 
-    let response = app
-        .client
-        .get(format!("{}/any", app.base))
-        .header("cookie", "theme=dark")
-        .send()
-        .await
-        .unwrap();
+    let response = get(&app, &[("cookie", "theme=dark".to_owned())]).await;
 
     assert_eq!(response.status(), 401);
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
