@@ -197,6 +197,39 @@ impl Rejection {
     }
 }
 
+impl Rejection {
+    /// The status gRPC clients expect for this rejection (the HTTP-to-gRPC mapping): 16
+    /// `UNAUTHENTICATED` for a 401, 7 `PERMISSION_DENIED` for a 403, 14 `UNAVAILABLE` for a 503.
+    pub fn grpc_status(&self) -> u8 {
+        match self.status() {
+            StatusCode::UNAUTHORIZED => 16,
+            StatusCode::FORBIDDEN => 7,
+            _ => 14,
+        }
+    }
+
+    /// The answer to a gRPC request (`content-type: application/grpc...`): a trailers-only
+    /// gRPC response (HTTP 200, `grpc-status`, `grpc-message` with the description), which is
+    /// what gRPC clients read as a status; the RFC 6750 `WWW-Authenticate` and the 503's
+    /// `Retry-After` stay. A gRPC client given the plain HTTP 401 would instead try to read
+    /// the JSON body as gRPC messages and report an internal error.
+    pub fn into_grpc_response<B: From<Bytes>>(self) -> Response<B> {
+        let status = self.grpc_status();
+        let message = self.to_string().replace('%', "%25");
+        let mut response: Response<B> = self.into_response();
+        *response.status_mut() = StatusCode::OK;
+        *response.body_mut() = B::from(Bytes::new());
+        let headers = response.headers_mut();
+        headers.remove(http::header::CONTENT_LENGTH);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.insert("grpc-status", HeaderValue::from(u16::from(status)));
+        if let Ok(message) = HeaderValue::try_from(message) {
+            headers.insert("grpc-message", message);
+        }
+        response
+    }
+}
+
 /// Seconds for `Retry-After`, rounded up and at least 1 so clients never retry in a busy loop.
 fn whole_seconds(duration: Duration) -> u64 {
     let seconds = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
@@ -215,6 +248,35 @@ mod tests {
             parts.headers,
             serde_json::from_slice(&body).unwrap(),
         )
+    }
+
+    #[test]
+    fn a_grpc_answer_is_trailers_only_with_the_mapped_status_and_the_description() {
+        let cases = [
+            (Rejection::MissingToken, "16"),
+            (Rejection::InvalidToken(InvalidToken::Expired), "16"),
+            (
+                Rejection::InsufficientRole(RoleList(Arc::from(vec!["admin".to_owned()]))),
+                "7",
+            ),
+            (
+                Rejection::KeysUnavailable {
+                    retry_after: Duration::from_secs(2),
+                },
+                "14",
+            ),
+        ];
+        for (rejection, code) in cases {
+            let description = rejection.to_string();
+            let response: Response<Bytes> = rejection.into_grpc_response();
+            let headers = response.headers();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(headers["content-type"], "application/grpc");
+            assert_eq!(headers["grpc-status"], code);
+            assert_eq!(headers["grpc-message"], description.as_str());
+            assert!(headers.get("content-length").is_none());
+            assert!(response.body().is_empty());
+        }
     }
 
     #[test]

@@ -50,14 +50,21 @@ impl<S, ReqBody, ResBody> ResponseFuture<S, ReqBody, ResBody>
 where
     S: Service<Request<ReqBody>>,
 {
-    pub(crate) fn rejected(rejection: Rejection) -> Self
+    /// The answer for `rejection`: the RFC 6750 response, or its gRPC form when `request`
+    /// is a gRPC call.
+    pub(crate) fn rejected<B>(rejection: Rejection, request: &Request<B>) -> Self
     where
         ResBody: From<Bytes>,
     {
         tracing::debug!(reason = %rejection, status = rejection.status().as_u16(), "request rejected");
+        let response = if is_grpc(request) {
+            rejection.into_grpc_response()
+        } else {
+            rejection.into_response()
+        };
         Self {
             state: State::Rejected {
-                response: Some(rejection.into_response()),
+                response: Some(response),
             },
         }
     }
@@ -110,13 +117,21 @@ where
                             request.extensions_mut().insert(claims);
                             Self::calling(inner.call(request))
                         }
-                        Err(rejection) => Self::rejected(rejection),
+                        Err(rejection) => Self::rejected(rejection, &request),
                     };
                     this.state.set(next.state);
                 }
             }
         }
     }
+}
+
+/// Whether `request` is a gRPC call (`content-type: application/grpc`, `+proto`, ...).
+fn is_grpc<B>(request: &Request<B>) -> bool {
+    request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"))
 }
 
 impl<S, ReqBody, ResBody> fmt::Debug for ResponseFuture<S, ReqBody, ResBody>

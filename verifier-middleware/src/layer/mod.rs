@@ -199,12 +199,12 @@ where
             Ok(None) if self.layer.optional && self.layer.guard.is_open() => {
                 return ResponseFuture::calling(self.inner.call(request));
             }
-            Ok(None) => return ResponseFuture::rejected(Rejection::MissingToken),
+            Ok(None) => return ResponseFuture::rejected(Rejection::MissingToken, &request),
             Err(invalid) => {
                 // Counted like a verification: the client did send a token, unreadable.
                 let rejection = Rejection::from(invalid);
                 metrics::refused(&rejection);
-                return ResponseFuture::rejected(rejection);
+                return ResponseFuture::rejected(rejection, &request);
             }
         };
         match attempt {
@@ -213,7 +213,7 @@ where
                     request.extensions_mut().insert(claims);
                     ResponseFuture::calling(self.inner.call(request))
                 }
-                Err(rejection) => ResponseFuture::rejected(rejection),
+                Err(rejection) => ResponseFuture::rejected(rejection, &request),
             },
             Attempt::Pending(verification) => {
                 // The inner service was driven to readiness in `poll_ready`; keep that one for
@@ -335,11 +335,11 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let Some(claims) = request.extensions().get::<VerifiedClaims>() else {
-            return ResponseFuture::rejected(Rejection::MissingToken);
+            return ResponseFuture::rejected(Rejection::MissingToken, &request);
         };
         match self.guard.admit(claims.clone()) {
             Ok(_) => ResponseFuture::calling(self.inner.call(request)),
-            Err(rejection) => ResponseFuture::rejected(rejection),
+            Err(rejection) => ResponseFuture::rejected(rejection, &request),
         }
     }
 }

@@ -7,6 +7,7 @@ mod builder;
 mod cache;
 mod discovery;
 mod embedding;
+mod grpc;
 mod key_types;
 mod metrics;
 mod revocation;
