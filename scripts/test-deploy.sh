@@ -53,7 +53,8 @@ inspect() { podman image inspect --format "$1" "$image"; }
 size="$(inspect '{{.Size}}')"
 # What a registry stores and a pull transfers: the layers gzip-compressed.
 compressed="$(podman image save "$image" 2>/dev/null | gzip -6 | wc -c)"
-[ "$(inspect '{{.Config.User}}')" = "10001:10001" ] || fail "image user is '$(inspect '{{.Config.User}}')', not 10001:10001"
+image_user="$(inspect '{{.Config.User}}')"
+[ "$image_user" = "10001:10001" ] || fail "image user is '$image_user', not 10001:10001"
 [ "$(inspect '{{json .Config.Cmd}}')" = '["issuer","serve"]' ] || fail "default command is $(inspect '{{json .Config.Cmd}}')"
 image_env="$(inspect '{{range .Config.Env}}{{println .}}{{end}}')"
 grep -qx 'HOST=0.0.0.0' <<<"$image_env" || fail "image does not set HOST=0.0.0.0"
@@ -84,7 +85,7 @@ image_command() {
   while [ $# -gt 0 ] && [[ "$1" == *=* ]]; do vars+=("$1"); shift; done
   mapfile -t env_list <<<"$image_env"
   command=(env -i "${env_list[@]}" "${vars[@]}"
-    chroot --userspec="$(inspect '{{.Config.User}}')" "$rootfs" "$@")
+    chroot --userspec="$image_user" "$rootfs" "$@")
 }
 in_image() { image_command "$@"; "${command[@]}"; }
 

@@ -357,33 +357,33 @@ where
 /// `Verifier::verify` and a request through the layer (no token cache), with a JWK key.
 fn bench_curve(c: &mut Criterion, alg: Algorithm) {
     use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, ParsedPublicKey};
-    let (pkcs8, jwk, verification): (
+    // The signing key, the public key as aws-lc reads it, its JWK, its verification.
+    let (encoding, public_key, jwk, verification): (
+        EncodingKey,
         Vec<u8>,
         Value,
         &'static dyn signature::VerificationAlgorithm,
     ) = if alg == Algorithm::ES256 {
         let pair =
             EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).expect("P-256 key");
-        let point = pair.public_key().as_ref();
+        let point = pair.public_key().as_ref().to_vec();
         let jwk = json!({
             "kty": "EC", "crv": "P-256", "kid": "bench", "alg": "ES256",
             "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..]),
         });
-        let pkcs8 = pair.to_pkcs8v1().expect("PKCS#8").as_ref().to_vec();
-        (pkcs8, jwk, &signature::ECDSA_P256_SHA256_FIXED)
+        let pkcs8 = pair.to_pkcs8v1().expect("PKCS#8");
+        let encoding = EncodingKey::from_ec_der(pkcs8.as_ref());
+        (encoding, point, jwk, &signature::ECDSA_P256_SHA256_FIXED)
     } else {
         let pair = Ed25519KeyPair::generate().expect("Ed25519 key");
+        let public_key = pair.public_key().as_ref().to_vec();
         let jwk = json!({
             "kty": "OKP", "crv": "Ed25519", "kid": "bench", "alg": "EdDSA",
-            "x": URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
+            "x": URL_SAFE_NO_PAD.encode(&public_key),
         });
-        let pkcs8 = pair.to_pkcs8().expect("PKCS#8").as_ref().to_vec();
-        (pkcs8, jwk, &signature::ED25519)
-    };
-    let encoding = if alg == Algorithm::ES256 {
-        EncodingKey::from_ec_der(&pkcs8)
-    } else {
-        EncodingKey::from_ed_der(&pkcs8)
+        let pkcs8 = pair.to_pkcs8().expect("PKCS#8");
+        let encoding = EncodingKey::from_ed_der(pkcs8.as_ref());
+        (encoding, public_key, jwk, &signature::ED25519)
     };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -399,20 +399,7 @@ fn bench_curve(c: &mut Criterion, alg: Algorithm) {
         .disable_token_cache()
         .build()
         .expect("verifier");
-    let point = if alg == Algorithm::ES256 {
-        let x = URL_SAFE_NO_PAD
-            .decode(jwk["x"].as_str().expect("x"))
-            .expect("x");
-        let y = URL_SAFE_NO_PAD
-            .decode(jwk["y"].as_str().expect("y"))
-            .expect("y");
-        [&[4][..], &x, &y].concat()
-    } else {
-        URL_SAFE_NO_PAD
-            .decode(jwk["x"].as_str().expect("x"))
-            .expect("x")
-    };
-    let parsed = ParsedPublicKey::new(verification, &point).expect("public key");
+    let parsed = ParsedPublicKey::new(verification, &public_key).expect("public key");
     let (signed, signature) = signature_parts(&token);
     let name = if alg == Algorithm::ES256 {
         "es256"

@@ -61,6 +61,15 @@ impl Curve {
         }
     }
 
+    /// Its name in errors and JWKs.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::P256 => "P-256",
+            Self::P384 => "P-384",
+            Self::Ed25519 => "Ed25519",
+        }
+    }
+
     /// The only algorithm a key on this curve verifies.
     pub(crate) fn algorithm(self) -> Algorithm {
         match self {
@@ -214,17 +223,6 @@ impl VerifyingKey {
             Ok(())
         } else {
             Err(InvalidToken::BadSignature)
-        }
-    }
-}
-
-impl Curve {
-    /// Its name in errors and JWKs.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::P256 => "P-256",
-            Self::P384 => "P-384",
-            Self::Ed25519 => "Ed25519",
         }
     }
 }
