@@ -88,8 +88,8 @@
 //!   while retries back off; with no keys at all, requests get 503 with `Retry-After`;
 //! - one shared HTTP client, 5 s timeout per download
 //!   ([`fetch_timeout`](VerifierBuilder::fetch_timeout)), 256 KiB response cap; a JWKS entry
-//!   that is not a usable RSA signing key of at least [`MIN_RSA_BITS`] (2048) bits is skipped
-//!   (and logged), the rest kept.
+//!   that is not a usable signing key (RSA of at least [`MIN_RSA_BITS`] (2048) bits, EC P-256
+//!   or P-384, Ed25519) is skipped (and logged), the rest kept.
 //!
 //! # The verified-token cache
 //!
