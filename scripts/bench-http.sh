@@ -1,28 +1,32 @@
 #!/usr/bin/env bash
-# HTTP load benchmark: the same trivial route (`GET /hello`) served with no auth, with
-# verifier-middleware's JwtAuthLayer and with jwt-authorizer (the most used Rust peer), loaded
-# by wrk, all in one run.
+# HTTP load benchmark, all in one run: the same `POST /book` served with no auth, with
+# verifier-middleware's JwtAuthLayer, with jwt-authorizer (the most used Rust peer), and by the
+# shipped `user-service` binary itself (its telemetry on, at its default level), loaded by wrk.
 #
 #   scripts/bench-http.sh
 #
-# Prints a Markdown table (requests/s, p99, ratio against no auth and against jwt-authorizer
-# with the same tokens) on stdout; progress goes to stderr. Scenarios:
-#   (a)  none            1 token     no verification: the ceiling
-#   (b)  layer           1 token     JwtAuthLayer, one repeated token (verified-token cache hits)
-#   (c)  layer           many        JwtAuthLayer, TOKENS distinct tokens in rotation
-#   (u)  layer-uncached  many        JwtAuthLayer with disable_token_cache(): full verification
-#   (d)  jwt-authorizer  1 token     jwt-authorizer, same token as (b)
-#   (d') jwt-authorizer  many        jwt-authorizer, same tokens as (c)
-# Both verifiers load the key from the server's own JWKS URL and check RS256, iss, aud, exp
-# and nbf (60 s leeway). The server (verifier-middleware/bench-http, its own cargo workspace,
-# one tokio worker) is pinned to CPU 1 and wrk (one thread) to CPU 0. Before each run the
-# route must answer 200 with a token and 401 without one or with a foreign key's token; any
-# non-2xx response or socket error during a run fails the script.
+# Prints a Markdown table (requests/s, p99, token-cache hit rate where the server reports it,
+# ratio against no auth and against jwt-authorizer with the same tokens) on stdout; progress
+# goes to stderr. Scenarios, each with one repeated token and with N distinct tokens for each N
+# of TOKEN_SETS:
+#   (a)  none            no verification: the ceiling
+#   (b)  layer           JwtAuthLayer as configured by default (verified-token cache on)
+#   (u)  layer-uncached  JwtAuthLayer with disable_token_cache(): full verification
+#   (s)  user-service    the release binary as dev-up.sh starts it (RUST_LOG unset: `info`,
+#                        one log line per request, written to a file), keys from a JWKS URL
+#   (d)  jwt-authorizer  jwt-authorizer, same tokens
+# Every verifier checks RS256, iss, aud, exp and nbf (60 s leeway) and loads the key from a
+# JWKS URL. The bench server (verifier-middleware/bench-http, its own cargo workspace, one tokio
+# worker) and user-service (one worker: it sees one CPU) are pinned to CPU 1, wrk (one thread)
+# and the JWKS server of user-service to CPU 0. Before each run the route must answer 200 with
+# a token and 401 without one or with a foreign key's token; any non-2xx response or socket
+# error during a run fails the script.
 #
 # Settings (environment): DURATION [10s] measured run, WARMUP [3s] discarded run before it,
-# CONNECTIONS [32], TOKENS [1000] distinct tokens for the "many" rows, PORT [18480] first of
-# six consecutive loopback ports. Installs Debian's wrk when missing (root). The throwaway
-# RSA key lives in a temporary directory; keys/ is never read or written.
+# CONNECTIONS [32], TOKEN_SETS ["1000 20000 100000"] sizes of the distinct-token mixes,
+# PORT [18480] first of the loopback ports used (one per scenario, plus one). Installs
+# Debian's wrk when missing (root). The throwaway RSA key lives in a temporary directory;
+# keys/ is never read or written.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -31,11 +35,12 @@ cd "$root"
 duration="${DURATION:-10s}"
 warmup="${WARMUP:-3s}"
 connections="${CONNECTIONS:-32}"
-token_count="${TOKENS:-1000}"
+read -r -a token_sets <<<"${TOKEN_SETS:-1000 20000 100000}"
 base_port="${PORT:-18480}"
 lua="scripts/bench-http/tokens.lua"
 manifest="verifier-middleware/bench-http/Cargo.toml"
 bin="verifier-middleware/bench-http/target/release/verifier-middleware-bench-http"
+service="target/release/user-service"
 
 say() { printf 'bench-http: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -49,63 +54,100 @@ if ! command -v wrk >/dev/null; then
   apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2
 fi
+[ "${#token_sets[@]}" -gt 0 ] || die "TOKEN_SETS is empty"
+largest=0
+for n in "${token_sets[@]}"; do
+  [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "TOKEN_SETS: '$n' is not a positive number"
+  [ "$n" -gt "$largest" ] && largest="$n"
+done
 
-# Server and load generator on separate cores when there are two; shared otherwise.
+# Servers and load generator on separate cores when there are two; shared otherwise.
 if [ "$(nproc)" -ge 2 ]; then
   server_cpu=(taskset -c 1)
   wrk_cpu=(taskset -c 0)
-  pinning="server pinned to CPU 1, wrk to CPU 0"
+  pinning="servers pinned to CPU 1, wrk to CPU 0"
 else
   server_cpu=()
   wrk_cpu=()
-  pinning="one CPU: server and wrk share it (not pinned)"
+  pinning="one CPU: servers and wrk share it (not pinned)"
 fi
 
 say "building (release)..."
 cargo build --release --quiet --manifest-path "$manifest"
+cargo build --release --quiet -p example-services --bin user-service
 
 work="$(mktemp -d)"
 server_pid=""
-stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
+jwks_pid=""
+stop() {
+  if [ -n "${!1}" ]; then
+    kill "${!1}" 2>/dev/null || true
+    wait "${!1}" 2>/dev/null || true
+    printf -v "$1" '%s' ""
   fi
 }
 cleanup() {
-  stop_server
+  stop server_pid
+  stop jwks_pid
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+say "signing $largest tokens..."
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/key.pem" 2>/dev/null
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/other.pem" 2>/dev/null
 "$bin" tokens --key "$work/key.pem" --count 1 >"$work/one.txt"
-"$bin" tokens --key "$work/key.pem" --count "$token_count" >"$work/many.txt"
+"$bin" tokens --key "$work/key.pem" --count "$largest" >"$work/all.txt"
 "$bin" tokens --key "$work/other.pem" --count 1 >"$work/foreign.txt"
-[ "$(sort -u "$work/many.txt" | wc -l)" -eq "$token_count" ] || die "tokens are not distinct"
+[ "$(sort -u "$work/all.txt" | wc -l)" -eq "$largest" ] || die "tokens are not distinct"
+for n in "${token_sets[@]}"; do
+  head -n "$n" "$work/all.txt" >"$work/$n.txt"
+done
 
-# status URL [TOKEN]: the HTTP status of GET URL, with the token as bearer if given.
+# status URL [TOKEN]: the HTTP status of POST URL, with the token as bearer if given.
 status() {
   local auth=()
   [ -n "${2:-}" ] && auth=(-H "Authorization: Bearer $2")
-  curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${auth[@]}" "$1"
+  curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "${auth[@]}" "$1"
 }
+
+answers_200() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$1")" = 200 ]; }
+
+# wait_for PID LOG WHAT CHECK...: waits until the command CHECK succeeds, while PID runs.
+wait_for() {
+  local pid="$1" log="$2" what="$3"
+  shift 3
+  for _ in $(seq 100); do
+    "$@" && return 0
+    kill -0 "$pid" 2>/dev/null || die "$what exited: $(cat "$log")"
+    sleep 0.1
+  done
+  die "$what not ready after 10 s: $(cat "$log")"
+}
+
+# The JWKS user-service loads, from a bench server on wrk's core (idle once fetched).
+jwks_port="$base_port"
+"${wrk_cpu[@]}" "$bin" serve --mode none --port "$jwks_port" --key "$work/key.pem" \
+  2>"$work/jwks.log" &
+jwks_pid=$!
+wait_for "$jwks_pid" "$work/jwks.log" "JWKS server" grep -q '^ready' "$work/jwks.log"
 
 # start_server MODE PORT: starts the server and waits until it holds its keys.
 start_server() {
   local log="$work/server-$2.log"
-  "${server_cpu[@]}" "$bin" serve --mode "$1" --port "$2" --key "$work/key.pem" 2>"$log" &
-  server_pid=$!
-  for _ in $(seq 100); do
-    grep -q '^ready' "$log" && return 0
-    kill -0 "$server_pid" 2>/dev/null || die "server ($1) exited: $(cat "$log")"
-    sleep 0.1
-  done
-  die "server ($1) not ready after 10 s: $(cat "$log")"
+  if [ "$1" = service ]; then
+    # As dev-up.sh starts it: telemetry at its defaults (RUST_LOG unset), logs to a file.
+    env -u RUST_LOG PORT="$2" JWT_JWKS_URL="http://127.0.0.1:$jwks_port/.well-known/jwks.json" \
+      "${server_cpu[@]}" "$service" 2>"$log" &
+    server_pid=$!
+    wait_for "$server_pid" "$log" "user-service" answers_200 "http://127.0.0.1:$2/readyz"
+  else
+    "${server_cpu[@]}" "$bin" serve --mode "$1" --port "$2" --key "$work/key.pem" 2>"$log" &
+    server_pid=$!
+    wait_for "$server_pid" "$log" "server ($1)" grep -q '^ready' "$log"
+  fi
 }
 
 # check MODE URL TOKEN_FILE: the route answers as configured, or the run would measure errors.
@@ -124,7 +166,8 @@ check() {
 
 # load DURATION URL TOKEN_FILE OUT: one wrk run; fails on any error or non-2xx answer.
 load() {
-  BENCH_TOKENS="$3" "${wrk_cpu[@]}" wrk -t1 -c"$connections" -d"$1" --latency -s "$lua" "$2" >"$4"
+  BENCH_TOKENS="$3" BENCH_METHOD=POST "${wrk_cpu[@]}" \
+    wrk -t1 -c"$connections" -d"$1" --latency -s "$lua" "$2" >"$4"
   local line
   line="$(grep '^BENCH ' "$4")" || die "no result from wrk: $(cat "$4")"
   for field in non2xx connect read write timeout; do
@@ -132,39 +175,58 @@ load() {
   done
 }
 
-# id|label|mode|tokens; the last column of the table compares each row with jwt-authorizer on
-# the same token set (id d for one token, dm for many).
-scenarios=(
-  "a|(a) no auth, 1 token|none|one"
-  "b|(b) JwtAuthLayer, 1 repeated token|layer|one"
-  "c|(c) JwtAuthLayer, $token_count distinct tokens|layer|many"
-  "u|(u) JwtAuthLayer, token cache disabled, $token_count distinct tokens|layer-uncached|many"
-  "d|(d) jwt-authorizer, 1 repeated token|jwt-authorizer|one"
-  "dm|(d') jwt-authorizer, $token_count distinct tokens|jwt-authorizer|many"
-)
+# cache_counts MODE PORT: "hits misses" of the token cache so far, from user-service's
+# /metrics; "0 0" for the bench server, which has no recorder.
+cache_counts() {
+  if [ "$1" != service ]; then
+    echo "0 0"
+    return
+  fi
+  curl -s --max-time 5 "http://127.0.0.1:$2/metrics" | awk '
+    /^verifier_token_cache_hits_total/ { hits += $NF }
+    /^verifier_token_cache_misses_total/ { misses += $NF }
+    END { printf "%d %d\n", hits, misses }'
+}
 
-port="$base_port"
+# id|label|mode|tokens; the table compares each row with (a) and with jwt-authorizer on the
+# same token set (row d-TOKENS).
+scenarios=()
+for set in one "${token_sets[@]}"; do
+  if [ "$set" = one ]; then what="1 repeated token"; else what="$set distinct tokens"; fi
+  scenarios+=("a-$set|(a) no auth, $what|none|$set")
+  scenarios+=("b-$set|(b) JwtAuthLayer, $what|layer|$set")
+  [ "$set" = one ] || scenarios+=("u-$set|(u) JwtAuthLayer, cache off, $what|layer-uncached|$set")
+  scenarios+=("s-$set|(s) user-service binary, $what|service|$set")
+  scenarios+=("d-$set|(d) jwt-authorizer, $what|jwt-authorizer|$set")
+done
+
+port=$((base_port + 1))
 for scenario in "${scenarios[@]}"; do
   IFS='|' read -r id label mode tokens <<<"$scenario"
-  url="http://127.0.0.1:$port/hello"
+  # No auth ignores the token: its one row stands for every set.
+  if [ "$mode" = none ] && [ "$tokens" != one ]; then continue; fi
+  url="http://127.0.0.1:$port/book"
   say "$label: warm-up $warmup, then $duration..."
   start_server "$mode" "$port"
   check "$mode" "$url" "$work/$tokens.txt"
   load "$warmup" "$url" "$work/$tokens.txt" "$work/warmup-$port.txt"
+  read -r hits_before misses_before <<<"$(cache_counts "$mode" "$port")"
   load "$duration" "$url" "$work/$tokens.txt" "$work/wrk-$port.txt"
-  stop_server
-  printf '%s|%s|%s|%s\n' "$id" "$label" "$tokens" "$(grep '^BENCH ' "$work/wrk-$port.txt")" \
-    >>"$work/results.txt"
+  read -r hits_after misses_after <<<"$(cache_counts "$mode" "$port")"
+  stop server_pid
+  printf '%s|%s|%s|%s hits=%d misses=%d\n' "$id" "$label" "$tokens" \
+    "$(grep '^BENCH ' "$work/wrk-$port.txt")" \
+    $((hits_after - hits_before)) $((misses_after - misses_before)) >>"$work/results.txt"
   port=$((port + 1))
 done
 
 cpu_model="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-echo "Machine: $(nproc) CPUs, ${cpu_model:-unknown CPU}; $pinning; server: 1 tokio worker;" \
+echo "Machine: $(nproc) CPUs, ${cpu_model:-unknown CPU}; $pinning; one tokio worker each;" \
   "$(rustc --version 2>/dev/null || echo 'rustc unknown'), release profile."
-echo "Load: wrk -t1 -c$connections -d$duration --latency -s $lua http://127.0.0.1:PORT/hello" \
-  "(after a discarded $warmup run; fresh server per scenario)."
-echo "Command: DURATION=$duration WARMUP=$warmup CONNECTIONS=$connections TOKENS=$token_count" \
-  "scripts/bench-http.sh"
+echo "Load: wrk -t1 -c$connections -d$duration --latency -s $lua http://127.0.0.1:PORT/book" \
+  "(POST, after a discarded $warmup run; fresh server per scenario)."
+echo "Command: DURATION=$duration WARMUP=$warmup CONNECTIONS=$connections" \
+  "TOKEN_SETS=\"${token_sets[*]}\" scripts/bench-http.sh"
 echo
 awk -F'|' '
   function field(line, name,   m) { match(line, " " name "=[0-9]+"); return substr(line, RSTART + length(name) + 2, RLENGTH - length(name) - 2) + 0 }
@@ -172,13 +234,15 @@ awk -F'|' '
     id[NR] = $1; label[NR] = $2; set[NR] = $3
     rps[NR] = field($4, "requests") / (field($4, "duration_us") / 1e6)
     p99[NR] = field($4, "p99_us") / 1000
+    looked = field($4, "hits") + field($4, "misses")
+    hit[NR] = looked > 0 ? sprintf("%.1f %%", 100 * field($4, "hits") / looked) : "-"
     by_id[$1] = NR
   }
   END {
-    print "| scenario | requests/s | p99 | vs (a) | vs jwt-authorizer, same tokens |"
-    print "|---|---:|---:|---:|---:|"
+    print "| scenario | requests/s | p99 | cache hits | vs (a) | vs jwt-authorizer, same tokens |"
+    print "|---|---:|---:|---:|---:|---:|"
     for (i = 1; i <= NR; i++) {
-      peer = by_id[set[i] == "one" ? "d" : "dm"]
-      printf "| %s | %.0f | %.2f ms | %.2f | %.2f |\n", label[i], rps[i], p99[i], rps[i] / rps[by_id["a"]], rps[i] / rps[peer]
+      peer = by_id["d-" set[i]]
+      printf "| %s | %.0f | %.2f ms | %s | %.2f | %.2f |\n", label[i], rps[i], p99[i], hit[i], rps[i] / rps[by_id["a-one"]], rps[i] / rps[peer]
     }
   }' "$work/results.txt"

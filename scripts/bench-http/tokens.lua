@@ -1,5 +1,6 @@
 -- wrk script of scripts/bench-http.sh, the same for every scenario so that the load generator
--- does the same work in each: every request is `GET <url path>` with
+-- does the same work in each: every request is `$BENCH_METHOD <url path>` (GET by default),
+-- without a body, with
 -- `Authorization: Bearer <token>`, rotating through the tokens in the file $BENCH_TOKENS (one
 -- per line; a route without auth ignores the header). The requests are formatted once, in
 -- init(), so each request costs wrk one table lookup.
@@ -12,13 +13,15 @@ local count = 0
 local index = 0
 
 function init(args)
+  local method = os.getenv("BENCH_METHOD")
+  if method == "" then method = nil end
   local path = os.getenv("BENCH_TOKENS")
   assert(path and path ~= "", "BENCH_TOKENS must name a file of tokens, one per line")
   for token in io.lines(path) do
     if token ~= "" then
       count = count + 1
-      -- nil method and path: those of the command line's URL.
-      requests[count] = wrk.format(nil, nil, { ["Authorization"] = "Bearer " .. token })
+      -- nil path (and method): those of the command line.
+      requests[count] = wrk.format(method, nil, { ["Authorization"] = "Bearer " .. token })
     end
   end
   assert(count > 0, path .. " holds no token")

@@ -7,21 +7,26 @@
 //! span, its Sentry tag and the response's `x-request-id` carry. A client therefore cannot
 //! write 8 KiB values or arbitrary bytes into the logs through this header.
 
+use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use sentry::integrations::tower::NewSentryLayer;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower::{Layer, Service, ServiceBuilder};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-use crate::metrics::REQUEST_DURATION_SECONDS;
-use crate::request_id::{REQUEST_ID_HEADER, drop_unacceptable_request_id};
+use crate::metrics::RequestDurations;
+use crate::request_id::{MakeRandomUuid, REQUEST_ID_HEADER, drop_unacceptable_request_id};
 
 /// The name of every request's span; error logs inside it ride on the request's report.
 pub(crate) const REQUEST_SPAN: &str = "request";
@@ -40,19 +45,17 @@ pub(crate) mod tags {
     pub(crate) const REQUEST_ID: &str = "request_id";
 }
 
-/// Marks the response [`CatchPanicLayer`] built: the panic was reported already.
-#[derive(Clone, Copy)]
-struct PanicReported;
-
 /// Wraps `router` (with its state applied) in, from the outside in:
 /// - `x-request-id`: kept from the request when it is one value of 1 to 128 bytes of visible
 ///   ASCII, a new UUID otherwise (the client's unacceptable id is dropped, never logged), and
 ///   returned on the response;
-/// - Sentry's per-request scope (a no-op when Sentry is off). Reports carry the route
-///   template, never the URL: raw paths and query strings can hold ids and tokens;
+/// - Sentry's per-request scope, when a Sentry client is set up at the time of the call
+///   ([`init`](crate::init) with `SENTRY_DSN`): call `instrument` after `init`. Reports carry
+///   the route template, never the URL: raw paths and query strings can hold ids and tokens;
 /// - one `info` line per request in a span holding method, route and request id, with status
 ///   and latency;
-/// - the request's duration in the [`REQUEST_DURATION_SECONDS`] histogram, by method, route
+/// - the request's duration in the
+///   [`REQUEST_DURATION_SECONDS`](crate::REQUEST_DURATION_SECONDS) histogram, by method, route
 ///   and status;
 /// - a report to Sentry of every 5xx answer, tagged with method, route, status and request id
 ///   (4xx are the client's business and are never reported); error logs written while the
@@ -70,37 +73,144 @@ pub fn instrument<S>(
 where
     S: Clone + Send + Sync + 'static,
 {
-    router
-        .layer(middleware::from_fn(move |request: Request, next: Next| {
-            answer_within(request_timeout, request, next)
-        }))
-        .layer(CatchPanicLayer::custom(move |_| {
-            let mut response = panic_response();
-            response.extensions_mut().insert(PanicReported);
-            response
-        }))
-        .layer(middleware::from_fn(observe))
-        .layer(PropagateRequestIdLayer::x_request_id())
+    let sentry_on = sentry::Hub::current().client().is_some();
+    // One `Router::layer` call: each one boxes the routes again, and every box is a clone and
+    // an allocation per request.
+    let layers = ServiceBuilder::new()
+        // `SetRequestIdLayer` keeps any id it finds, so a bad one goes first.
+        .map_request(drop_unacceptable_request_id)
+        .layer(SetRequestIdLayer::x_request_id(MakeRandomUuid))
+        .option_layer(sentry_on.then(NewSentryLayer::<Request>::new_from_top))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
                 .on_request(())
                 .on_response(log_response)
-                // 5xx are logged by `log_response` and reported by `report_server_errors`.
+                // 5xx are logged by `log_response` and reported by `Observe`.
                 .on_failure(()),
         )
-        .layer(NewSentryLayer::<Request>::new_from_top())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        // Outermost: `SetRequestIdLayer` keeps any id it finds, so a bad one goes first.
-        .layer(middleware::map_request(drop_unacceptable_request_id))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(ObserveLayer {
+            shared: Arc::new(Shared {
+                durations: RequestDurations::default(),
+                panic_response,
+                request_timeout,
+                sentry_on,
+            }),
+        });
+    router.layer(layers)
 }
 
-/// The handler's answer, or 503 `temporarily_unavailable` + `Retry-After: 1` (the JSON error
-/// shape every binary answers in) when it takes longer than `timeout`.
-async fn answer_within(timeout: Duration, request: Request, next: Next) -> Response {
-    if let Ok(response) = tokio::time::timeout(timeout, next.run(request)).await {
-        return response;
+/// What every clone of [`Observe`] shares.
+struct Shared {
+    durations: RequestDurations,
+    panic_response: fn() -> Response,
+    request_timeout: Duration,
+    sentry_on: bool,
+}
+
+/// Times, bounds, catches and reports each request: [`Observe`] around a route.
+#[derive(Clone)]
+struct ObserveLayer {
+    shared: Arc<Shared>,
+}
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe {
+            inner,
+            shared: Arc::clone(&self.shared),
+        }
     }
+}
+
+/// The innermost part of [`instrument`]: the request-duration histogram, Sentry's tags and
+/// reports of 5xx answers, the request timeout and the panic answer, in one service and one
+/// allocation per request.
+#[derive(Clone)]
+struct Observe<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> Service<Request> for Observe<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The clone is not ready; the one `poll_ready` was called on goes with the request.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(observe(inner, Arc::clone(&self.shared), request))
+    }
+}
+
+/// Tags the request's Sentry scope, answers within the request timeout (503 otherwise) and
+/// with the panic answer if the handler panics, times the request, and reports the answer if
+/// it is a 5xx that no panic report covers already.
+async fn observe<S>(
+    mut inner: S,
+    shared: Arc<Shared>,
+    request: Request,
+) -> Result<Response, Infallible>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    let started = Instant::now();
+    let method = method_label(request.method());
+    // A reference count, not a copy of the template.
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched
+        .as_ref()
+        .map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+    if shared.sentry_on {
+        sentry::configure_scope(|scope| {
+            scope.set_tag(tags::METHOD, method);
+            scope.set_tag(tags::ROUTE, route);
+            scope.set_tag(tags::REQUEST_ID, request_id(&request));
+        });
+    }
+    let answer = tokio::time::timeout(shared.request_timeout, inner.call(request));
+    let (response, panicked) = match AssertUnwindSafe(answer).catch_unwind().await {
+        Ok(Ok(Ok(response))) => (response, false),
+        Ok(Ok(Err(infallible))) => match infallible {},
+        Ok(Err(_elapsed)) => (too_slow(), false),
+        // Sentry's panic handler has reported it already.
+        Err(_panic) => ((shared.panic_response)(), true),
+    };
+    let status = response.status();
+    shared
+        .durations
+        .record(method, route, status.as_u16(), started.elapsed());
+    if shared.sentry_on && status.is_server_error() && !panicked {
+        sentry::with_scope(
+            |scope| scope.set_tag(tags::STATUS, status.as_u16()),
+            || {
+                sentry::capture_message(
+                    &format!("{} {method} {route}", status.as_u16()),
+                    sentry::Level::Error,
+                )
+            },
+        );
+    }
+    Ok(response)
+}
+
+/// The answer to a request that took longer than `REQUEST_TIMEOUT`: 503
+/// `temporarily_unavailable` + `Retry-After: 1`, in the JSON error shape every binary answers
+/// in.
+fn too_slow() -> Response {
     let body = serde_json::json!({
         "error": "temporarily_unavailable",
         "error_description": "the request took too long; retry shortly",
@@ -163,40 +273,6 @@ fn log_response(response: &Response, latency: Duration, _span: &Span) {
         latency_ms = latency.as_secs_f64() * 1000.0,
         "response"
     );
-}
-
-/// Tags the request's Sentry scope, times the request, and reports the answer if it is a 5xx
-/// that no panic report covers already.
-async fn observe(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let route = route(&request).to_owned();
-    sentry::configure_scope(|scope| {
-        scope.set_tag(tags::METHOD, &method);
-        scope.set_tag(tags::ROUTE, &route);
-        scope.set_tag(tags::REQUEST_ID, request_id(&request));
-    });
-    let response = next.run(request).await;
-    let status = response.status();
-    ::metrics::histogram!(
-        REQUEST_DURATION_SECONDS,
-        "method" => method_label(&method),
-        "route" => route.clone(),
-        "status" => status.as_str().to_owned(),
-    )
-    .record(started.elapsed());
-    if status.is_server_error() && response.extensions().get::<PanicReported>().is_none() {
-        sentry::with_scope(
-            |scope| scope.set_tag(tags::STATUS, status.as_u16()),
-            || {
-                sentry::capture_message(
-                    &format!("{} {method} {route}", status.as_u16()),
-                    sentry::Level::Error,
-                )
-            },
-        );
-    }
-    response
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! the Sentry client.
 
 use std::borrow::Cow;
-use std::io::IsTerminal;
+use std::io::{BufWriter, IsTerminal};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use sentry::ClientInitGuard;
 use sentry::integrations::tracing::{BreadcrumbLayer, ErrorLayer};
 use sentry::protocol::Event;
 use tracing::Level;
+use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::filter::{self, LevelFilter};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -22,10 +23,18 @@ use crate::scrub::{scrub_breadcrumb, scrub_event};
 /// How long events still queued may take to leave at shutdown.
 const SENTRY_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Keeps telemetry running; dropping it (at the end of `main`) sends what Sentry still has
-/// queued, for at most two seconds.
-#[must_use = "dropping the guard stops error reporting"]
+/// Log lines waiting for the writer thread, at most; beyond that, new lines are dropped
+/// rather than make a request wait for stderr (a stalled log collector).
+const MAX_QUEUED_LOG_LINES: usize = 128_000;
+/// The writer thread's buffer: up to this many bytes of queued lines go out in one write.
+const LOG_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Keeps telemetry running; dropping it (at the end of `main`) writes the log lines still
+/// queued and sends what Sentry still has queued, for at most two seconds.
+#[must_use = "dropping the guard stops error reporting and loses queued log lines"]
 pub struct Telemetry {
+    // Dropped in this order: the last log lines first, then Sentry's queue.
+    _logs: WorkerGuard,
     _sentry: Option<ClientInitGuard>,
 }
 
@@ -33,7 +42,7 @@ impl std::fmt::Debug for Telemetry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Telemetry")
             .field("sentry", &self._sentry.is_some())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -83,9 +92,10 @@ pub fn init(
         None => None,
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (stderr, logs) = stderr_writer();
     let (text, json) = match args.log_format {
-        LogFormat::Text => (Some(text_lines()), None),
-        LogFormat::Json => (None, Some(json_lines())),
+        LogFormat::Text => (Some(text_lines(stderr)), None),
+        LogFormat::Json => (None, Some(json_lines(stderr))),
     };
     tracing_subscriber::registry()
         .with(filter)
@@ -95,7 +105,26 @@ pub fn init(
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInitialised)?;
     crate::install_metrics();
-    Ok(Telemetry { _sentry: sentry })
+    Ok(Telemetry {
+        _logs: logs,
+        _sentry: sentry,
+    })
+}
+
+/// Where log lines go: stderr, written by a thread of their own. A request formats its line
+/// and queues it; the thread writes whatever has queued in one system call (a buffered
+/// stderr, flushed each time the queue runs dry), so a busy service makes one write per batch,
+/// not one per line. When the queue is full (stderr blocked), lines are dropped: a lost log
+/// line must not cost a request.
+fn stderr_writer() -> (NonBlocking, WorkerGuard) {
+    NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(MAX_QUEUED_LOG_LINES)
+        .thread_name("log-writer")
+        .finish(BufWriter::with_capacity(
+            LOG_BUFFER_BYTES,
+            std::io::stderr(),
+        ))
 }
 
 /// A panic inside a request is answered 500 (the panic layer of [`crate::instrument`]): its
@@ -135,12 +164,12 @@ where
 }
 
 /// Human-readable lines on stderr, coloured on a terminal.
-fn text_lines<S>() -> impl tracing_subscriber::Layer<S>
+fn text_lines<S>(stderr: NonBlocking) -> impl tracing_subscriber::Layer<S>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
     tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(stderr)
         .with_ansi(std::io::stderr().is_terminal())
         // The default reports a failed log write with `eprintln!`, which panics when stderr is
         // gone (a log collector that died): every request would then answer 500. A lost log
@@ -150,7 +179,7 @@ where
 
 /// One JSON object per line on stderr, with the current span's fields (method, route,
 /// request id) flattened into each line.
-fn json_lines<S>() -> impl tracing_subscriber::Layer<S>
+fn json_lines<S>(stderr: NonBlocking) -> impl tracing_subscriber::Layer<S>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
@@ -158,6 +187,6 @@ where
         .json()
         .with_current_span(true)
         .with_span_list(false)
-        .with_writer(std::io::stderr)
+        .with_writer(stderr)
         .log_internal_errors(false)
 }

@@ -5,13 +5,15 @@
 //! `/metrics` is answered on the service's own port, without authentication, like `/healthz`:
 //! keep it off the public ingress (the figures say how many logins fail, not whose).
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use metrics::Histogram;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Where the metrics are served.
@@ -101,4 +103,47 @@ where
 
 async fn render() -> impl IntoResponse {
     ([(CONTENT_TYPE, PROMETHEUS_TEXT)], recorder().render())
+}
+
+/// The [`REQUEST_DURATION_SECONDS`] histogram of each route template, method and status,
+/// registered on first use and then recorded through its handle: a request costs one read
+/// lock and a map lookup, not the allocation of its labels and a registry search. The number
+/// of entries is bounded: routes are templates, methods are [`method_label`]s, statuses are
+/// three digits.
+///
+/// [`method_label`]: crate::http
+#[derive(Default)]
+pub(crate) struct RequestDurations {
+    by_route: RwLock<HashMap<Box<str>, ByMethodAndStatus>>,
+}
+
+/// One route's histograms, by method label and status code.
+type ByMethodAndStatus = HashMap<(&'static str, u16), Histogram>;
+
+impl RequestDurations {
+    /// Records one request's duration.
+    pub(crate) fn record(&self, method: &'static str, route: &str, status: u16, took: Duration) {
+        let read = self.by_route.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(histogram) = read
+            .get(route)
+            .and_then(|by_method| by_method.get(&(method, status)))
+        {
+            histogram.record(took);
+            return;
+        }
+        drop(read);
+        let histogram = ::metrics::histogram!(
+            REQUEST_DURATION_SECONDS,
+            "method" => method,
+            "route" => route.to_owned(),
+            "status" => status.to_string(),
+        );
+        histogram.record(took);
+        self.by_route
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(Box::from(route))
+            .or_default()
+            .insert((method, status), histogram);
+    }
 }

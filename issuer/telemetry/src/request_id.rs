@@ -7,6 +7,7 @@
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue};
+use tower_http::request_id::{MakeRequestId, RequestId};
 
 /// The header that carries the request id, in and out.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -15,8 +16,23 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// is 36, a W3C `traceparent` 55), far below what would bloat a log line.
 pub(crate) const MAX_REQUEST_ID_BYTES: usize = 128;
 
+/// Makes the id of a request that brought no acceptable one: a random (version 4) UUID drawn
+/// from the thread's CSPRNG, where tower-http's `MakeRequestUuid` makes one `getrandom` system
+/// call per request.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MakeRandomUuid;
+
+impl MakeRequestId for MakeRandomUuid {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        let mut text = uuid::Uuid::encode_buffer();
+        let text = id.hyphenated().encode_lower(&mut text);
+        HeaderValue::from_str(text).ok().map(RequestId::new)
+    }
+}
+
 /// Removes the request's `x-request-id` unless [`keeps_request_id`] accepts it.
-pub(crate) async fn drop_unacceptable_request_id(mut request: Request) -> Request {
+pub(crate) fn drop_unacceptable_request_id(mut request: Request) -> Request {
     if !keeps_request_id(request.headers()) {
         request.headers_mut().remove(REQUEST_ID_HEADER);
     }
@@ -85,6 +101,25 @@ mod tests {
     #[test]
     fn two_ids_are_dropped_even_when_each_is_acceptable() {
         assert!(!keeps_request_id(&headers(&[b"req-1", b"req-2"])));
+    }
+
+    #[test]
+    fn a_made_id_is_a_fresh_version_4_uuid_that_is_kept() {
+        let request = axum::http::Request::new(());
+        let made = |()| {
+            MakeRandomUuid
+                .make_request_id(&request)
+                .unwrap()
+                .header_value()
+                .clone()
+        };
+        let (first, second) = (made(()), made(()));
+
+        let parsed = uuid::Uuid::parse_str(first.to_str().unwrap()).unwrap();
+        assert_eq!(parsed.get_version_num(), 4);
+        assert_eq!(first.len(), 36);
+        assert_ne!(first, second);
+        assert!(is_acceptable(&first));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The benchmarked server: `GET /hello` behind one of the verifiers, and the JWKS they load.
+//! The benchmarked server: `POST /book` behind one of the verifiers, and the JWKS they load.
 
 use std::error::Error;
 use std::net::Ipv4Addr;
@@ -8,7 +8,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
+use axum::Json;
 use jwt_authorizer::layer::AuthorizationLayer;
 use jwt_authorizer::{AuthError, Authorizer, JwtAuthorizer, Validation};
 use tokio::net::TcpListener;
@@ -17,7 +18,7 @@ use verifier_middleware::Verifier;
 
 use crate::token::{AUDIENCE, ISSUER, SigningKey};
 
-/// How `GET /hello` is protected. Every verifier requires RS256, `iss` [`ISSUER`], `aud`
+/// How `POST /book` is protected. Every verifier requires RS256, `iss` [`ISSUER`], `aud`
 /// [`AUDIENCE`], `exp` and `nbf` with a 60 s leeway, and loads its keys from the JWKS URL.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub(crate) enum Mode {
@@ -41,10 +42,20 @@ pub(crate) async fn run(mode: Mode, port: u16, key: &SigningKey) -> Result<(), B
         "/.well-known/jwks.json",
         get(|| async move { ([(CONTENT_TYPE, "application/json")], jwks) }),
     );
-    let hello = Router::new().route("/hello", get(|| async { "hello" }));
+    // The shape of user-service's answer, so that every row serialises the same JSON.
+    let book = Router::new().route(
+        "/book",
+        post(|| async {
+            Json(serde_json::json!({
+                "success": true,
+                "message": "Booking successful",
+                "user": "user0",
+            }))
+        }),
+    );
 
-    let (hello, warm_up) = match mode {
-        Mode::None => (hello, WarmUp::Nothing),
+    let (book, warm_up) = match mode {
+        Mode::None => (book, WarmUp::Nothing),
         Mode::Layer | Mode::LayerUncached => {
             let mut builder = Verifier::builder()
                 .jwks_url(&jwks_url)
@@ -54,7 +65,7 @@ pub(crate) async fn run(mode: Mode, port: u16, key: &SigningKey) -> Result<(), B
                 builder = builder.disable_token_cache();
             }
             let verifier = builder.build()?;
-            (hello.layer(verifier.layer()), WarmUp::Layer(verifier))
+            (book.layer(verifier.layer()), WarmUp::Layer(verifier))
         }
         Mode::JwtAuthorizer => {
             let validation = Validation::new()
@@ -73,11 +84,11 @@ pub(crate) async fn run(mode: Mode, port: u16, key: &SigningKey) -> Result<(), B
                 .map_response(|reply: Reply| reply.0)
                 .layer(AuthorizationLayer::new(vec![Arc::clone(&authorizer)]))
                 .map_response(Reply);
-            (hello.layer(stack), WarmUp::JwtAuthorizer(authorizer))
+            (book.layer(stack), WarmUp::JwtAuthorizer(authorizer))
         }
     };
 
-    let server = tokio::spawn(axum::serve(listener, hello.merge(jwks)).into_future());
+    let server = tokio::spawn(axum::serve(listener, book.merge(jwks)).into_future());
     match warm_up {
         WarmUp::Nothing => {}
         WarmUp::Layer(verifier) => verifier.prefetch().await?,
