@@ -104,10 +104,15 @@
 //!   list download a different list, and no entry verified under the old ones is served after
 //!   that, even one a verification racing the change inserted; it is bypassed while no usable
 //!   keys are held; the revocation list is checked on every request, hit or not;
-//! - it holds at most 10 000 tokens and an estimated 32 MiB
-//!   ([`token_cache_max_entries`](VerifierBuilder::token_cache_max_entries),
-//!   [`token_cache_max_bytes`](VerifierBuilder::token_cache_max_bytes)); only accepted tokens
-//!   are cached, so garbage cannot fill it, and a rejected token is checked in full every time.
+//! - it holds an estimated 64 MiB at most, about 33 000 RS256 access tokens of this project's
+//!   issuer ([`token_cache_max_bytes`](VerifierBuilder::token_cache_max_bytes), which says how
+//!   to size it; a count bound can be added with
+//!   [`token_cache_max_entries`](VerifierBuilder::token_cache_max_entries)); only accepted
+//!   tokens are cached, so garbage cannot fill it, and a rejected token is checked in full
+//!   every time;
+//! - when more tokens are alive than it holds, a new one displaces a held one only if it has
+//!   been seen more often (TinyLFU admission): users active in turn keep a stable part of
+//!   them cached, where a plain LRU would evict each just before its next use.
 //!
 //! [`disable_token_cache`](VerifierBuilder::disable_token_cache) turns it off.
 //!
@@ -164,6 +169,7 @@ mod extract;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod json;
 mod keys;
 pub mod layer;
 pub mod metrics;

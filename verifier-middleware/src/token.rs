@@ -1,15 +1,13 @@
 //! Taking a compact JWS apart, strictly, before any key is touched.
 
-use std::fmt;
 use std::str::FromStr;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
-use serde_json::{Map, Value};
 
 use crate::build_error::{BuildError, Setting};
+use crate::json::{self, Field};
 use crate::rejection::InvalidToken;
 
 /// The default cap on a token's length, checked before any parsing.
@@ -58,24 +56,30 @@ pub(crate) fn parse(token: &str, max_bytes: usize) -> Result<ParsedToken<'_>, In
     if header.is_empty() || payload.is_empty() || signature.is_empty() {
         return Err(InvalidToken::NotCompactJws);
     }
-    let header = decode_object(header).map_err(|_| InvalidToken::MalformedHeader)?;
-    let alg = match header.get("alg") {
-        Some(Value::String(alg)) => parse_algorithm(alg)?,
+    let header = URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or(InvalidToken::MalformedHeader)?;
+    let [alg, crit, typ, kid] = json::fields(&header, ["alg", "crit", "typ", "kid"])
+        .map_err(|_| InvalidToken::MalformedHeader)?;
+    let alg = match alg {
+        Some(Field::Str(alg)) => parse_algorithm(&alg)?,
         _ => return Err(InvalidToken::MalformedHeader),
     };
-    if header.contains_key("crit") {
+    if crit.is_some() {
         return Err(InvalidToken::UnsupportedCritical);
     }
-    match header.get("typ") {
+    match typ {
         None => {}
-        Some(Value::String(typ)) if is_refresh_type(typ) => return Err(InvalidToken::RefreshToken),
-        Some(Value::String(_)) => {}
+        Some(Field::Str(typ)) if is_refresh_type(&typ) => return Err(InvalidToken::RefreshToken),
+        Some(Field::Str(_)) => {}
         Some(_) => return Err(InvalidToken::MalformedHeader),
     }
-    let kid = match header.get("kid") {
+    let kid = match kid {
         None => None,
-        Some(Value::String(kid)) if !kid.is_empty() && kid.len() <= MAX_KID_BYTES => {
-            Some(kid.clone())
+        Some(Field::Str(kid)) if !kid.is_empty() && kid.len() <= MAX_KID_BYTES => {
+            Some(kid.into_owned())
         }
         Some(_) => return Err(InvalidToken::MalformedHeader),
     };
@@ -88,9 +92,13 @@ pub(crate) fn parse(token: &str, max_bytes: usize) -> Result<ParsedToken<'_>, In
     })
 }
 
-/// Decodes the payload segment into a JSON object (no duplicate keys).
-pub(crate) fn decode_payload(payload: &str) -> Result<Map<String, Value>, InvalidToken> {
-    decode_object(payload).map_err(|_| InvalidToken::MalformedClaims)
+/// Decodes the payload segment into its JSON text; the claims' own parse checks that it is one
+/// object without duplicate keys.
+pub(crate) fn decode_payload(payload: &str) -> Result<String, InvalidToken> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| InvalidToken::MalformedClaims)?;
+    String::from_utf8(bytes).map_err(|_| InvalidToken::MalformedClaims)
 }
 
 /// Only the exact JOSE names of signing algorithms; `none` in any spelling is refused here, and
@@ -107,48 +115,6 @@ fn is_refresh_type(typ: &str) -> bool {
     let typ = typ.to_ascii_lowercase();
     let typ = typ.strip_prefix("application/").unwrap_or(&typ);
     typ.starts_with("refresh") || typ.starts_with("rt+")
-}
-
-#[derive(Debug)]
-struct DecodeError;
-
-fn decode_object(segment: &str) -> Result<Map<String, Value>, DecodeError> {
-    let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_| DecodeError)?;
-    let object: StrictObject = serde_json::from_slice(&bytes).map_err(|_| DecodeError)?;
-    Ok(object.0)
-}
-
-/// A JSON object whose top-level keys must be unique. serde_json would keep the last of two
-/// `alg`s or `exp`s, while another parser keeps the first: a gap attackers use to make two
-/// parties read one token differently.
-struct StrictObject(Map<String, Value>);
-
-impl<'de> Deserialize<'de> for StrictObject {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(StrictObjectVisitor)
-    }
-}
-
-struct StrictObjectVisitor;
-
-impl<'de> Visitor<'de> for StrictObjectVisitor {
-    type Value = StrictObject;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<StrictObject, A::Error> {
-        let mut object = Map::new();
-        while let Some(key) = access.next_key::<String>()? {
-            let value: Value = access.next_value()?;
-            if object.contains_key(&key) {
-                return Err(de::Error::custom("duplicate key"));
-            }
-            object.insert(key, value);
-        }
-        Ok(StrictObject(object))
-    }
 }
 
 #[cfg(test)]

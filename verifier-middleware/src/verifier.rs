@@ -6,7 +6,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use jsonwebtoken::Algorithm;
-use serde_json::Value;
 
 use crate::build_error::{BuildError, Setting};
 use crate::claims::rules::DEFAULT_LEEWAY;
@@ -496,14 +495,9 @@ impl Issuers {
     fn chosen(&self, token: &str) -> Result<&Verifier, Rejection> {
         let parsed = token::parse(token, self.max_token_bytes)?;
         let payload = token::decode_payload(parsed.payload)?;
-        match payload.get("iss") {
-            Some(Value::String(iss)) => self
-                .by_issuer
-                .get(iss)
-                .ok_or(InvalidToken::WrongIssuer.into()),
-            Some(_) => Err(InvalidToken::MalformedClaims.into()),
-            None => Err(InvalidToken::WrongIssuer.into()),
-        }
+        claims::unverified_issuer(&payload)?
+            .and_then(|iss| self.by_issuer.get(iss.as_ref()))
+            .ok_or(InvalidToken::WrongIssuer.into())
     }
 
     pub(crate) fn verifiers(&self) -> impl Iterator<Item = &Verifier> {

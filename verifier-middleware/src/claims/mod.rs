@@ -2,12 +2,15 @@
 
 pub(crate) mod rules;
 
+use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use crate::json::{self, Field};
 
 #[cfg(feature = "fuzzing")]
 pub(crate) use self::rules::leeway_seconds;
@@ -26,7 +29,13 @@ pub struct VerifiedClaims {
 }
 
 struct ClaimsInner {
-    payload: Value,
+    /// The payload's JSON text, as signed.
+    json: Box<str>,
+    /// The payload as a JSON value: made on first use, most requests never need it.
+    payload: OnceLock<Value>,
+    subject: Option<Box<str>>,
+    issuer: Option<Box<str>>,
+    session_id: Option<Box<str>>,
     roles: Vec<String>,
     scopes: Vec<String>,
     times: Times,
@@ -65,17 +74,17 @@ impl Times {
 impl VerifiedClaims {
     /// The `sub` claim, if it is a string.
     pub fn subject(&self) -> Option<&str> {
-        self.string("sub")
+        self.inner.subject.as_deref()
     }
 
     /// The `iss` claim, if it is a string.
     pub fn issuer(&self) -> Option<&str> {
-        self.string("iss")
+        self.inner.issuer.as_deref()
     }
 
     /// The `sid` (session id) claim, if it is a string.
     pub fn session_id(&self) -> Option<&str> {
-        self.string("sid")
+        self.inner.session_id.as_deref()
     }
 
     /// When the token expires (`exp`).
@@ -126,24 +135,45 @@ impl VerifiedClaims {
 
     /// One claim by name.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.inner.payload.get(name)
+        self.payload().get(name)
     }
 
-    /// The whole payload, a JSON object.
+    /// The whole payload, a JSON object. Built from the payload's text on the first call
+    /// for this token (and kept with it in the verified-token cache); the checks and the
+    /// accessors above never need it.
     pub fn payload(&self) -> &Value {
-        &self.inner.payload
+        self.inner.payload.get_or_init(|| {
+            // The text parsed as one object when the token was verified.
+            serde_json::from_str(&self.inner.json).unwrap_or(Value::Null)
+        })
     }
 
-    /// The payload as your own claims type.
+    /// The payload as your own claims type, read straight from the payload's text.
     ///
     /// # Errors
     /// When the payload does not fit `T` (a missing field, a wrong type).
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&self.inner.payload)
+        serde_json::from_str(&self.inner.json)
     }
 
-    fn string(&self, name: &str) -> Option<&str> {
-        self.get(name).and_then(Value::as_str)
+    /// Estimated bytes held by these claims beyond the token itself: the payload text, the
+    /// strings kept from it, and bookkeeping (the map, when built, is not counted: see the
+    /// token cache's sizing).
+    pub(crate) fn estimated_bytes(&self) -> usize {
+        let strings = |list: &[String]| list.iter().map(|s| s.len() + 24).sum::<usize>();
+        let kept = [
+            &self.inner.subject,
+            &self.inner.issuer,
+            &self.inner.session_id,
+        ]
+        .into_iter()
+        .map(|text| text.as_ref().map_or(0, |text| text.len()))
+        .sum::<usize>();
+        std::mem::size_of::<ClaimsInner>()
+            + self.inner.json.len()
+            + kept
+            + strings(&self.inner.roles)
+            + strings(&self.inner.scopes)
     }
 }
 
@@ -157,49 +187,82 @@ impl fmt::Debug for VerifiedClaims {
     }
 }
 
-/// Checks the registered claims of a signature-verified payload at `now` (Unix seconds).
+/// Checks the registered claims of a signature-verified payload (its JSON text) at `now`
+/// (Unix seconds).
 ///
-/// Time claims must be JSON numbers; `exp` is required. `iss` and `aud` must match when
-/// configured. A `type` claim of `refresh` is refused. `role` must be a string and `roles` an
-/// array of strings when present, so a role check never guesses.
+/// The payload must be one JSON object without duplicate keys. Time claims must be JSON
+/// numbers; `exp` is required. `iss` and `aud` must match when configured. A `type` claim of
+/// `refresh` is refused. `role` must be a string and `roles` an array of strings when present,
+/// so a role check never guesses.
 pub(crate) fn validate(
-    payload: Map<String, Value>,
+    json: String,
     rules: &ClaimRules,
     now: i64,
 ) -> Result<VerifiedClaims, InvalidToken> {
+    let [
+        exp,
+        nbf,
+        iat,
+        iss,
+        sub,
+        sid,
+        aud,
+        kind,
+        role,
+        roles_claim,
+        scope,
+        scp,
+    ] = json::fields(
+        &json,
+        [
+            "exp", "nbf", "iat", "iss", "sub", "sid", "aud", "type", "role", "roles", "scope",
+            "scp",
+        ],
+    )
+    .map_err(|_| InvalidToken::MalformedClaims)?;
     let times = Times {
-        expires_at: numeric_date(&payload, "exp")?.ok_or(InvalidToken::MissingExpiry)?,
-        not_before: numeric_date(&payload, "nbf")?,
-        issued_at: numeric_date(&payload, "iat")?,
+        expires_at: numeric_date(exp.as_ref())?.ok_or(InvalidToken::MissingExpiry)?,
+        not_before: numeric_date(nbf.as_ref())?,
+        issued_at: numeric_date(iat.as_ref())?,
     };
     times.check(rules.leeway_seconds, now)?;
     if let Some(issuer) = &rules.issuer {
-        match payload.get("iss") {
-            Some(Value::String(iss)) if iss == issuer.as_ref() => {}
-            Some(Value::String(_)) | None => return Err(InvalidToken::WrongIssuer),
+        match &iss {
+            Some(Field::Str(iss)) if iss == issuer.as_ref() => {}
+            Some(Field::Str(_)) | None => return Err(InvalidToken::WrongIssuer),
             Some(_) => return Err(InvalidToken::MalformedClaims),
         }
     }
     if let Some(audiences) = &rules.audiences {
-        check_audience(payload.get("aud"), audiences)?;
+        check_audience(aud.as_ref(), audiences)?;
     }
-    match payload.get("type") {
+    match &kind {
         None => {}
-        Some(Value::String(kind)) if kind.eq_ignore_ascii_case("refresh") => {
+        Some(Field::Str(kind)) if kind.eq_ignore_ascii_case("refresh") => {
             return Err(InvalidToken::RefreshToken);
         }
-        Some(Value::String(_)) => {}
+        Some(Field::Str(_)) => {}
         Some(_) => return Err(InvalidToken::MalformedClaims),
     }
-    let payload = Value::Object(payload);
+    let payload = OnceLock::new();
     let roles = match &rules.role_claims {
-        None => roles(&payload)?,
-        Some(pointers) => strings_at(&payload, pointers)?,
+        None => roles(role.as_ref(), roles_claim.as_ref())?,
+        Some(pointers) => {
+            // Paths into nested objects: this needs the whole map, kept for the handler.
+            let value = payload.get_or_init(|| serde_json::from_str(&json).unwrap_or(Value::Null));
+            strings_at(value, pointers)?
+        }
     };
-    let scopes = scopes(&payload)?;
+    let scopes = scopes([scope.as_ref(), scp.as_ref()])?;
+    let text = |field: Option<Field<'_>>| field.and_then(Field::into_str);
+    let (subject, issuer, session_id) = (text(sub), text(iss), text(sid));
     Ok(VerifiedClaims {
         inner: Arc::new(ClaimsInner {
+            json: json.into_boxed_str(),
             payload,
+            subject,
+            issuer,
+            session_id,
             roles,
             scopes,
             times,
@@ -207,61 +270,51 @@ pub(crate) fn validate(
     })
 }
 
-/// A NumericDate (RFC 7519 section 2): a JSON number of seconds, possibly fractional, read
-/// down to whole seconds. Anything else (a string, `null`, a boolean) is malformed.
-fn numeric_date(payload: &Map<String, Value>, name: &str) -> Result<Option<i64>, InvalidToken> {
-    let Some(value) = payload.get(name) else {
-        return Ok(None);
-    };
-    let Value::Number(number) = value else {
-        return Err(InvalidToken::MalformedClaims);
-    };
-    if let Some(seconds) = number.as_i64() {
-        return Ok(Some(seconds));
-    }
-    match number.as_f64() {
-        // `as` saturates, so 1e300 becomes i64::MAX: far future, which is what it means.
-        #[allow(clippy::cast_possible_truncation)]
-        Some(seconds) if seconds.is_finite() => Ok(Some(seconds.floor() as i64)),
-        _ => Err(InvalidToken::MalformedClaims),
+/// The `iss` of a payload (its JSON text) whose signature is not checked yet, only to choose
+/// the keys that check it: `None` without one; malformed when it is not a string, or the
+/// payload not one JSON object without duplicate keys.
+pub(crate) fn unverified_issuer(json: &str) -> Result<Option<Cow<'_, str>>, InvalidToken> {
+    let [iss] = json::fields(json, ["iss"]).map_err(|_| InvalidToken::MalformedClaims)?;
+    match iss {
+        None => Ok(None),
+        Some(Field::Str(iss)) => Ok(Some(iss)),
+        Some(_) => Err(InvalidToken::MalformedClaims),
     }
 }
 
-fn check_audience(aud: Option<&Value>, accepted: &[String]) -> Result<(), InvalidToken> {
+/// A NumericDate (RFC 7519 section 2): a JSON number of seconds, possibly fractional, read
+/// down to whole seconds. Anything else (a string, `null`, a boolean) is malformed.
+fn numeric_date(claim: Option<&Field<'_>>) -> Result<Option<i64>, InvalidToken> {
+    match claim {
+        None => Ok(None),
+        Some(Field::Number(seconds)) => Ok(Some(*seconds)),
+        Some(_) => Err(InvalidToken::MalformedClaims),
+    }
+}
+
+fn check_audience(aud: Option<&Field<'_>>, accepted: &[String]) -> Result<(), InvalidToken> {
     let accepts = |candidate: &str| accepted.iter().any(|a| a == candidate);
     match aud {
-        Some(Value::String(aud)) if accepts(aud) => Ok(()),
-        Some(Value::String(_)) | None => Err(InvalidToken::WrongAudience),
-        Some(Value::Array(entries)) => {
-            let mut found = false;
-            for entry in entries {
-                let Value::String(aud) = entry else {
-                    return Err(InvalidToken::MalformedClaims);
-                };
-                found |= accepts(aud);
-            }
-            if found {
-                Ok(())
-            } else {
-                Err(InvalidToken::WrongAudience)
-            }
-        }
+        Some(Field::Str(aud)) if accepts(aud) => Ok(()),
+        Some(Field::Str(_)) | None => Err(InvalidToken::WrongAudience),
+        Some(Field::Strs(entries)) if entries.iter().any(|aud| accepts(aud)) => Ok(()),
+        Some(Field::Strs(_)) => Err(InvalidToken::WrongAudience),
         Some(_) => Err(InvalidToken::MalformedClaims),
     }
 }
 
 /// The issuer's roles: its `role` string and the entries of its `roles` array; other types are
 /// malformed, so a role check never guesses.
-fn roles(payload: &Value) -> Result<Vec<String>, InvalidToken> {
+fn roles(role: Option<&Field<'_>>, list: Option<&Field<'_>>) -> Result<Vec<String>, InvalidToken> {
     let mut roles = Vec::new();
-    match payload.get("role") {
+    match role {
         None => {}
-        Some(Value::String(role)) => roles.push(role.clone()),
+        Some(Field::Str(role)) => roles.push(role.clone().into_owned()),
         Some(_) => return Err(InvalidToken::MalformedClaims),
     }
-    match payload.get("roles") {
+    match list {
         None => {}
-        Some(Value::Array(entries)) => push_strings(&mut roles, entries)?,
+        Some(Field::Strs(entries)) => roles.extend(entries.iter().map(|r| r.clone().into_owned())),
         Some(_) => return Err(InvalidToken::MalformedClaims),
     }
     Ok(roles)
@@ -284,19 +337,21 @@ fn strings_at(payload: &Value, pointers: &[String]) -> Result<Vec<String>, Inval
 
 /// The scopes of `scope` and `scp`: each a space-separated string (RFC 8693, RFC 9068; Entra
 /// ID's `scp`) or an array of strings (Okta's `scp`).
-fn scopes(payload: &Value) -> Result<Vec<String>, InvalidToken> {
-    let mut found = Vec::new();
-    for name in ["scope", "scp"] {
-        match payload.get(name) {
+fn scopes(claims: [Option<&Field<'_>>; 2]) -> Result<Vec<String>, InvalidToken> {
+    let mut scopes = Vec::new();
+    for claim in claims {
+        match claim {
             None => {}
-            Some(Value::String(list)) => {
-                found.extend(list.split(' ').filter(|s| !s.is_empty()).map(str::to_owned))
+            Some(Field::Str(list)) => {
+                scopes.extend(list.split(' ').filter(|s| !s.is_empty()).map(str::to_owned))
             }
-            Some(Value::Array(entries)) => push_strings(&mut found, entries)?,
+            Some(Field::Strs(entries)) => {
+                scopes.extend(entries.iter().map(|s| Cow::clone(s).into_owned()));
+            }
             Some(_) => return Err(InvalidToken::MalformedClaims),
         }
     }
-    Ok(found)
+    Ok(scopes)
 }
 
 fn push_strings(found: &mut Vec<String>, entries: &[Value]) -> Result<(), InvalidToken> {
@@ -311,7 +366,7 @@ fn push_strings(found: &mut Vec<String>, entries: &[Value]) -> Result<(), Invali
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Map, json};
 
     use super::*;
 
@@ -338,7 +393,7 @@ mod tests {
             unreachable!()
         };
         edit(&mut payload);
-        validate(payload, &rules(), NOW)
+        validate(Value::Object(payload).to_string(), &rules(), NOW)
     }
 
     fn with(name: &str, value: Value) -> Result<VerifiedClaims, InvalidToken> {
@@ -458,7 +513,7 @@ mod tests {
             role_claims: None,
         };
 
-        assert!(validate(payload, &rules, NOW).is_ok());
+        assert!(validate(Value::Object(payload).to_string(), &rules, NOW).is_ok());
     }
 
     #[test]
@@ -491,7 +546,7 @@ mod tests {
                 unreachable!()
             };
             payload.extend(extra);
-            validate(payload, &keycloak, NOW)
+            validate(Value::Object(payload).to_string(), &keycloak, NOW)
         };
 
         let claims = validate_with(json!({

@@ -10,8 +10,13 @@
 //!   verified under; [`get`](TokenCache::get) flushes everything once the generation moves on
 //!   and serves no entry of another generation, so one inserted by a verification that raced
 //!   the change is never served either;
-//! - one weighted capacity enforces both bounds: every entry weighs at least
-//!   `max_bytes / max_entries`, so neither bound can be passed.
+//! - one weighted capacity, in estimated bytes ([`entry_bytes`]), bounds the memory; when a
+//!   count bound is configured too, every entry weighs at least `max_bytes / max_entries`, so
+//!   neither bound can be passed;
+//! - admission is moka's TinyLFU: a new token displaces a held one only if it has been seen
+//!   more often, so a working set larger than the cache, cycling (every user active in turn),
+//!   keeps a stable part cached instead of evicting each entry just before its next use as an
+//!   LRU would (tested: `a_cyclic_working_set_twice_the_cache_still_hits`).
 
 mod settings;
 
@@ -25,17 +30,17 @@ pub(crate) use self::settings::TokenCacheSettings;
 use crate::claims::{ClaimRules, VerifiedClaims};
 use crate::rejection::InvalidToken;
 
-/// Estimated bytes of an entry beyond the token and its claims: the map node, the claims'
-/// `Arc` and bookkeeping.
-const ENTRY_OVERHEAD_BYTES: u64 = 256;
+/// Estimated bytes of an entry beyond the token and its claims: moka's node, its place in the
+/// access and expiry orders, the frequency sketch's share, the `Arc`s, the allocator's own
+/// headers. Set so that the estimate of an issuer-shaped token matches what
+/// `cargo bench -p verifier-middleware --bench token_cache_memory` measures (1,208 resident
+/// bytes beyond the token; BENCHMARKS.md).
+pub(crate) const ENTRY_OVERHEAD_BYTES: usize = 608;
 
-/// An entry's estimated size: the token (the key), its parsed claims (a JSON map takes about
-/// twice the text it was read from, and the payload is shorter than the token) and overhead.
-fn estimated_bytes(token: &str) -> u64 {
-    u64::try_from(token.len())
-        .unwrap_or(u64::MAX)
-        .saturating_mul(3)
-        .saturating_add(ENTRY_OVERHEAD_BYTES)
+/// An entry's estimated size: the token (the key), its claims as held (the payload text and
+/// what was read from it), and [`ENTRY_OVERHEAD_BYTES`].
+pub(crate) fn entry_bytes(token: &str, claims: &VerifiedClaims) -> usize {
+    token.len() + claims.estimated_bytes() + ENTRY_OVERHEAD_BYTES
 }
 
 /// Tokens verified recently, with their claims.
@@ -74,13 +79,16 @@ impl TokenCache {
             return None;
         }
         // Every entry weighs at least this, so `max_bytes` also caps the count at `max_entries`.
-        let floor = settings.max_bytes / settings.max_entries.max(1);
+        let floor = settings
+            .max_entries
+            .map_or(0, |entries| settings.max_bytes / entries.max(1));
         // moka hands the weigher `&K`, and K is `Box<str>`.
         #[allow(clippy::borrowed_box)]
         let entries = Cache::builder()
             .max_capacity(settings.max_bytes)
-            .weigher(move |token: &Box<str>, _: &Entry| -> u32 {
-                u32::try_from(estimated_bytes(token).max(floor)).unwrap_or(u32::MAX)
+            .weigher(move |token: &Box<str>, entry: &Entry| -> u32 {
+                let bytes = u64::try_from(entry_bytes(token, &entry.claims)).unwrap_or(u64::MAX);
+                u32::try_from(bytes.max(floor)).unwrap_or(u32::MAX)
             })
             .expire_after(UntilExpiry)
             .build_with_hasher(foldhash::fast::RandomState::default());
@@ -156,7 +164,7 @@ impl TokenCache {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     use super::*;
     use crate::claims;
@@ -174,11 +182,8 @@ mod tests {
     }
 
     fn claims_expiring_at(exp: i64) -> VerifiedClaims {
-        let Value::Object(payload) = json!({"sub": "u1", "exp": exp, "iat": NOW, "nbf": NOW})
-        else {
-            unreachable!()
-        };
-        claims::validate(payload, &rules(), NOW).unwrap()
+        let payload = json!({"sub": "u1", "exp": exp, "iat": NOW, "nbf": NOW});
+        claims::validate(payload.to_string(), &rules(), NOW).unwrap()
     }
 
     fn cache(settings: TokenCacheSettings) -> TokenCache {
@@ -273,7 +278,7 @@ mod tests {
     #[test]
     fn the_number_of_entries_is_bounded() {
         let cache = cache(TokenCacheSettings {
-            max_entries: 100,
+            max_entries: Some(100),
             ..TokenCacheSettings::default()
         });
         let claims = claims_expiring_at(NOW + 900);
@@ -300,10 +305,60 @@ mod tests {
             cache.insert(&format!("{i}.{padding}"), &claims, CURRENT, NOW);
         }
 
-        // Each entry is estimated at about 24 KB: at most about ten fit.
+        // Each entry is estimated at over 8 KB: at most 32 fit.
         let held = cache.len();
-        assert!((1..=11).contains(&held), "{held} entries");
+        assert!((1..=32).contains(&held), "{held} entries");
         assert!(cache.entries.weighted_size() <= max_bytes);
+    }
+
+    #[test]
+    fn an_entry_is_estimated_at_its_token_its_payload_and_the_overhead() {
+        let claims = claims_expiring_at(NOW + 900);
+        let payload = json!({"sub": "u1", "exp": NOW + 900, "iat": NOW, "nbf": NOW}).to_string();
+
+        let bytes = entry_bytes(&"t".repeat(700), &claims);
+
+        assert!(
+            bytes >= 700 + payload.len() + ENTRY_OVERHEAD_BYTES,
+            "{bytes}"
+        );
+        assert!(
+            bytes < 700 + payload.len() + ENTRY_OVERHEAD_BYTES + 512,
+            "{bytes}"
+        );
+    }
+
+    #[test]
+    fn a_cyclic_working_set_twice_the_cache_still_hits() {
+        // Room for about 100 entries; 200 tokens used in turn, round after round.
+        let claims = claims_expiring_at(NOW + 900);
+        let token = |i: usize| format!("{i:04}.{}", "x".repeat(600));
+        let per_entry = u64::try_from(entry_bytes(&token(0), &claims)).unwrap();
+        let cache = cache(TokenCacheSettings {
+            max_bytes: 100 * per_entry,
+            ..TokenCacheSettings::default()
+        });
+        let (mut hits, mut lookups) = (0, 0);
+
+        for round in 0..6 {
+            for i in 0..200 {
+                let token = token(i);
+                let found = hit(&cache, &token, NOW);
+                if round > 0 {
+                    lookups += 1;
+                    hits += usize::from(found.is_some());
+                }
+                if found.is_none() {
+                    cache.insert(&token, &claims, CURRENT, NOW);
+                }
+                cache.entries.run_pending_tasks();
+            }
+        }
+
+        // An LRU would hit nothing: each token is evicted just before its turn comes again.
+        // Holding a stable half, the best possible is 50 %.
+        let rate = hits * 100 / lookups;
+        assert!(rate >= 30, "{hits} hits of {lookups} lookups");
     }
 
     #[test]

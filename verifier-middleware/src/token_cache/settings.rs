@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use crate::build_error::{BuildError, Setting};
 
+/// The default memory bound: about 40,000 tokens of 700 bytes (BENCHMARKS.md has the measured
+/// bytes per entry).
+pub(crate) const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// The smallest memory bound accepted.
 const MIN_MAX_BYTES: u64 = 64 * 1024;
 /// The shortest entry lifetime accepted.
@@ -14,8 +17,8 @@ const MIN_MAX_LIFETIME: Duration = Duration::from_secs(1);
 pub(crate) struct TokenCacheSettings {
     /// `false` after `disable_token_cache`.
     pub(crate) enabled: bool,
-    /// Most tokens held.
-    pub(crate) max_entries: u64,
+    /// Most tokens held, if bounded by count as well as by bytes.
+    pub(crate) max_entries: Option<u64>,
     /// Most (estimated) bytes held: tokens plus their parsed claims.
     pub(crate) max_bytes: u64,
     /// Longest an entry lives, whatever its `exp`.
@@ -26,8 +29,8 @@ impl Default for TokenCacheSettings {
     fn default() -> Self {
         Self {
             enabled: true,
-            max_entries: 10_000,
-            max_bytes: 32 * 1024 * 1024,
+            max_entries: None,
+            max_bytes: DEFAULT_MAX_BYTES,
             max_lifetime: Duration::from_secs(5 * 60),
         }
     }
@@ -39,7 +42,7 @@ impl TokenCacheSettings {
         if !self.enabled {
             return Ok(());
         }
-        Setting::TokenCacheMaxEntries.require(self.max_entries > 0, "at least 1")?;
+        Setting::TokenCacheMaxEntries.require(self.max_entries != Some(0), "at least 1")?;
         Setting::TokenCacheMaxBytes.require(self.max_bytes >= MIN_MAX_BYTES, "at least 64 KiB")?;
         Setting::TokenCacheMaxLifetime
             .require(self.max_lifetime >= MIN_MAX_LIFETIME, "at least 1 s")?;
@@ -66,7 +69,7 @@ mod tests {
     #[test]
     fn a_cache_of_no_entries_is_refused() {
         let settings = TokenCacheSettings {
-            max_entries: 0,
+            max_entries: Some(0),
             ..TokenCacheSettings::default()
         };
 
@@ -101,7 +104,7 @@ mod tests {
     fn a_disabled_cache_is_not_checked() {
         let settings = TokenCacheSettings {
             enabled: false,
-            max_entries: 0,
+            max_entries: Some(0),
             max_bytes: 0,
             max_lifetime: Duration::ZERO,
         };
