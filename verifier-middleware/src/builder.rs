@@ -422,6 +422,7 @@ impl VerifierBuilder {
             clock,
             revocation,
             token_cache,
+            counters: crate::metrics::HotCounters::register(),
             issuers: None,
         }))
     }

@@ -149,7 +149,8 @@
 //! `verifier_token_cache_misses_total`, `verifier_fetches_total{source, result}`,
 //! `verifier_fetch_last_success_timestamp_seconds{source}` and
 //! `verifier_jwks_stale_keys_served_total`. This crate brings no exporter: install one in the
-//! application (e.g. `metrics-exporter-prometheus`) before building the verifier; without
+//! application (e.g. `metrics-exporter-prometheus`) before building the verifier (the
+//! counters every request moves are registered with the recorder installed then); without
 //! one, recording costs next to nothing. The [`metrics`] module lists what each metric means,
 //! its labels, and the constants naming them.
 //!

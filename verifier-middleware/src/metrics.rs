@@ -6,8 +6,10 @@
 //! recorder (an exporter, e.g. `metrics-exporter-prometheus`) once at start-up; without one,
 //! each recording is a no-op that allocates nothing (every metric key is built at compile time;
 //! the repository's `BENCHMARKS.md` measures both cases). Build the
-//! [`Verifier`](crate::Verifier) after installing the exporter and the metrics come with their
-//! descriptions (Prometheus `# HELP`).
+//! [`Verifier`](crate::Verifier) after installing the exporter: the counters every request
+//! moves (accepted verifications, token-cache hits and misses) are registered with the
+//! recorder installed at that moment, and the metrics come with their descriptions
+//! (Prometheus `# HELP`).
 //!
 //! | Metric | Type | Labels | Counts or holds |
 //! |---|---|---|---|
@@ -68,7 +70,7 @@
 
 use std::time::SystemTime;
 
-use ::metrics::{Key, Label, Level, Metadata, Unit};
+use ::metrics::{Counter, Key, Label, Level, Metadata, Unit};
 
 use crate::clock::unix_seconds;
 use crate::rejection::{InvalidToken, Rejection};
@@ -183,11 +185,47 @@ fn increment(key: &'static Key) {
     ::metrics::with_recorder(|recorder| recorder.register_counter(key, &METADATA)).increment(1);
 }
 
-/// Counts a verification by its outcome.
-pub(crate) fn verified<T>(outcome: &Result<T, Rejection>) {
-    match outcome {
-        Ok(_) => increment(key!(VERIFICATIONS_TOTAL, RESULT => ACCEPTED, REASON => reason::NONE)),
-        Err(rejection) => refused(rejection),
+/// The counters every accepted request moves, registered once, when the verifier is built,
+/// with the recorder installed then (which is why the crate docs ask for the recorder first):
+/// recording through a handle skips the recorder's lookup of the key.
+pub(crate) struct HotCounters {
+    accepted: Counter,
+    cache_hits: Counter,
+    cache_misses: Counter,
+}
+
+impl HotCounters {
+    /// Registers the handles with the recorder installed now (a no-op one without).
+    pub(crate) fn register() -> Self {
+        let register =
+            |key| ::metrics::with_recorder(|recorder| recorder.register_counter(key, &METADATA));
+        Self {
+            accepted: register(key!(
+                VERIFICATIONS_TOTAL,
+                RESULT => ACCEPTED,
+                REASON => reason::NONE
+            )),
+            cache_hits: register(key!(TOKEN_CACHE_HITS_TOTAL)),
+            cache_misses: register(key!(TOKEN_CACHE_MISSES_TOTAL)),
+        }
+    }
+
+    /// Counts a verification by its outcome.
+    pub(crate) fn verified<T>(&self, outcome: &Result<T, Rejection>) {
+        match outcome {
+            Ok(_) => self.accepted.increment(1),
+            Err(rejection) => refused(rejection),
+        }
+    }
+
+    /// Counts a verification answered by the verified-token cache.
+    pub(crate) fn token_cache_hit(&self) {
+        self.cache_hits.increment(1);
+    }
+
+    /// Counts a verification the verified-token cache could not answer.
+    pub(crate) fn token_cache_miss(&self) {
+        self.cache_misses.increment(1);
     }
 }
 
@@ -255,16 +293,6 @@ fn rejected(reason: InvalidToken) -> &'static Key {
         InvalidToken::WrongAudience => rejected!(reason::WRONG_AUDIENCE),
         InvalidToken::Revoked => rejected!(reason::REVOKED),
     }
-}
-
-/// Counts a verification answered by the verified-token cache.
-pub(crate) fn token_cache_hit() {
-    increment(key!(TOKEN_CACHE_HITS_TOTAL));
-}
-
-/// Counts a verification the verified-token cache could not answer.
-pub(crate) fn token_cache_miss() {
-    increment(key!(TOKEN_CACHE_MISSES_TOTAL));
 }
 
 /// Counts a verification served with JWKS keys past their lifetime.

@@ -38,6 +38,7 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) revocation: Option<Arc<RevocationList>>,
     pub(crate) token_cache: Option<Arc<TokenCache>>,
+    pub(crate) counters: metrics::HotCounters,
     /// Set only by [`Verifier::for_issuers`], which has no key source of its own: each token
     /// goes to the verifier of its issuer.
     pub(crate) issuers: Option<Issuers>,
@@ -129,6 +130,7 @@ impl Verifier {
             clock: Arc::new(crate::clock::SystemClock),
             revocation: None,
             token_cache: None,
+            counters: metrics::HotCounters::register(),
             issuers: Some(issuers),
         }))
     }
@@ -210,14 +212,17 @@ impl Verifier {
         };
         match attempt {
             Attempt::Done(outcome) => {
-                metrics::verified(&outcome);
+                self.inner.counters.verified(&outcome);
                 Attempt::Done(outcome)
             }
-            Attempt::Pending(verification) => Attempt::Pending(Box::pin(async move {
-                let outcome = verification.await;
-                metrics::verified(&outcome);
-                outcome
-            })),
+            Attempt::Pending(verification) => {
+                let verifier = self.clone();
+                Attempt::Pending(Box::pin(async move {
+                    let outcome = verification.await;
+                    verifier.inner.counters.verified(&outcome);
+                    outcome
+                }))
+            }
         }
     }
 
@@ -231,19 +236,19 @@ impl Verifier {
             return Attempt::Done(Err(InvalidToken::TooLong.into()));
         }
         let Some(generation) = self.cache_generation() else {
-            metrics::token_cache_miss();
+            self.inner.counters.token_cache_miss();
             return self.try_verify_token(token);
         };
         let now = unix_seconds(self.inner.clock.now());
         if let Some(hit) = cache.get(token, generation.number, &self.inner.rules, now) {
-            metrics::token_cache_hit();
+            self.inner.counters.token_cache_hit();
             if generation.stale {
                 // A miss counts stale keys where it looks its key up (`JwksCache::current`).
                 metrics::stale_keys_served();
             }
             return Attempt::Done(hit.map_err(Rejection::from));
         }
-        metrics::token_cache_miss();
+        self.inner.counters.token_cache_miss();
         let generation = generation.number;
         match self.try_verify_token(token) {
             Attempt::Done(Ok(claims)) => {
