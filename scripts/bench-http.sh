@@ -14,6 +14,7 @@
 #   (u)  layer-uncached  JwtAuthLayer with disable_token_cache(): full verification
 #   (s)  user-service    the release binary as dev-up.sh starts it (RUST_LOG unset: `info`,
 #                        one log line per request, written to a file), keys from a JWKS URL
+#   (q)  user-service    the same with RUST_LOG=warn: no line per request (1 token only)
 #   (d)  jwt-authorizer  jwt-authorizer, same tokens
 # Every verifier checks RS256, iss, aud, exp and nbf (60 s leeway) and loads the key from a
 # JWKS URL. The bench server (verifier-middleware/bench-http, its own cargo workspace, one tokio
@@ -137,9 +138,11 @@ wait_for "$jwks_pid" "$work/jwks.log" "JWKS server" grep -q '^ready' "$work/jwks
 # start_server MODE PORT: starts the server and waits until it holds its keys.
 start_server() {
   local log="$work/server-$2.log"
-  if [ "$1" = service ]; then
+  if [ "$1" = service ] || [ "$1" = service-warn ]; then
     # As dev-up.sh starts it: telemetry at its defaults (RUST_LOG unset), logs to a file.
-    env -u RUST_LOG PORT="$2" JWT_JWKS_URL="http://127.0.0.1:$jwks_port/.well-known/jwks.json" \
+    local level=()
+    [ "$1" = service-warn ] && level=(RUST_LOG=warn)
+    env -u RUST_LOG "${level[@]}" PORT="$2" JWT_JWKS_URL="http://127.0.0.1:$jwks_port/.well-known/jwks.json" \
       "${server_cpu[@]}" "$service" 2>"$log" &
     server_pid=$!
     wait_for "$server_pid" "$log" "user-service" answers_200 "http://127.0.0.1:$2/readyz"
@@ -178,7 +181,7 @@ load() {
 # cache_counts MODE PORT: "hits misses" of the token cache so far, from user-service's
 # /metrics; "0 0" for the bench server, which has no recorder.
 cache_counts() {
-  if [ "$1" != service ]; then
+  if [ "$1" != service ] && [ "$1" != service-warn ]; then
     echo "0 0"
     return
   fi
@@ -197,6 +200,7 @@ for set in one "${token_sets[@]}"; do
   scenarios+=("b-$set|(b) JwtAuthLayer, $what|layer|$set")
   [ "$set" = one ] || scenarios+=("u-$set|(u) JwtAuthLayer, cache off, $what|layer-uncached|$set")
   scenarios+=("s-$set|(s) user-service binary, $what|service|$set")
+  [ "$set" = one ] && scenarios+=("q-$set|(q) user-service binary, RUST_LOG=warn, $what|service-warn|$set")
   scenarios+=("d-$set|(d) jwt-authorizer, $what|jwt-authorizer|$set")
 done
 

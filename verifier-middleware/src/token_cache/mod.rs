@@ -2,8 +2,11 @@
 //! ([the verified-token cache](crate#the-verified-token-cache)); this module is how it keeps
 //! those guarantees:
 //!
-//! - the key is the whole token, compared byte for byte, so a hit can only be the very token
-//!   that was verified;
+//! - an entry holds its whole token and a lookup compares it byte for byte, so a hit can only
+//!   be the very token that was verified. The map is keyed by a 64-bit hash of the token under
+//!   a per-process random seed: moka hashes (and, when it resizes, re-hashes) 8 bytes instead
+//!   of an 800-byte token, and two tokens sharing a hash, which no client can aim for without
+//!   the seed, only miss each other;
 //! - an entry lives until the token's `exp` without the leeway (a token inside its leeway is
 //!   verified in full again), and at most [`TokenCacheSettings::max_lifetime`];
 //! - each entry remembers the generation (of the key set and of the revocation list) it was
@@ -20,6 +23,8 @@
 
 mod settings;
 
+use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -37,15 +42,18 @@ use crate::rejection::InvalidToken;
 /// bytes beyond the token; BENCHMARKS.md).
 pub(crate) const ENTRY_OVERHEAD_BYTES: usize = 608;
 
-/// An entry's estimated size: the token (the key), its claims as held (the payload text and
-/// what was read from it), and [`ENTRY_OVERHEAD_BYTES`].
+/// An entry's estimated size: the token, its claims as held (the payload text and what was
+/// read from it), and [`ENTRY_OVERHEAD_BYTES`].
 pub(crate) fn entry_bytes(token: &str, claims: &VerifiedClaims) -> usize {
     token.len() + claims.estimated_bytes() + ENTRY_OVERHEAD_BYTES
 }
 
 /// Tokens verified recently, with their claims.
 pub(crate) struct TokenCache {
-    entries: Cache<Box<str>, Entry, foldhash::fast::RandomState>,
+    /// By [`TokenCache::key`] of the token.
+    entries: Cache<u64, Entry, foldhash::fast::RandomState>,
+    /// The seed of the tokens' hashes.
+    keys: foldhash::quality::RandomState,
     max_lifetime: Duration,
     /// The key-set and revocation generation the entries were verified under.
     generation: AtomicU64,
@@ -53,6 +61,7 @@ pub(crate) struct TokenCache {
 
 #[derive(Clone)]
 struct Entry {
+    token: Arc<str>,
     claims: VerifiedClaims,
     generation: u64,
     lifetime: Duration,
@@ -61,10 +70,10 @@ struct Entry {
 /// Each entry expires after its own lifetime (its `exp`, capped).
 struct UntilExpiry;
 
-impl Expiry<Box<str>, Entry> for UntilExpiry {
+impl Expiry<u64, Entry> for UntilExpiry {
     fn expire_after_create(
         &self,
-        _token: &Box<str>,
+        _key: &u64,
         entry: &Entry,
         _created_at: Instant,
     ) -> Option<Duration> {
@@ -82,18 +91,18 @@ impl TokenCache {
         let floor = settings
             .max_entries
             .map_or(0, |entries| settings.max_bytes / entries.max(1));
-        // moka hands the weigher `&K`, and K is `Box<str>`.
-        #[allow(clippy::borrowed_box)]
         let entries = Cache::builder()
             .max_capacity(settings.max_bytes)
-            .weigher(move |token: &Box<str>, entry: &Entry| -> u32 {
-                let bytes = u64::try_from(entry_bytes(token, &entry.claims)).unwrap_or(u64::MAX);
+            .weigher(move |_: &u64, entry: &Entry| -> u32 {
+                let bytes =
+                    u64::try_from(entry_bytes(&entry.token, &entry.claims)).unwrap_or(u64::MAX);
                 u32::try_from(bytes.max(floor)).unwrap_or(u32::MAX)
             })
             .expire_after(UntilExpiry)
             .build_with_hasher(foldhash::fast::RandomState::default());
         Some(Self {
             entries,
+            keys: foldhash::quality::RandomState::default(),
             max_lifetime: settings.max_lifetime,
             generation: AtomicU64::new(0),
         })
@@ -112,8 +121,8 @@ impl TokenCache {
             self.flush(generation);
             return None;
         }
-        let entry = self.entries.get(token)?;
-        if entry.generation != generation {
+        let entry = self.entries.get(&self.key(token))?;
+        if entry.generation != generation || *entry.token != *token {
             return None;
         }
         Some(
@@ -137,13 +146,19 @@ impl TokenCache {
         };
         let lifetime = Duration::from_secs(remaining).min(self.max_lifetime);
         self.entries.insert(
-            Box::from(token),
+            self.key(token),
             Entry {
+                token: Arc::from(token),
                 claims: claims.clone(),
                 generation,
                 lifetime,
             },
         );
+    }
+
+    /// The map's key for `token`.
+    fn key(&self, token: &str) -> u64 {
+        self.keys.hash_one(token)
     }
 
     /// Drops every entry once the generation moves on. Generations only grow; a request that
@@ -220,6 +235,23 @@ mod tests {
         for other in ["a.b.d", "a.b.c ", "a.b.", "A.b.c", "a.b.cc"] {
             assert_eq!(hit(&cache, other, NOW), None, "{other}");
         }
+    }
+
+    #[test]
+    fn a_token_sharing_the_hash_of_a_cached_one_misses() {
+        let cache = default_cache();
+        // As if "x.y.z" had the hash of "a.b.c": the entry found under it is not its own.
+        cache.entries.insert(
+            cache.key("a.b.c"),
+            Entry {
+                token: Arc::from("x.y.z"),
+                claims: claims_expiring_at(NOW + 900),
+                generation: CURRENT,
+                lifetime: Duration::from_secs(60),
+            },
+        );
+
+        assert_eq!(hit(&cache, "a.b.c", NOW), None);
     }
 
     #[test]
