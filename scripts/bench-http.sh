@@ -15,6 +15,8 @@
 #   (s)  user-service    the release binary as dev-up.sh starts it (RUST_LOG unset: `info`,
 #                        one log line per request, written to a file), keys from a JWKS URL
 #   (q)  user-service    the same with RUST_LOG=warn: no line per request (1 token only)
+#   (s0) BASELINE_SERVICE when set: another user-service binary (e.g. built from an older
+#                        commit) started the same way, for a before/after in one run
 #   (d)  jwt-authorizer  jwt-authorizer, same tokens
 # Every verifier checks RS256, iss, aud, exp and nbf (60 s leeway) and loads the key from a
 # JWKS URL. The bench server (verifier-middleware/bench-http, its own cargo workspace, one tokio
@@ -25,7 +27,8 @@
 #
 # Settings (environment): DURATION [10s] measured run, WARMUP [3s] discarded run before it,
 # CONNECTIONS [32], TOKEN_SETS ["1000 20000 100000"] sizes of the distinct-token mixes,
-# PORT [18480] first of the loopback ports used (one per scenario, plus one). Installs
+# PORT [18480] first of the loopback ports used (one per scenario, plus one),
+# BASELINE_SERVICE [unset] path of a user-service binary to compare with. Installs
 # Debian's wrk when missing (root). The throwaway RSA key lives in a temporary directory;
 # keys/ is never read or written.
 set -euo pipefail
@@ -42,6 +45,7 @@ lua="scripts/bench-http/tokens.lua"
 manifest="verifier-middleware/bench-http/Cargo.toml"
 bin="verifier-middleware/bench-http/target/release/verifier-middleware-bench-http"
 service="target/release/user-service"
+baseline="${BASELINE_SERVICE:-}"
 
 say() { printf 'bench-http: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -56,6 +60,7 @@ if ! command -v wrk >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2
 fi
 [ "${#token_sets[@]}" -gt 0 ] || die "TOKEN_SETS is empty"
+[ -z "$baseline" ] || [ -x "$baseline" ] || die "BASELINE_SERVICE: $baseline is not an executable"
 largest=0
 for n in "${token_sets[@]}"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "TOKEN_SETS: '$n' is not a positive number"
@@ -138,12 +143,13 @@ wait_for "$jwks_pid" "$work/jwks.log" "JWKS server" grep -q '^ready' "$work/jwks
 # start_server MODE PORT: starts the server and waits until it holds its keys.
 start_server() {
   local log="$work/server-$2.log"
-  if [ "$1" = service ] || [ "$1" = service-warn ]; then
+  if [[ "$1" == service* ]]; then
     # As dev-up.sh starts it: telemetry at its defaults (RUST_LOG unset), logs to a file.
-    local level=()
+    local level=() binary="$service"
     [ "$1" = service-warn ] && level=(RUST_LOG=warn)
+    [ "$1" = service-baseline ] && binary="$baseline"
     env -u RUST_LOG "${level[@]}" PORT="$2" JWT_JWKS_URL="http://127.0.0.1:$jwks_port/.well-known/jwks.json" \
-      "${server_cpu[@]}" "$service" 2>"$log" &
+      "${server_cpu[@]}" "$binary" 2>"$log" &
     server_pid=$!
     wait_for "$server_pid" "$log" "user-service" answers_200 "http://127.0.0.1:$2/readyz"
   else
@@ -181,7 +187,7 @@ load() {
 # cache_counts MODE PORT: "hits misses" of the token cache so far, from user-service's
 # /metrics; "0 0" for the bench server, which has no recorder.
 cache_counts() {
-  if [ "$1" != service ] && [ "$1" != service-warn ]; then
+  if [[ "$1" != service* ]]; then
     echo "0 0"
     return
   fi
@@ -201,6 +207,7 @@ for set in one "${token_sets[@]}"; do
   [ "$set" = one ] || scenarios+=("u-$set|(u) JwtAuthLayer, cache off, $what|layer-uncached|$set")
   scenarios+=("s-$set|(s) user-service binary, $what|service|$set")
   [ "$set" = one ] && scenarios+=("q-$set|(q) user-service binary, RUST_LOG=warn, $what|service-warn|$set")
+  [ -n "$baseline" ] && scenarios+=("s0-$set|(s0) $(basename "$baseline"), $what|service-baseline|$set")
   scenarios+=("d-$set|(d) jwt-authorizer, $what|jwt-authorizer|$set")
 done
 
