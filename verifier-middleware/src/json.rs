@@ -1,6 +1,7 @@
 //! Reading the members a check needs out of a JSON object (a token's header or payload), in
 //! one pass: each wanted member reduced to a [`Field`], strings borrowed from the text where
-//! they have no escapes, every other member skipped without being built. Maps of every member
+//! they have no escapes, every other member checked as strictly as a full parse would (escapes,
+//! number range, nesting depth) but not built. Maps of every member
 //! are made later, and only if a handler asks for one
 //! ([`VerifiedClaims::payload`](crate::VerifiedClaims::payload)).
 //!
@@ -11,9 +12,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{
-    self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
-};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// One member's value, reduced to what the checks tell apart.
 #[derive(Debug, PartialEq)]
@@ -78,7 +77,7 @@ impl<'de, const N: usize> Visitor<'de> for Wanted<'_, N> {
             match self.0.iter().position(|name| *name == key) {
                 Some(slot) => found[slot] = Some(access.next_value()?),
                 None => {
-                    access.next_value::<IgnoredAny>()?;
+                    access.next_value::<Skipped>()?;
                 }
             }
             keys.push(key);
@@ -168,7 +167,7 @@ impl<'de> Visitor<'de> for FieldVisitor {
         let mut strings = Vec::new();
         while let Some(entry) = entries.next_element::<Field<'de>>()? {
             let Field::Str(text) = entry else {
-                while entries.next_element::<IgnoredAny>()?.is_some() {}
+                while entries.next_element::<Skipped>()?.is_some() {}
                 return Ok(Field::Other);
             };
             strings.push(text);
@@ -177,8 +176,65 @@ impl<'de> Visitor<'de> for FieldVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Field<'de>, A::Error> {
-        while members.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while members.next_entry::<Skipped, Skipped>()?.is_some() {}
         Ok(Field::Other)
+    }
+}
+
+/// A value read and dropped: unlike serde's `IgnoredAny`, which serde_json skips without
+/// checking, every string, number and nesting level goes through the same checks a full parse
+/// makes (lone surrogate escapes, numbers out of range and nesting beyond 128 refused), so
+/// the text is valid JSON for [`VerifiedClaims::payload`](crate::VerifiedClaims::payload)
+/// and `Claims<T>` later.
+struct Skipped;
+
+impl<'de> Deserialize<'de> for Skipped {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SkippedVisitor)
+    }
+}
+
+struct SkippedVisitor;
+
+impl<'de> Visitor<'de> for SkippedVisitor {
+    type Value = Skipped;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Skipped, E> {
+        Ok(Skipped)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut entries: A) -> Result<Skipped, A::Error> {
+        while entries.next_element::<Skipped>()?.is_some() {}
+        Ok(Skipped)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Skipped, A::Error> {
+        while members.next_entry::<Skipped, Skipped>()?.is_some() {}
+        Ok(Skipped)
     }
 }
 
@@ -220,6 +276,27 @@ mod tests {
         assert!(fields(r#"{"x": 1, "y": 2, "x": 3}"#, ["exp"]).is_err());
         // The same name spelt with an escape is the same key.
         assert!(fields(r#"{"exp": 1, "\u0065xp": 2}"#, ["exp"]).is_err());
+    }
+
+    #[test]
+    fn members_not_read_are_still_checked_like_a_full_parse() {
+        let deep = format!("{{\"x\": {}1{}}}", "[".repeat(200), "]".repeat(200));
+        for json in [
+            r#"{"x": "\udc00"}"#,
+            r#"{"x": ["\ud800"]}"#,
+            r#"{"x": {"y": 1e400}}"#,
+            r#"{"roles": [1e400]}"#,
+            deep.as_str(),
+        ] {
+            assert!(fields(json, ["exp", "roles"]).is_err(), "{json}");
+            assert!(
+                serde_json::from_str::<serde_json::Value>(json).is_err(),
+                "{json}"
+            );
+        }
+        // What a full parse accepts, this does too.
+        let fine = format!("{{\"x\": {}1{}}}", "[".repeat(100), "]".repeat(100));
+        assert!(fields(&fine, ["exp"]).is_ok());
     }
 
     #[test]

@@ -181,7 +181,9 @@ where
             scope.set_tag(tags::REQUEST_ID, request_id(&request));
         });
     }
-    let answer = tokio::time::timeout(shared.request_timeout, inner.call(request));
+    // `call` itself inside the catch: a layer may panic there before any future exists.
+    let timeout = shared.request_timeout;
+    let answer = async move { tokio::time::timeout(timeout, inner.call(request)).await };
     let (response, panicked) = match AssertUnwindSafe(answer).catch_unwind().await {
         Ok(Ok(Ok(response))) => (response, false),
         Ok(Ok(Err(infallible))) => match infallible {},

@@ -148,7 +148,9 @@ impl VerifiedClaims {
         })
     }
 
-    /// The payload as your own claims type, read straight from the payload's text.
+    /// The payload as your own claims type, read straight from the payload's text (so a
+    /// nested object that names one of your fields twice is refused, where a map would have
+    /// kept the last).
     ///
     /// # Errors
     /// When the payload does not fit `T` (a missing field, a wrong type).
@@ -244,13 +246,14 @@ pub(crate) fn validate(
         Some(Field::Str(_)) => {}
         Some(_) => return Err(InvalidToken::MalformedClaims),
     }
-    let payload = OnceLock::new();
     let roles = match &rules.role_claims {
         None => roles(role.as_ref(), roles_claim.as_ref())?,
         Some(pointers) => {
-            // Paths into nested objects: this needs the whole map, kept for the handler.
-            let value = payload.get_or_init(|| serde_json::from_str(&json).unwrap_or(Value::Null));
-            strings_at(value, pointers)?
+            // Paths into nested objects need the whole map; not kept, so that a cached entry
+            // holds what the cache's estimate counts.
+            let value: Value =
+                serde_json::from_str(&json).map_err(|_| InvalidToken::MalformedClaims)?;
+            strings_at(&value, pointers)?
         }
     };
     let scopes = scopes([scope.as_ref(), scp.as_ref()])?;
@@ -259,7 +262,7 @@ pub(crate) fn validate(
     Ok(VerifiedClaims {
         inner: Arc::new(ClaimsInner {
             json: json.into_boxed_str(),
-            payload,
+            payload: OnceLock::new(),
             subject,
             issuer,
             session_id,
