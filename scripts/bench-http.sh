@@ -15,6 +15,8 @@
 #   (s)  user-service    the release binary as dev-up.sh starts it (RUST_LOG unset: `info`,
 #                        one log line per request, written to a file), keys from a JWKS URL
 #   (q)  user-service    the same with RUST_LOG=warn: no line per request (1 token only)
+#   (h)  user-service    GET /healthz of the same binary: a route without auth behind the same
+#                        telemetry, the service's own no-auth baseline (1 token, ignored)
 #   (s0) BASELINE_SERVICE when set: another user-service binary (e.g. built from an older
 #                        commit) started the same way, for a before/after in one run
 #   (d)  jwt-authorizer  jwt-authorizer, same tokens
@@ -112,11 +114,11 @@ for n in "${token_sets[@]}"; do
   head -n "$n" "$work/all.txt" >"$work/$n.txt"
 done
 
-# status URL [TOKEN]: the HTTP status of POST URL, with the token as bearer if given.
+# status URL [TOKEN]: the HTTP status of $method URL, with the token as bearer if given.
 status() {
   local auth=()
   [ -n "${2:-}" ] && auth=(-H "Authorization: Bearer $2")
-  curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "${auth[@]}" "$1"
+  curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X "$method" "${auth[@]}" "$1"
 }
 
 answers_200() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$1")" = 200 ]; }
@@ -165,7 +167,7 @@ check() {
   token="$(head -n 1 "$3")"
   got="$(status "$2" "$token")"
   [ "$got" = 200 ] || die "$1: a valid token got $got, expected 200"
-  if [ "$1" != none ]; then
+  if [ "$1" != none ] && [ "$1" != service-health ]; then
     got="$(status "$2")"
     [ "$got" = 401 ] || die "$1: no token got $got, expected 401"
     got="$(status "$2" "$(cat "$work/foreign.txt")")"
@@ -175,7 +177,7 @@ check() {
 
 # load DURATION URL TOKEN_FILE OUT: one wrk run; fails on any error or non-2xx answer.
 load() {
-  BENCH_TOKENS="$3" BENCH_METHOD=POST "${wrk_cpu[@]}" \
+  BENCH_TOKENS="$3" BENCH_METHOD="$method" "${wrk_cpu[@]}" \
     wrk -t1 -c"$connections" -d"$1" --latency -s "$lua" "$2" >"$4"
   local line
   line="$(grep '^BENCH ' "$4")" || die "no result from wrk: $(cat "$4")"
@@ -207,6 +209,7 @@ for set in one "${token_sets[@]}"; do
   [ "$set" = one ] || scenarios+=("u-$set|(u) JwtAuthLayer, cache off, $what|layer-uncached|$set")
   scenarios+=("s-$set|(s) user-service binary, $what|service|$set")
   [ "$set" = one ] && scenarios+=("q-$set|(q) user-service binary, RUST_LOG=warn, $what|service-warn|$set")
+  [ "$set" = one ] && scenarios+=("h-$set|(h) user-service binary, GET /healthz (no auth)|service-health|$set")
   [ -n "$baseline" ] && scenarios+=("s0-$set|(s0) $(basename "$baseline"), $what|service-baseline|$set")
   scenarios+=("d-$set|(d) jwt-authorizer, $what|jwt-authorizer|$set")
 done
@@ -217,6 +220,11 @@ for scenario in "${scenarios[@]}"; do
   # No auth ignores the token: its one row stands for every set.
   if [ "$mode" = none ] && [ "$tokens" != one ]; then continue; fi
   url="http://127.0.0.1:$port/book"
+  method=POST
+  if [ "$mode" = service-health ]; then
+    url="http://127.0.0.1:$port/healthz"
+    method=GET
+  fi
   say "$label: warm-up $warmup, then $duration..."
   start_server "$mode" "$port"
   check "$mode" "$url" "$work/$tokens.txt"
