@@ -181,8 +181,13 @@ macro_rules! key {
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
+/// The installed recorder's counter for `key` (a no-op one without a recorder).
+fn counter(key: &'static Key) -> Counter {
+    ::metrics::with_recorder(|recorder| recorder.register_counter(key, &METADATA))
+}
+
 fn increment(key: &'static Key) {
-    ::metrics::with_recorder(|recorder| recorder.register_counter(key, &METADATA)).increment(1);
+    counter(key).increment(1);
 }
 
 /// The counters every accepted request moves, registered once, when the verifier is built,
@@ -197,16 +202,14 @@ pub(crate) struct HotCounters {
 impl HotCounters {
     /// Registers the handles with the recorder installed now (a no-op one without).
     pub(crate) fn register() -> Self {
-        let register =
-            |key| ::metrics::with_recorder(|recorder| recorder.register_counter(key, &METADATA));
         Self {
-            accepted: register(key!(
+            accepted: counter(key!(
                 VERIFICATIONS_TOTAL,
                 RESULT => ACCEPTED,
                 REASON => reason::NONE
             )),
-            cache_hits: register(key!(TOKEN_CACHE_HITS_TOTAL)),
-            cache_misses: register(key!(TOKEN_CACHE_MISSES_TOTAL)),
+            cache_hits: counter(key!(TOKEN_CACHE_HITS_TOTAL)),
+            cache_misses: counter(key!(TOKEN_CACHE_MISSES_TOTAL)),
         }
     }
 

@@ -56,11 +56,7 @@ pub(crate) fn parse(token: &str, max_bytes: usize) -> Result<ParsedToken<'_>, In
     if header.is_empty() || payload.is_empty() || signature.is_empty() {
         return Err(InvalidToken::NotCompactJws);
     }
-    let header = URL_SAFE_NO_PAD
-        .decode(header)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or(InvalidToken::MalformedHeader)?;
+    let header = decode_text(header).ok_or(InvalidToken::MalformedHeader)?;
     let [alg, crit, typ, kid] = json::fields(&header, ["alg", "crit", "typ", "kid"])
         .map_err(|_| InvalidToken::MalformedHeader)?;
     let alg = match alg {
@@ -95,10 +91,12 @@ pub(crate) fn parse(token: &str, max_bytes: usize) -> Result<ParsedToken<'_>, In
 /// Decodes the payload segment into its JSON text; the claims' own parse checks that it is one
 /// object without duplicate keys.
 pub(crate) fn decode_payload(payload: &str) -> Result<String, InvalidToken> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|_| InvalidToken::MalformedClaims)?;
-    String::from_utf8(bytes).map_err(|_| InvalidToken::MalformedClaims)
+    decode_text(payload).ok_or(InvalidToken::MalformedClaims)
+}
+
+/// A segment's text: canonical base64url (no padding, no stray bits) of UTF-8.
+fn decode_text(segment: &str) -> Option<String> {
+    String::from_utf8(URL_SAFE_NO_PAD.decode(segment).ok()?).ok()
 }
 
 /// Only the exact JOSE names of signing algorithms; `none` in any spelling is refused here, and

@@ -106,14 +106,14 @@ mod tests {
     #[test]
     fn a_made_id_is_a_fresh_version_4_uuid_that_is_kept() {
         let request = axum::http::Request::new(());
-        let made = |()| {
+        let made = || {
             MakeRandomUuid
                 .make_request_id(&request)
                 .unwrap()
                 .header_value()
                 .clone()
         };
-        let (first, second) = (made(()), made(()));
+        let (first, second) = (made(), made());
 
         let parsed = uuid::Uuid::parse_str(first.to_str().unwrap()).unwrap();
         assert_eq!(parsed.get_version_num(), 4);
