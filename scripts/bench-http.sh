@@ -12,9 +12,11 @@
 #   (a)  none            no verification: the ceiling
 #   (b)  layer           JwtAuthLayer as configured by default (verified-token cache on)
 #   (u)  layer-uncached  JwtAuthLayer with disable_token_cache(): full verification
-#   (s)  user-service    the release binary as dev-up.sh starts it (RUST_LOG unset: `info`,
-#                        one log line per request, written to a file), keys from a JWKS URL
-#   (q)  user-service    the same with RUST_LOG=warn: no line per request (1 token only)
+#   (s)  user-service    the release binary as dev-up.sh starts it (RUST_LOG unset:
+#                        `info,http_access=warn`, no line per successful request; logs to a
+#                        file), keys from a JWKS URL
+#   (i)  user-service    the same with RUST_LOG=info: one line per request (1 token only)
+#   (q)  user-service    the same with RUST_LOG=warn: the span per request off too (1 token only)
 #   (h)  user-service    GET /healthz of the same binary: a route without auth behind the same
 #                        telemetry, the service's own no-auth baseline (1 token, ignored)
 #   (s0) BASELINE_SERVICE when set: another user-service binary (e.g. built from an older
@@ -29,6 +31,8 @@
 #
 # Settings (environment): DURATION [10s] measured run, WARMUP [3s] discarded run before it,
 # CONNECTIONS [32], TOKEN_SETS ["1000 20000 100000"] sizes of the distinct-token mixes,
+# ROUNDS [1] times every scenario runs, in turn (each row is the median round: on a shared
+# machine one run can be 25 % off),
 # PORT [18480] first of the loopback ports used (one per scenario, plus one),
 # BASELINE_SERVICE [unset] path of a user-service binary to compare with. Installs
 # Debian's wrk when missing (root). The throwaway RSA key lives in a temporary directory;
@@ -42,6 +46,7 @@ duration="${DURATION:-10s}"
 warmup="${WARMUP:-3s}"
 connections="${CONNECTIONS:-32}"
 read -r -a token_sets <<<"${TOKEN_SETS:-1000 20000 100000}"
+rounds="${ROUNDS:-1}"
 base_port="${PORT:-18480}"
 lua="scripts/bench-http/tokens.lua"
 manifest="verifier-middleware/bench-http/Cargo.toml"
@@ -62,6 +67,7 @@ if ! command -v wrk >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2
 fi
 [ "${#token_sets[@]}" -gt 0 ] || die "TOKEN_SETS is empty"
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS: '$rounds' is not a positive number"
 [ -z "$baseline" ] || [ -x "$baseline" ] || die "BASELINE_SERVICE: $baseline is not an executable"
 largest=0
 for n in "${token_sets[@]}"; do
@@ -149,6 +155,7 @@ start_server() {
     # As dev-up.sh starts it: telemetry at its defaults (RUST_LOG unset), logs to a file.
     local level=() binary="$service"
     [ "$1" = service-warn ] && level=(RUST_LOG=warn)
+    [ "$1" = service-info ] && level=(RUST_LOG=info)
     [ "$1" = service-baseline ] && binary="$baseline"
     env -u RUST_LOG "${level[@]}" PORT="$2" JWT_JWKS_URL="http://127.0.0.1:$jwks_port/.well-known/jwks.json" \
       "${server_cpu[@]}" "$binary" 2>"$log" &
@@ -208,59 +215,74 @@ for set in one "${token_sets[@]}"; do
   scenarios+=("b-$set|(b) JwtAuthLayer, $what|layer|$set")
   [ "$set" = one ] || scenarios+=("u-$set|(u) JwtAuthLayer, cache off, $what|layer-uncached|$set")
   scenarios+=("s-$set|(s) user-service binary, $what|service|$set")
+  [ "$set" = one ] && scenarios+=("i-$set|(i) user-service binary, RUST_LOG=info, $what|service-info|$set")
   [ "$set" = one ] && scenarios+=("q-$set|(q) user-service binary, RUST_LOG=warn, $what|service-warn|$set")
   [ "$set" = one ] && scenarios+=("h-$set|(h) user-service binary, GET /healthz (no auth)|service-health|$set")
   [ -n "$baseline" ] && scenarios+=("s0-$set|(s0) $(basename "$baseline"), $what|service-baseline|$set")
   scenarios+=("d-$set|(d) jwt-authorizer, $what|jwt-authorizer|$set")
 done
 
-port=$((base_port + 1))
-for scenario in "${scenarios[@]}"; do
-  IFS='|' read -r id label mode tokens <<<"$scenario"
-  # No auth ignores the token: its one row stands for every set.
-  if [ "$mode" = none ] && [ "$tokens" != one ]; then continue; fi
-  url="http://127.0.0.1:$port/book"
-  method=POST
-  if [ "$mode" = service-health ]; then
-    url="http://127.0.0.1:$port/healthz"
-    method=GET
-  fi
-  say "$label: warm-up $warmup, then $duration..."
-  start_server "$mode" "$port"
-  check "$mode" "$url" "$work/$tokens.txt"
-  load "$warmup" "$url" "$work/$tokens.txt" "$work/warmup-$port.txt"
-  read -r hits_before misses_before <<<"$(cache_counts "$mode" "$port")"
-  load "$duration" "$url" "$work/$tokens.txt" "$work/wrk-$port.txt"
-  read -r hits_after misses_after <<<"$(cache_counts "$mode" "$port")"
-  stop server_pid
-  printf '%s|%s|%s|%s hits=%d misses=%d\n' "$id" "$label" "$tokens" \
-    "$(grep '^BENCH ' "$work/wrk-$port.txt")" \
-    $((hits_after - hits_before)) $((misses_after - misses_before)) >>"$work/results.txt"
-  port=$((port + 1))
+for round in $(seq "$rounds"); do
+  port=$((base_port + 1))
+  for scenario in "${scenarios[@]}"; do
+    IFS='|' read -r id label mode tokens <<<"$scenario"
+    # No auth ignores the token: its one row stands for every set.
+    if [ "$mode" = none ] && [ "$tokens" != one ]; then continue; fi
+    url="http://127.0.0.1:$port/book"
+    method=POST
+    if [ "$mode" = service-health ]; then
+      url="http://127.0.0.1:$port/healthz"
+      method=GET
+    fi
+    say "$label (round $round of $rounds): warm-up $warmup, then $duration..."
+    start_server "$mode" "$port"
+    check "$mode" "$url" "$work/$tokens.txt"
+    load "$warmup" "$url" "$work/$tokens.txt" "$work/warmup-$port.txt"
+    read -r hits_before misses_before <<<"$(cache_counts "$mode" "$port")"
+    load "$duration" "$url" "$work/$tokens.txt" "$work/wrk-$port.txt"
+    read -r hits_after misses_after <<<"$(cache_counts "$mode" "$port")"
+    stop server_pid
+    printf '%s|%s|%s|%s hits=%d misses=%d\n' "$id" "$label" "$tokens" \
+      "$(grep '^BENCH ' "$work/wrk-$port.txt")" \
+      $((hits_after - hits_before)) $((misses_after - misses_before)) >>"$work/results.txt"
+    port=$((port + 1))
+  done
 done
 
 cpu_model="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 echo "Machine: $(nproc) CPUs, ${cpu_model:-unknown CPU}; $pinning; one tokio worker each;" \
   "$(rustc --version 2>/dev/null || echo 'rustc unknown'), release profile."
 echo "Load: wrk -t1 -c$connections -d$duration --latency -s $lua http://127.0.0.1:PORT/book" \
-  "(POST, after a discarded $warmup run; fresh server per scenario)."
-echo "Command: DURATION=$duration WARMUP=$warmup CONNECTIONS=$connections" \
+  "(POST, after a discarded $warmup run; fresh server per scenario and round)."
+echo "Command: ROUNDS=$rounds DURATION=$duration WARMUP=$warmup CONNECTIONS=$connections" \
   "TOKEN_SETS=\"${token_sets[*]}\" scripts/bench-http.sh"
+echo "Each row: the median over $rounds round(s) of requests/s (p99 of that run); cache hits over all."
 echo
 awk -F'|' '
   function field(line, name,   m) { match(line, " " name "=[0-9]+"); return substr(line, RSTART + length(name) + 2, RLENGTH - length(name) - 2) + 0 }
+  # One line per scenario and round; rows in the order of the first round.
   {
-    id[NR] = $1; label[NR] = $2; set[NR] = $3
-    rps[NR] = field($4, "requests") / (field($4, "duration_us") / 1e6)
-    p99[NR] = field($4, "p99_us") / 1000
-    looked = field($4, "hits") + field($4, "misses")
-    hit[NR] = looked > 0 ? sprintf("%.1f %%", 100 * field($4, "hits") / looked) : "-"
-    by_id[$1] = NR
+    if (!($1 in by_id)) { rows++; by_id[$1] = rows; id[rows] = $1; label[rows] = $2; set[rows] = $3 }
+    i = by_id[$1]; n = ++runs[i]
+    run_rps[i, n] = field($4, "requests") / (field($4, "duration_us") / 1e6)
+    run_p99[i, n] = field($4, "p99_us") / 1000
+    hits[i] += field($4, "hits"); looked[i] += field($4, "hits") + field($4, "misses")
   }
   END {
+    for (i = 1; i <= rows; i++) {
+      # The run with the median rate (the lower middle one for an even count).
+      for (a = 1; a <= runs[i]; a++) order[a] = a
+      for (a = 2; a <= runs[i]; a++)
+        for (b = a; b > 1 && run_rps[i, order[b]] < run_rps[i, order[b - 1]]; b--) {
+          t = order[b]; order[b] = order[b - 1]; order[b - 1] = t
+        }
+      median = order[int((runs[i] + 1) / 2)]
+      rps[i] = run_rps[i, median]; p99[i] = run_p99[i, median]
+      hit[i] = looked[i] > 0 ? sprintf("%.1f %%", 100 * hits[i] / looked[i]) : "-"
+    }
     print "| scenario | requests/s | p99 | cache hits | vs (a) | vs jwt-authorizer, same tokens |"
     print "|---|---:|---:|---:|---:|---:|"
-    for (i = 1; i <= NR; i++) {
+    for (i = 1; i <= rows; i++) {
       peer = by_id["d-" set[i]]
       printf "| %s | %.0f | %.2f ms | %s | %.2f | %.2f |\n", label[i], rps[i], p99[i], hit[i], rps[i] / rps[by_id["a-one"]], rps[i] / rps[peer]
     }

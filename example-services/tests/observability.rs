@@ -250,12 +250,15 @@ async fn a_services_counters_show_verifications_key_fetches_and_the_token_cache(
 }
 
 #[tokio::test]
-async fn json_logs_have_one_line_per_request_with_its_id_route_status_and_latency() {
+async fn json_logs_at_info_have_one_line_per_request_with_its_id_route_status_and_latency() {
     let issuer = Issuer::start(0);
     let users = service_with(
         "user-service",
         &issuer.jwks_url(),
-        &[("LOG_FORMAT", "json".to_owned())],
+        &[
+            ("LOG_FORMAT", "json".to_owned()),
+            ("RUST_LOG", "info".to_owned()),
+        ],
     );
     let client = reqwest::Client::new();
     let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.bm90LWEtc2lnbmF0dXJl";
@@ -271,15 +274,8 @@ async fn json_logs_have_one_line_per_request_with_its_id_route_status_and_latenc
     assert_eq!(response.headers()["x-request-id"], "req-json-1");
 
     let (_, log) = users.terminate_with_output();
-    let lines: Vec<Value> = log
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
-        .collect();
-    let of_request: Vec<&Value> = lines
-        .iter()
-        .filter(|line| line["span"]["request_id"] == "req-json-1")
-        .filter(|line| line["fields"]["message"] == "response")
-        .collect();
+    let lines = json_lines(&log);
+    let of_request = response_lines(&lines, "req-json-1");
     assert_eq!(of_request.len(), 1, "{log}");
     let line = of_request[0];
     assert_eq!(line["level"], "INFO");
@@ -288,6 +284,74 @@ async fn json_logs_have_one_line_per_request_with_its_id_route_status_and_latenc
     assert_eq!(line["fields"]["status"], 401);
     assert!(line["fields"]["latency_ms"].as_f64().is_some(), "{line}");
     assert!(!log.contains(token), "the token reached the log: {log}");
+}
+
+/// Every line of `log`, each a JSON object (`LOG_FORMAT=json`).
+fn json_lines(log: &str) -> Vec<Value> {
+    log.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect()
+}
+
+/// The `"response"` lines of `lines` whose span carries `request_id`.
+fn response_lines<'a>(lines: &'a [Value], request_id: &str) -> Vec<&'a Value> {
+    lines
+        .iter()
+        .filter(|line| line["span"]["request_id"] == request_id)
+        .filter(|line| line["fields"]["message"] == "response")
+        .collect()
+}
+
+#[tokio::test]
+async fn by_default_only_a_5xx_answer_writes_its_request_line_at_warn() {
+    // Nothing listens there: a token waits for keys that never come, and gets 503.
+    let unreachable = "http://127.0.0.1:9/.well-known/jwks.json";
+    let users = service_with(
+        "user-service",
+        unreachable,
+        &[("LOG_FORMAT", "json".to_owned())],
+    );
+    let client = reqwest::Client::new();
+    let token = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl";
+    let send = |path: &str, request_id: &str| {
+        client
+            .post(format!("{}{path}", users.base_url))
+            .header("x-request-id", request_id)
+    };
+
+    let healthy = client
+        .get(format!("{}/healthz", users.base_url))
+        .header("x-request-id", "req-default-200")
+        .send()
+        .await
+        .unwrap();
+    let missing = send("/book", "req-default-401").send().await.unwrap();
+    let unavailable = send("/book", "req-default-503")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(healthy.status(), 200);
+    assert_eq!(missing.status(), 401);
+    assert_eq!(unavailable.status(), 503);
+    let (_, log) = users.terminate_with_output();
+    let lines = json_lines(&log);
+    assert!(
+        response_lines(&lines, "req-default-200").is_empty(),
+        "{log}"
+    );
+    assert!(
+        response_lines(&lines, "req-default-401").is_empty(),
+        "{log}"
+    );
+    let failed = response_lines(&lines, "req-default-503");
+    assert_eq!(failed.len(), 1, "{log}");
+    assert_eq!(failed[0]["level"], "WARN");
+    assert_eq!(failed[0]["target"], telemetry::ACCESS_LOG);
+    assert_eq!(failed[0]["fields"]["status"], 503);
+    // The service's own `info` events are still written.
+    assert!(log.contains("user-service listening"), "{log}");
 }
 
 #[tokio::test]

@@ -7,8 +7,8 @@
 //! ```
 //!
 //! It starts the release `issuer serve` binary that Cargo built (not an in-process server), on a
-//! fresh SQLite file with its default settings (`RUST_LOG=info`: one log line per request,
-//! read and discarded) but for the login back-off (`room_in_the_back_off`: the storm comes
+//! fresh SQLite file with its default settings (`RUST_LOG` unset: `info` events and a line per
+//! 5xx answer, read and discarded) but for the login back-off (`room_in_the_back_off`: the storm comes
 //! from one address and account), registers one
 //! account, and then:
 //!

@@ -1,5 +1,5 @@
-//! The layers every service puts around its router: request ids, one log line per request,
-//! and Sentry reports of server errors and panics.
+//! What every service puts around its router: request ids, a span and a log line per request,
+//! the request-duration histogram, and Sentry reports of server errors and panics.
 //!
 //! A request's id is the client's `x-request-id` only when it is one value of 1 to 128 bytes of
 //! visible ASCII (`0x21..=0x7E`); otherwise (absent, longer, with a space or control character,
@@ -21,12 +21,14 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use sentry::integrations::tower::NewSentryLayer;
 use tower::{Layer, Service, ServiceBuilder};
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
-use tracing::Span;
+use tracing::{Instrument, Span};
 
 use crate::metrics::RequestDurations;
-use crate::request_id::{MakeRandomUuid, REQUEST_ID_HEADER, drop_unacceptable_request_id};
+use crate::request_id::{REQUEST_ID_HEADER, assign_request_id};
+
+/// The log target of the line each request ends with (`RUST_LOG` names it): by default only
+/// the lines of 5xx answers are written (`warn`); `RUST_LOG=info` writes one per request.
+pub const ACCESS_LOG: &str = "http_access";
 
 /// The name of every request's span; error logs inside it ride on the request's report.
 pub(crate) const REQUEST_SPAN: &str = "request";
@@ -45,15 +47,16 @@ pub(crate) mod tags {
     pub(crate) const REQUEST_ID: &str = "request_id";
 }
 
-/// Wraps `router` (with its state applied) in, from the outside in:
+/// Wraps `router` (with its state applied) so that every request gets:
 /// - `x-request-id`: kept from the request when it is one value of 1 to 128 bytes of visible
 ///   ASCII, a new UUID otherwise (the client's unacceptable id is dropped, never logged), and
 ///   returned on the response;
 /// - Sentry's per-request scope, when a Sentry client is set up at the time of the call
 ///   ([`init`](crate::init) with `SENTRY_DSN`): call `instrument` after `init`. Reports carry
 ///   the route template, never the URL: raw paths and query strings can hold ids and tokens;
-/// - one `info` line per request in a span holding method, route and request id, with status
-///   and latency;
+/// - a span holding method, route and request id, and one line when the request ends, with
+///   status and latency, target [`ACCESS_LOG`]: `warn` for a 5xx, `info` otherwise (written
+///   by default only for a 5xx, see [`DEFAULT_LOG_FILTER`](crate::DEFAULT_LOG_FILTER));
 /// - the request's duration in the
 ///   [`REQUEST_DURATION_SECONDS`](crate::REQUEST_DURATION_SECONDS) histogram, by method, route
 ///   and status;
@@ -62,7 +65,7 @@ pub(crate) mod tags {
 ///   request ran are its breadcrumbs;
 /// - panics caught and answered with `panic_response()` (a 500 in the service's error
 ///   format), reported once, by Sentry's panic handler;
-/// - innermost, a request not answered within `request_timeout` (`REQUEST_TIMEOUT`, see
+/// - a request not answered within `request_timeout` (`REQUEST_TIMEOUT`, see
 ///   [`ServerLimits`](crate::ServerLimits)) answered 503 `temporarily_unavailable` with
 ///   `Retry-After: 1`, its handler dropped: logged, measured and reported like any 503.
 pub fn instrument<S>(
@@ -75,21 +78,10 @@ where
 {
     let sentry_on = sentry::Hub::current().client().is_some();
     // One `Router::layer` call: each one boxes the routes again, and every box is a clone and
-    // an allocation per request.
+    // an allocation per request. Everything but Sentry's hub is one service, [`Observe`]:
+    // one span, one clock reading at each end and one allocation per request.
     let layers = ServiceBuilder::new()
-        // `SetRequestIdLayer` keeps any id it finds, so a bad one goes first.
-        .map_request(drop_unacceptable_request_id)
-        .layer(SetRequestIdLayer::x_request_id(MakeRandomUuid))
         .option_layer(sentry_on.then(NewSentryLayer::<Request>::new_from_top))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_request(())
-                .on_response(log_response)
-                // 5xx are logged by `log_response` and reported by `Observe`.
-                .on_failure(()),
-        )
-        .layer(PropagateRequestIdLayer::x_request_id())
         .layer(ObserveLayer {
             shared: Arc::new(Shared {
                 durations: RequestDurations::default(),
@@ -126,9 +118,9 @@ impl<S> Layer<S> for ObserveLayer {
     }
 }
 
-/// The innermost part of [`instrument`]: the request-duration histogram, Sentry's tags and
-/// reports of 5xx answers, the request timeout and the panic answer, in one service and one
-/// allocation per request.
+/// All of [`instrument`] but Sentry's hub: the request id, the span and log line, the
+/// request-duration histogram, Sentry's tags and reports of 5xx answers, the request timeout
+/// and the panic answer, in one service and one allocation per request.
 #[derive(Clone)]
 struct Observe<S> {
     inner: S,
@@ -156,45 +148,56 @@ where
     }
 }
 
-/// Tags the request's Sentry scope, answers within the request timeout (503 otherwise) and
-/// with the panic answer if the handler panics, times the request, and reports the answer if
-/// it is a 5xx that no panic report covers already.
+/// Gives the request its id, tags its Sentry scope, answers within the request timeout (503
+/// otherwise) and with the panic answer if the handler panics, all inside the request's span;
+/// then logs, times and, if it is a 5xx that no panic report covers already, reports the
+/// answer, which leaves with the request's id.
 async fn observe<S>(
     mut inner: S,
     shared: Arc<Shared>,
-    request: Request,
+    mut request: Request,
 ) -> Result<Response, Infallible>
 where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
     let started = Instant::now();
+    let id = assign_request_id(request.headers_mut());
     let method = method_label(request.method());
     // A reference count, not a copy of the template.
     let matched = request.extensions().get::<MatchedPath>().cloned();
     let route = matched
         .as_ref()
         .map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+    // Validated visible ASCII (a UUID when the client's was not).
+    let id_text = id.to_str().unwrap_or_default();
+    let span = request_span(request.method(), route, id_text);
     if shared.sentry_on {
         sentry::configure_scope(|scope| {
             scope.set_tag(tags::METHOD, method);
             scope.set_tag(tags::ROUTE, route);
-            scope.set_tag(tags::REQUEST_ID, request_id(&request));
+            scope.set_tag(tags::REQUEST_ID, id_text);
         });
     }
-    // `call` itself inside the catch: a layer may panic there before any future exists.
+    // `call` itself inside the catch and the span: a layer may panic or log there before any
+    // future exists.
     let timeout = shared.request_timeout;
     let answer = async move { tokio::time::timeout(timeout, inner.call(request)).await };
-    let (response, panicked) = match AssertUnwindSafe(answer).catch_unwind().await {
+    let answer = AssertUnwindSafe(answer)
+        .catch_unwind()
+        .instrument(span.clone());
+    let (mut response, panicked) = match answer.await {
         Ok(Ok(Ok(response))) => (response, false),
         Ok(Ok(Err(infallible))) => match infallible {},
         Ok(Err(_elapsed)) => (too_slow(), false),
         // Sentry's panic handler has reported it already.
         Err(_panic) => ((shared.panic_response)(), true),
     };
+    let latency = started.elapsed();
     let status = response.status();
+    log_response(&span, status, latency);
     shared
         .durations
-        .record(method, route, status.as_u16(), started.elapsed());
+        .record(method, route, status.as_u16(), latency);
     if shared.sentry_on && status.is_server_error() && !panicked {
         sentry::with_scope(
             |scope| scope.set_tag(tags::STATUS, status.as_u16()),
@@ -206,6 +209,11 @@ where
             },
         );
     }
+    // A handler that set its own id keeps it.
+    response
+        .headers_mut()
+        .entry(REQUEST_ID_HEADER)
+        .or_insert(id);
     Ok(response)
 }
 
@@ -222,14 +230,6 @@ fn too_slow() -> Response {
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     response
-}
-
-/// The route template that matched, or [`UNMATCHED_ROUTE`]: raw paths can hold ids.
-fn route(request: &Request) -> &str {
-    request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(UNMATCHED_ROUTE, MatchedPath::as_str)
 }
 
 /// The method as a metric label: the standard ones by name, any other as `OTHER`, so that
@@ -249,32 +249,28 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-fn request_id(request: &Request) -> &str {
-    request
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-}
-
-/// The request's span: method, route and request id; no query strings, headers or bodies.
-fn request_span(request: &Request) -> Span {
+/// The request's span: method, route template and request id; no query strings, headers or
+/// bodies. Written as text (`%`), not quoted: the route is a template and the id visible ASCII.
+fn request_span(method: &Method, route: &str, request_id: &str) -> Span {
     tracing::info_span!(
         REQUEST_SPAN,
-        method = %request.method(),
-        route = route(request),
-        request_id = request_id(request),
+        method = %method,
+        route = %route,
+        request_id = %request_id,
     )
 }
 
-/// One line per request at `info`, in the request's span: status and latency.
-fn log_response(response: &Response, latency: Duration, _span: &Span) {
-    tracing::info!(
-        status = response.status().as_u16(),
-        // A number with microseconds, not an integer: most answers take under a millisecond.
-        latency_ms = latency.as_secs_f64() * 1000.0,
-        "response"
-    );
+/// One line per request, in the request's span, with its status and latency: `warn` for a
+/// 5xx, `info` for any other, under the target [`ACCESS_LOG`].
+fn log_response(span: &Span, status: StatusCode, latency: Duration) {
+    let status = status.as_u16();
+    // A number with microseconds, not an integer: most answers take under a millisecond.
+    let latency_ms = latency.as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::warn!(target: ACCESS_LOG, parent: span, status, latency_ms, "response");
+    } else {
+        tracing::info!(target: ACCESS_LOG, parent: span, status, latency_ms, "response");
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,13 @@ use crate::config::{InvalidDsn, LogFormat, TelemetryArgs};
 use crate::http::tags;
 use crate::scrub::{scrub_breadcrumb, scrub_event};
 
+/// The log filter when `RUST_LOG` is not set: the service's own events from `info` up, and
+/// of the per-request lines ([`ACCESS_LOG`](crate::ACCESS_LOG)) only those of 5xx answers
+/// (`warn`). A line per request would cost the shipped service about a sixth of its
+/// throughput (BENCHMARKS.md) for what the request-duration histogram counts already;
+/// `RUST_LOG=info` brings it back.
+pub const DEFAULT_LOG_FILTER: &str = "info,http_access=warn";
+
 /// How long events still queued may take to leave at shutdown.
 const SENTRY_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -57,7 +64,7 @@ pub enum TelemetryError {
     AlreadyInitialised,
 }
 
-/// Sets up logging (`RUST_LOG`, default `info`; `LOG_FORMAT`) to stderr, the Prometheus
+/// Sets up logging (`RUST_LOG`, default [`DEFAULT_LOG_FILTER`]; `LOG_FORMAT`) to stderr, the Prometheus
 /// recorder behind [`metrics_router`](crate::metrics_router) and, when a DSN is configured,
 /// Sentry: error-level log events become Sentry events, `info`/`warn` lines
 /// breadcrumbs, panics are reported, and everything is scrubbed before it is sent
@@ -91,7 +98,8 @@ pub fn init(
         }
         None => None,
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     let (stderr, logs) = stderr_writer();
     let (text, json) = match args.log_format {
         LogFormat::Text => (Some(text_lines(stderr)), None),

@@ -2,12 +2,10 @@
 //! Sentry tag and in the response, so an unchecked one would let any client write 8 KiB values,
 //! control characters or bytes that are not UTF-8 into every log and report. A client's
 //! `x-request-id` is kept only when it is a single value of 1 to [`MAX_REQUEST_ID_BYTES`] bytes
-//! of visible ASCII (`0x21..=0x7E`: no space, no control, no obs-text); any other is dropped
-//! before `SetRequestIdLayer` runs, which then makes a fresh UUID as for a request without one.
+//! of visible ASCII (`0x21..=0x7E`: no space, no control, no obs-text); any other is replaced by
+//! a fresh UUID, as for a request without one.
 
-use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue};
-use tower_http::request_id::{MakeRequestId, RequestId};
 
 /// The header that carries the request id, in and out.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -16,27 +14,27 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// is 36, a W3C `traceparent` 55), far below what would bloat a log line.
 pub(crate) const MAX_REQUEST_ID_BYTES: usize = 128;
 
-/// Makes the id of a request that brought no acceptable one: a random (version 4) UUID drawn
-/// from the thread's CSPRNG, where tower-http's `MakeRequestUuid` makes one `getrandom` system
-/// call per request.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct MakeRandomUuid;
-
-impl MakeRequestId for MakeRandomUuid {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
-        let mut text = uuid::Uuid::encode_buffer();
-        let text = id.hyphenated().encode_lower(&mut text);
-        HeaderValue::from_str(text).ok().map(RequestId::new)
+/// The request's id: the client's `x-request-id` when [`keeps_request_id`] accepts it,
+/// otherwise a fresh UUID, which then replaces whatever the request carried (handlers read the
+/// id the logs show).
+pub(crate) fn assign_request_id(headers: &mut HeaderMap) -> HeaderValue {
+    if keeps_request_id(headers)
+        && let Some(id) = headers.get(REQUEST_ID_HEADER)
+    {
+        return id.clone();
     }
+    let id = fresh_request_id();
+    headers.insert(REQUEST_ID_HEADER, id.clone());
+    id
 }
 
-/// Removes the request's `x-request-id` unless [`keeps_request_id`] accepts it.
-pub(crate) fn drop_unacceptable_request_id(mut request: Request) -> Request {
-    if !keeps_request_id(request.headers()) {
-        request.headers_mut().remove(REQUEST_ID_HEADER);
-    }
-    request
+/// A random (version 4) UUID drawn from the thread's CSPRNG, where tower-http's
+/// `MakeRequestUuid` makes one `getrandom` system call per request.
+fn fresh_request_id() -> HeaderValue {
+    let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    let mut text = uuid::Uuid::encode_buffer();
+    let text = id.hyphenated().encode_lower(&mut text);
+    HeaderValue::from_str(text).expect("a UUID is visible ASCII")
 }
 
 /// No `x-request-id` at all (nothing to drop), or exactly one acceptable value. Several values
@@ -105,21 +103,28 @@ mod tests {
 
     #[test]
     fn a_made_id_is_a_fresh_version_4_uuid_that_is_kept() {
-        let request = axum::http::Request::new(());
-        let made = || {
-            MakeRandomUuid
-                .make_request_id(&request)
-                .unwrap()
-                .header_value()
-                .clone()
-        };
-        let (first, second) = (made(), made());
+        let (first, second) = (fresh_request_id(), fresh_request_id());
 
         let parsed = uuid::Uuid::parse_str(first.to_str().unwrap()).unwrap();
         assert_eq!(parsed.get_version_num(), 4);
         assert_eq!(first.len(), 36);
         assert_ne!(first, second);
         assert!(is_acceptable(&first));
+    }
+
+    #[test]
+    fn an_acceptable_id_is_kept_and_any_other_replaced_by_a_uuid() {
+        let mut kept = headers(&[b"req-42"]);
+        let mut absent = HeaderMap::new();
+        let mut two = headers(&[b"req-1", b"req-2"]);
+
+        assert_eq!(assign_request_id(&mut kept), "req-42");
+        for replaced in [&mut absent, &mut two] {
+            let id = assign_request_id(replaced);
+            assert_eq!(id.len(), 36);
+            let values: Vec<_> = replaced.get_all(REQUEST_ID_HEADER).iter().collect();
+            assert_eq!(values, [&id]);
+        }
     }
 
     #[test]

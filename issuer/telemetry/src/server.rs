@@ -86,6 +86,9 @@ pub async fn serve(
     limits: &ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    // Turns every handler into its service once, as `axum::serve` does: a router called
+    // without it converts the handler of each request again (a clone and boxing per request).
+    let router: Router = router.with_state(());
     let connections = Arc::new(Semaphore::new(limits.max_connections as usize));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
