@@ -244,8 +244,8 @@ async fn refuse_declared_length_over(max: usize, request: Request, next: Next) -
     next.run(request).await
 }
 
-/// Headers for every response, the panic answer included (so these layers sit outside
-/// [`CatchPanicLayer`]):
+/// Headers for every response, the panic and timeout answers included (so these layers sit
+/// outside [`telemetry::instrument`], which makes them):
 /// - `X-Content-Type-Options: nosniff`, always: a browser never guesses a type for our JSON or
 ///   PEM.
 /// - `Cache-Control: no-store` unless the handler chose its own (the JWKS, the PEMs and

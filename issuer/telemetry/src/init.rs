@@ -22,7 +22,7 @@ use crate::scrub::{scrub_breadcrumb, scrub_event};
 
 /// The log filter when `RUST_LOG` is not set: the service's own events from `info` up, and
 /// of the per-request lines ([`ACCESS_LOG`](crate::ACCESS_LOG)) only those of 5xx answers
-/// (`warn`). A line per request would cost the shipped service about a sixth of its
+/// (`warn`). A line per request would cost the shipped service about a tenth of its
 /// throughput (BENCHMARKS.md) for what the request-duration histogram counts already;
 /// `RUST_LOG=info` brings it back.
 pub const DEFAULT_LOG_FILTER: &str = "info,http_access=warn";
