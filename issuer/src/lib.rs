@@ -21,6 +21,7 @@ pub mod accounts;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod cors;
 pub mod domain;
 pub mod error;
 pub mod jobs;

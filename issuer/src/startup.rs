@@ -142,6 +142,8 @@ impl Application {
             .layer(config.client_ip_source.into_extension());
         let router = with_body_limit(router, config.body_limit_bytes)
             .layer(middleware::from_fn(log_internal_causes));
+        // Inside the telemetry: preflights are logged and counted like any request.
+        let router = config.cors.apply(router);
         let internal = || ApiError::Internal("handler panicked".into()).into_response();
         let router = telemetry::instrument(router, internal, config.server_limits.request_timeout);
         let router = with_security_headers(router).with_state(state);

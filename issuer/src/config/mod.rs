@@ -33,6 +33,7 @@ use clap::Args;
 pub use self::parse::ConfigError;
 
 use crate::accounts::AccountSettings;
+use crate::cors::CorsPolicy;
 use crate::keys::live::RingSettings;
 use crate::otp::OtpConfig;
 use crate::passwords::QueuePolicy;
@@ -43,7 +44,8 @@ use crate::tokens::{SigningConfig, TokenSettings};
 /// Every setting of the issuer's commands, as given by flags or environment.
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
-    /// `HOST`, `PORT`, `REQUEST_TIMEOUT`, `HEADER_READ_TIMEOUT`, `MAX_CONNECTIONS`.
+    /// `HOST`, `PORT`, `REQUEST_TIMEOUT`, `HEADER_READ_TIMEOUT`, `MAX_CONNECTIONS`,
+    /// `CORS_ALLOWED_ORIGINS`.
     #[command(flatten)]
     pub server: server::ServerArgs,
     /// `DATABASE_*`.
@@ -71,6 +73,8 @@ pub struct Settings {
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Browser origins allowed to call the issuer (CORS); none by default.
+    pub cors: CorsPolicy,
     /// Timeouts and the connection cap of the HTTP server.
     pub server_limits: telemetry::ServerLimits,
     /// Where users and sessions live.
@@ -106,6 +110,7 @@ impl Config {
         let otp = otp::parse_otp(&raw.otp, &tokens.issuer)?;
         Ok(Self {
             listen: raw.server.parse()?,
+            cors: raw.server.cors()?,
             server_limits: raw.server.limits.clone(),
             database: raw.database.parse()?,
             signing: keys.signing,

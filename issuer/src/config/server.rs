@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::ConfigError;
 use super::parse::invalid;
+use crate::cors::CorsPolicy;
 
 /// The listen address and the server's limits.
 #[derive(Debug, Clone, Args)]
@@ -20,6 +21,10 @@ pub struct ServerArgs {
     /// Port to listen on (0 picks a free one).
     #[arg(long, env = "PORT", default_value = "3000", global = true)]
     pub port: String,
+    /// Browser origins allowed to call the issuer (`https://app.example.com`, comma-separated,
+    /// exact); none by default.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "", global = true)]
+    pub cors_allowed_origins: String,
 }
 
 impl ServerArgs {
@@ -29,6 +34,12 @@ impl ServerArgs {
             parse_host(&self.host)?,
             parse_port(&self.port)?,
         ))
+    }
+
+    /// Who may call the issuer from a browser page of another origin.
+    pub(super) fn cors(&self) -> Result<CorsPolicy, ConfigError> {
+        CorsPolicy::parse(&self.cors_allowed_origins)
+            .map_err(|why| invalid("CORS_ALLOWED_ORIGINS", why))
     }
 
     /// The server's base URL as seen from its own host (`issuer healthcheck`): the listen
@@ -110,6 +121,22 @@ mod tests {
         assert_eq!(
             error_for(&["--port", "http"]),
             "invalid PORT: 'http' is not a port number (0-65535)"
+        );
+    }
+
+    #[test]
+    fn cors_is_off_by_default_and_a_wildcard_stops_start_up() {
+        assert!(!parse(&[]).unwrap().cors.is_on());
+        assert!(
+            parse(&["--cors-allowed-origins", "https://app.example.com"])
+                .unwrap()
+                .cors
+                .is_on()
+        );
+        assert_eq!(
+            error_for(&["--cors-allowed-origins", "*"]),
+            "invalid CORS_ALLOWED_ORIGINS: '*': no wildcard, list each origin \
+             (e.g. https://app.example.com)"
         );
     }
 }

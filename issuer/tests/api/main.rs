@@ -4,6 +4,7 @@
 //! `test-support` crate; `helpers` adds what is the issuer's own (`spawn_app`, the test app).
 
 mod architecture;
+mod cors;
 mod database;
 mod discovery;
 mod errors;
