@@ -1,7 +1,8 @@
 //! `GET /.well-known/openid-configuration`: where the keys and endpoints are.
 //!
 //! Only the fields this issuer can honour are listed: `issuer` and `jwks_uri` as in OpenID
-//! Connect Discovery (which JWKS clients read), plus this issuer's own endpoint names. URLs are
+//! Connect Discovery (which JWKS clients read), plus this issuer's own endpoint names (the
+//! phone-login ones only while phone login is on). URLs are
 //! built from `JWT_ISSUER`, which must therefore be the issuer's public base URL. It changes
 //! only with the configuration, so it is cacheable like the JWKS (`public, max-age=JWKS_MAX_AGE`).
 
@@ -30,6 +31,11 @@ struct Discovery {
     logout_endpoint: String,
     revoked_sessions_endpoint: String,
     public_key_endpoint: String,
+    /// Phone login, only when it is on (`OTP_PROVIDER` not `off`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    otp_start_endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    otp_verify_endpoint: Option<String>,
     token_signing_alg_values_supported: Vec<String>,
 }
 
@@ -45,6 +51,8 @@ async fn discovery(State(state): State<AppState>) -> impl IntoResponse {
         logout_endpoint: url("/logout"),
         revoked_sessions_endpoint: url("/revoked-sessions"),
         public_key_endpoint: url("/public-key"),
+        otp_start_endpoint: state.otp.is_some().then(|| url("/otp/start")),
+        otp_verify_endpoint: state.otp.is_some().then(|| url("/otp/verify")),
         token_signing_alg_values_supported: vec![format!("{:?}", state.signer.algorithm())],
         issuer,
     });

@@ -6,6 +6,7 @@ use rsa::traits::PublicKeyParts;
 use serde_json::Value;
 
 use crate::helpers::{Backend, ISSUER, b64, backend_tests, spawn_app};
+use crate::otp::spawn_otp_app;
 
 async fn the_jwks_publishes_one_rs256_signing_key_and_nothing_private(backend: Backend) {
     let app = spawn_app(&backend).await;
@@ -99,11 +100,37 @@ async fn discovery_points_at_the_jwks_and_the_endpoints(backend: Backend) {
         discovery["token_signing_alg_values_supported"],
         serde_json::json!(["RS256"])
     );
+    // Phone login is off by default: its endpoints are not named.
+    assert!(discovery.get("otp_start_endpoint").is_none(), "{discovery}");
+    assert!(
+        discovery.get("otp_verify_endpoint").is_none(),
+        "{discovery}"
+    );
     // The path the document names is the one this server answers with the keys.
     let path = jwks_uri.strip_prefix(ISSUER).unwrap();
     assert_eq!(
         app.get(path).await.json::<Value>().await.unwrap(),
         app.jwks().await
+    );
+}
+
+async fn discovery_names_the_phone_login_endpoints_when_it_is_on(backend: Backend) {
+    let app = spawn_otp_app(&backend, &[]).await;
+
+    let discovery: Value = app
+        .get("/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        discovery["otp_start_endpoint"],
+        format!("{ISSUER}/otp/start")
+    );
+    assert_eq!(
+        discovery["otp_verify_endpoint"],
+        format!("{ISSUER}/otp/verify")
     );
 }
 
@@ -124,5 +151,6 @@ backend_tests!(
     the_kid_is_the_rfc7638_thumbprint_of_the_key,
     the_public_key_pem_is_the_jwks_key,
     discovery_points_at_the_jwks_and_the_endpoints,
+    discovery_names_the_phone_login_endpoints_when_it_is_on,
     health_is_200_ok,
 );
