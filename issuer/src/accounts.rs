@@ -13,6 +13,9 @@ use crate::storage::{NewLogin, NewUser, Store, StoreError, UserRecord};
 /// Who may register, and how often.
 #[derive(Debug, Clone)]
 pub struct AccountSettings {
+    /// Whether `POST /register` creates accounts (`REGISTRATION_OPEN`); when it does not, only
+    /// `issuer user add` does.
+    pub registration_open: bool,
     /// Roles `POST /register` may grant; the first is the default.
     pub self_service_roles: Vec<Role>,
     /// Registrations accepted from one client address per hour.

@@ -35,6 +35,9 @@ pub enum ApiError {
     /// 422: well-formed, but a value is not acceptable.
     #[error("{0}")]
     Unprocessable(String),
+    /// 403: self-registration is closed (`REGISTRATION_OPEN=false`).
+    #[error("registration is closed; an administrator creates accounts")]
+    RegistrationClosed,
     /// 409: the e-mail is already registered.
     #[error("an account with this email already exists")]
     EmailTaken,
@@ -110,6 +113,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RegistrationClosed => StatusCode::FORBIDDEN,
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::InvalidCredentials | Self::InvalidCode | Self::InvalidGrant => {
                 StatusCode::UNAUTHORIZED
@@ -132,6 +136,7 @@ impl ApiError {
             | Self::Unprocessable(_)
             | Self::PayloadTooLarge
             | Self::MethodNotAllowed => "invalid_request",
+            Self::RegistrationClosed => "registration_closed",
             Self::EmailTaken => "conflict",
             Self::InvalidCredentials | Self::InvalidCode => "invalid_credentials",
             Self::InvalidGrant => "invalid_grant",

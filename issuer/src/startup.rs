@@ -137,7 +137,11 @@ impl Application {
         // The recorder first, so that the issuer's metrics are described to it.
         let metrics = telemetry::metrics_router();
         crate::metrics::describe();
-        let router = routes::router(otp.is_some())
+        let switches = routes::Switches {
+            otp: otp.is_some(),
+            registration: config.accounts.registration_open,
+        };
+        let router = routes::router(switches)
             .merge(metrics)
             .layer(config.client_ip_source.into_extension());
         let router = with_body_limit(router, config.body_limit_bytes)

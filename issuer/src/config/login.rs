@@ -5,7 +5,7 @@ use axum_client_ip::ClientIpSource;
 use clap::Args;
 
 use super::ConfigError;
-use super::parse::{invalid, parse_count, parse_ttl};
+use super::parse::{invalid, parse_bool, parse_count, parse_ttl};
 use crate::accounts::AccountSettings;
 use crate::domain::Role;
 use crate::throttle::ThrottlePolicy;
@@ -25,6 +25,10 @@ pub struct LoginArgs {
     /// Longest back-off delay (no lock-out lasts longer).
     #[arg(long, env = "LOGIN_BACKOFF_MAX", default_value = "15m", global = true)]
     pub login_backoff_max: String,
+    /// `false` closes `POST /register` (403 `registration_closed`); accounts are then created
+    /// with `issuer user add`.
+    #[arg(long, env = "REGISTRATION_OPEN", default_value = "true", global = true)]
+    pub registration_open: String,
     /// Registrations accepted from one client address (IPv6: per /64) per hour.
     #[arg(long, env = "REGISTRATIONS_PER_CLIENT", default_value = "20", global = true)]
     pub registrations_per_client: String,
@@ -70,6 +74,7 @@ impl LoginArgs {
     /// Who may register, and how often.
     pub(super) fn accounts(&self) -> Result<AccountSettings, ConfigError> {
         Ok(AccountSettings {
+            registration_open: parse_bool("REGISTRATION_OPEN", &self.registration_open)?,
             self_service_roles: parse_roles(&self.self_service_roles)?,
             registrations_per_client: parse_count(
                 "REGISTRATIONS_PER_CLIENT",
@@ -109,6 +114,17 @@ mod tests {
 
     use crate::config::tests::{error_for, parse};
     use crate::throttle::ThrottlePolicy;
+
+    #[test]
+    fn registration_is_open_unless_closed_with_false() {
+        assert!(parse(&[]).unwrap().accounts.registration_open);
+        let closed = parse(&["--registration-open", "false"]).unwrap();
+        assert!(!closed.accounts.registration_open);
+        assert_eq!(
+            error_for(&["--registration-open", "no"]),
+            "invalid REGISTRATION_OPEN: 'no' is not true or false"
+        );
+    }
 
     #[test]
     fn login_settings_parse_and_refuse_nonsense() {

@@ -56,6 +56,15 @@ pub(super) fn parse_optional_ttl(
     }
 }
 
+/// `true` or `false`.
+pub(super) fn parse_bool(var: &'static str, raw: &str) -> Result<bool, ConfigError> {
+    match raw {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(var, format!("'{raw}' is not true or false"))),
+    }
+}
+
 /// A whole number of at least `min`.
 pub(super) fn parse_count(var: &'static str, raw: &str, min: u32) -> Result<u32, ConfigError> {
     match raw.parse::<u32>() {

@@ -19,17 +19,26 @@ use axum::Router;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// Which optional endpoints are served.
+#[derive(Debug, Clone, Copy)]
+pub struct Switches {
+    /// `/otp/start` and `/otp/verify` (phone login on).
+    pub otp: bool,
+    /// `POST /register` creates accounts; when off it answers 403 `registration_closed`.
+    pub registration: bool,
+}
+
 /// Every route of the issuer, with JSON answers for unknown paths and methods; the phone login
-/// routes only when `with_otp` (`OTP_PROVIDER` is not `off`).
-pub fn router(with_otp: bool) -> Router<AppState> {
+/// routes and self-registration as `switches` say.
+pub fn router(switches: Switches) -> Router<AppState> {
     let router = Router::new();
-    let router = if with_otp {
+    let router = if switches.otp {
         router.merge(otp::router())
     } else {
         router
     };
     router
-        .merge(register::router())
+        .merge(register::router(switches.registration))
         .merge(login::router())
         .merge(session::router())
         .merge(revoked::router())

@@ -17,10 +17,16 @@ use crate::error::{ApiError, ApiJson};
 use crate::metrics;
 use crate::state::AppState;
 
-/// Routes of this feature.
-pub fn router() -> Router<AppState> {
+/// Routes of this feature: `POST /register`, or, when registration is closed, its 403
+/// `registration_closed` whatever the body (nothing is read, counted or hashed).
+pub fn router(open: bool) -> Router<AppState> {
+    let route = if open {
+        post(register)
+    } else {
+        post(async || ApiError::RegistrationClosed)
+    };
     metrics::count_results(
-        Router::new().route("/register", post(register)),
+        Router::new().route("/register", route),
         metrics::REGISTRATIONS_TOTAL,
     )
 }

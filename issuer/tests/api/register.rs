@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, assert_error, backend_tests, spawn_app};
+use crate::helpers::{Backend, PASSWORD, assert_error, backend_tests, spawn_app, spawn_app_with};
 
 async fn registering_returns_201_with_id_normalised_email_and_default_role(backend: Backend) {
     let app = spawn_app(&backend).await;
@@ -106,7 +106,33 @@ async fn the_password_is_stored_only_as_an_argon2id_hash(backend: Backend) {
     assert!(!stored.contains(PASSWORD));
 }
 
+async fn a_closed_registration_is_403_whatever_the_body_and_creates_nothing(backend: Backend) {
+    let app = spawn_app_with(&backend, &["--registration-open", "false"], |_| {}).await;
+
+    let valid = app.register_as("alice@example.com", PASSWORD).await;
+    let malformed = app.post_json("/register", &json!({ "email": 1 })).await;
+
+    let description = assert_error(valid, 403, "registration_closed").await;
+    assert_eq!(
+        description,
+        "registration is closed; an administrator creates accounts"
+    );
+    assert_error(malformed, 403, "registration_closed").await;
+    let alice = issuer::domain::Email::parse("alice@example.com").unwrap();
+    assert!(
+        app.store
+            .find_user_by_email(&alice)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(app.hashing().completed, 0, "no password was hashed");
+    // Logging in is not registering: it answers as usual.
+    assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), 401);
+}
+
 backend_tests!(
+    a_closed_registration_is_403_whatever_the_body_and_creates_nothing,
     registering_returns_201_with_id_normalised_email_and_default_role,
     a_self_service_role_can_be_chosen,
     a_role_outside_self_service_roles_is_422_naming_the_allowed_roles,
