@@ -1,6 +1,6 @@
 //! Two real `issuer serve` processes sharing one database and one `KEYS_DIR` behave as one
-//! issuer: tokens, keys, refresh rotation, logout and the login back-off are consistent
-//! across them, as behind a load balancer.
+//! issuer: tokens, keys, refresh rotation, logout, the login back-off and the registration cap
+//! are consistent across them, as behind a load balancer.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -279,12 +279,34 @@ fn header_of(token: &str) -> Value {
     serde_json::from_slice(&crate::helpers::b64(header)).expect("JSON header")
 }
 
+async fn registrations_on_both_replicas_count_towards_one_cap(backend: Backend) {
+    let replicas = start_replicas(&backend, &[("REGISTRATIONS_PER_CLIENT", "2")]).await;
+
+    let first = replicas.a.http().register("r1@example.com", PASSWORD).await;
+    let second = replicas.b.http().register("r2@example.com", PASSWORD).await;
+    let third_on_a = replicas.a.http().register("r3@example.com", PASSWORD).await;
+    let third_on_b = replicas.b.http().register("r3@example.com", PASSWORD).await;
+
+    assert_eq!(first.status(), 201);
+    assert_eq!(second.status(), 201);
+    for refused in [third_on_a, third_on_b] {
+        let retry_after: u64 = refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=3600).contains(&retry_after), "{retry_after}");
+        assert_error(refused, 429, "rate_limited").await;
+    }
+}
+
 backend_tests!(
     a_token_from_one_replica_verifies_with_the_other_replicas_keys,
     a_refresh_token_from_one_replica_rotates_on_the_other,
     a_logout_on_one_replica_ends_the_session_on_the_other,
     concurrent_refreshes_of_one_token_split_across_replicas_get_one_successor,
     failed_logins_on_both_replicas_count_towards_one_back_off,
+    registrations_on_both_replicas_count_towards_one_cap,
     a_parallel_burst_split_across_replicas_checks_one_password,
 );
 
