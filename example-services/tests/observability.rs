@@ -272,10 +272,24 @@ async fn json_logs_at_info_have_one_line_per_request_with_its_id_route_status_an
         .unwrap();
     assert_eq!(response.status(), 401);
     assert_eq!(response.headers()["x-request-id"], "req-json-1");
+    let replaced = client
+        .post(format!("{}/book", users.base_url))
+        .header("x-request-id", "bad id 1")
+        .send()
+        .await
+        .unwrap();
+    let replacement = replaced.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(replacement, "bad id 1");
 
     let (_, log) = users.terminate_with_output();
     let lines = json_lines(&log);
     let of_request = response_lines(&lines, "req-json-1");
+    // A client's unacceptable id never reaches the log; the id that replaced it does.
+    assert!(!log.contains("bad id 1"), "{log}");
+    assert_eq!(response_lines(&lines, &replacement).len(), 1, "{log}");
     assert_eq!(of_request.len(), 1, "{log}");
     let line = of_request[0];
     assert_eq!(line["level"], "INFO");

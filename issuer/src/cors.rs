@@ -3,7 +3,8 @@
 //! Only the origins listed, compared exactly (`https://app.example.com`, no wildcard, no path),
 //! get CORS headers: their preflight (`OPTIONS` with `Access-Control-Request-Method`) is
 //! answered 200 with the methods, headers and `Access-Control-Max-Age` below, and their
-//! requests carry `Access-Control-Allow-Origin` (their own origin) and
+//! requests carry `Access-Control-Allow-Origin` (their own origin; the timeout and panic
+//! answers of [`telemetry::instrument`] too, it runs inside) and
 //! `Access-Control-Expose-Headers: x-request-id, retry-after`. A request from any other origin
 //! goes to the issuer as if CORS were off: no CORS header at all, so the browser keeps the
 //! answer from the page. No credentials are allowed (`Access-Control-Allow-Credentials` is
@@ -132,16 +133,33 @@ fn origin(entry: &str) -> Result<HeaderValue, String> {
     // written.
     let bare = entry.len()
         == uri.scheme_str().map_or(0, str::len) + "://".len() + authority.map_or(0, str::len);
-    match authority {
-        Some(authority) if scheme_ok && bare && !authority.contains('@') => {
-            HeaderValue::from_str(&entry.to_ascii_lowercase())
-                .map_err(|_| format!("'{entry}' is not an origin ({example})"))
-        }
-        _ => Err(format!(
+    let Some(authority) = authority.filter(|a| scheme_ok && bare && !a.contains('@')) else {
+        return Err(format!(
             "'{entry}' is not an origin: scheme http or https and a host, with no path, query \
              or user ({example})"
-        )),
+        ));
+    };
+    // Browsers leave the scheme's default port out of `Origin`: an entry with it, or with a
+    // port that is not one, would never match.
+    let after_host = &authority[authority.rfind(']').unwrap_or(0)..];
+    if after_host.contains(':') {
+        let default = if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        };
+        match uri.port_u16() {
+            None => return Err(format!("'{entry}': the port is not a number up to 65535")),
+            Some(port) if port == default => {
+                return Err(format!(
+                    "'{entry}': leave out the default port {port}, as browsers do"
+                ));
+            }
+            Some(_) => {}
+        }
     }
+    HeaderValue::from_str(&entry.to_ascii_lowercase())
+        .map_err(|_| format!("'{entry}' is not an origin ({example})"))
 }
 
 #[cfg(test)]
@@ -163,6 +181,25 @@ mod tests {
     fn an_empty_list_turns_cors_off() {
         assert!(!CorsPolicy::parse("").unwrap().is_on());
         assert!(!CorsPolicy::parse(" , ").unwrap().is_on());
+    }
+
+    #[test]
+    fn a_port_must_be_a_number_and_not_the_default_one() {
+        let kept = CorsPolicy::parse("https://a.example.com:8443,http://[::1]:3000").unwrap();
+        assert_eq!(
+            kept.origins,
+            ["https://a.example.com:8443", "http://[::1]:3000"]
+        );
+        for (raw, reason) in [
+            ("https://a.example.com:99999", "not a number"),
+            ("https://a.example.com:", "not a number"),
+            ("https://a.example.com:abc", "not a number"),
+            ("https://a.example.com:443", "default port 443"),
+            ("http://a.example.com:80", "default port 80"),
+        ] {
+            let error = CorsPolicy::parse(raw).unwrap_err();
+            assert!(error.contains(reason), "{raw}: {error}");
+        }
     }
 
     #[test]

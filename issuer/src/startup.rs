@@ -126,6 +126,7 @@ impl Application {
             tokens,
             jwks_max_age: config.jwks_max_age,
             self_service_roles: config.accounts.self_service_roles.into(),
+            registration_open: config.accounts.registration_open,
             otp: otp.clone(),
         };
         let prunable = Prunable {
@@ -146,10 +147,11 @@ impl Application {
             .layer(config.client_ip_source.into_extension());
         let router = with_body_limit(router, config.body_limit_bytes)
             .layer(middleware::from_fn(log_internal_causes));
-        // Inside the telemetry: preflights are logged and counted like any request.
-        let router = config.cors.apply(router);
         let internal = || ApiError::Internal("handler panicked".into()).into_response();
         let router = telemetry::instrument(router, internal, config.server_limits.request_timeout);
+        // Outside the telemetry, so that its timeout and panic answers carry CORS headers too
+        // (a browser page could not read them otherwise); preflights are answered before it.
+        let router = config.cors.apply(router);
         let router = with_security_headers(router).with_state(state);
         Ok(Self {
             listener,

@@ -36,6 +36,9 @@ pub struct AppState {
     pub jwks_max_age: Duration,
     /// Roles `/register` may grant; the first is the default.
     pub self_service_roles: Arc<[Role]>,
+    /// Whether new accounts may sign themselves up (`REGISTRATION_OPEN`): by `/register`, or
+    /// by a first phone login.
+    pub registration_open: bool,
     /// Phone login; `None` when `OTP_PROVIDER=off`.
     pub otp: Option<Arc<Otp>>,
 }

@@ -25,7 +25,9 @@ pub fn router() -> Router<AppState> {
 struct Discovery {
     issuer: String,
     jwks_uri: String,
-    registration_endpoint: String,
+    /// Only while self-registration is open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registration_endpoint: Option<String>,
     login_endpoint: String,
     refresh_endpoint: String,
     logout_endpoint: String,
@@ -45,7 +47,7 @@ async fn discovery(State(state): State<AppState>) -> impl IntoResponse {
     let url = |path: &str| format!("{base}{path}");
     let body = Json(Discovery {
         jwks_uri: url("/.well-known/jwks.json"),
-        registration_endpoint: url("/register"),
+        registration_endpoint: state.registration_open.then(|| url("/register")),
         login_endpoint: url("/login"),
         refresh_endpoint: url("/refresh"),
         logout_endpoint: url("/logout"),

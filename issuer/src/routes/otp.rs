@@ -20,6 +20,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::client::{client_address, client_info};
 use super::token_response::TokenResponse;
 use crate::accounts::phone_account;
+use crate::clock::unix_seconds;
 use crate::domain::{OtpCode, Phone};
 use crate::error::{ApiError, ApiJson};
 use crate::metrics;
@@ -115,7 +116,17 @@ async fn verify(
     otp.limits.clear_checks(&phone).await?;
     // The code is used up from here: a database failure below answers 503, and the client
     // asks for a new code.
-    let user = phone_account(&state.store, &phone, &otp.role, state.clock.now()).await?;
+    let now = state.clock.now();
+    let user = if state.registration_open {
+        phone_account(&state.store, &phone, &otp.role, now).await?
+    } else {
+        // Only the holder of the number learns that it has no account.
+        state
+            .store
+            .find_user_by_phone(&phone, unix_seconds(now))
+            .await?
+            .ok_or(ApiError::RegistrationClosed)?
+    };
     let client = client_info(client_ip, &headers);
     Ok(state.sessions.start(&user, &client).await?.into())
 }

@@ -250,13 +250,14 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 /// The request's span: method, route template and request id; no query strings, headers or
-/// bodies. Written as text (`%`), not quoted: the route is a template and the id visible ASCII.
+/// bodies. The route and the id are quoted in text lines: the id is the client's, and must not
+/// pass for the line's own punctuation.
 fn request_span(method: &Method, route: &str, request_id: &str) -> Span {
     tracing::info_span!(
         REQUEST_SPAN,
         method = %method,
-        route = %route,
-        request_id = %request_id,
+        route,
+        request_id,
     )
 }
 

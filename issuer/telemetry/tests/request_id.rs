@@ -9,17 +9,23 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use telemetry::REQUEST_ID_HEADER;
 
-/// An instrumented app on port 0 whose one route answers with the request id it was given.
+/// An instrumented app on port 0: `/echo` answers with the request id it was given, `/own`
+/// sets an id of its own on its answer.
 async fn start_app() -> String {
-    let routes = Router::new().route(
-        "/echo",
-        get(|headers: HeaderMap| async move {
-            headers
-                .get(REQUEST_ID_HEADER)
-                .map(|id| id.as_bytes().to_vec())
-                .unwrap_or_default()
-        }),
-    );
+    let routes = Router::new()
+        .route(
+            "/echo",
+            get(|headers: HeaderMap| async move {
+                headers
+                    .get(REQUEST_ID_HEADER)
+                    .map(|id| id.as_bytes().to_vec())
+                    .unwrap_or_default()
+            }),
+        )
+        .route(
+            "/own",
+            get(|| async { ([(REQUEST_ID_HEADER, "handler-1")], "") }),
+        );
     let app = telemetry::instrument(routes, server_error, Duration::from_secs(30));
     test_support::serve(app).await
 }
@@ -106,6 +112,25 @@ async fn a_request_id_that_is_not_utf8_gets_a_fresh_uuid() {
 #[tokio::test]
 async fn an_8_kib_request_id_gets_a_fresh_uuid() {
     assert_replaced(&[b'a'; 8 * 1024]).await;
+}
+
+#[tokio::test]
+async fn an_id_the_handler_sets_on_its_answer_is_kept() {
+    let url = start_app().await;
+
+    let response = reqwest::Client::new()
+        .get(format!("{url}/own"))
+        .header(REQUEST_ID_HEADER, "req-client")
+        .send()
+        .await
+        .unwrap();
+
+    let ids: Vec<_> = response
+        .headers()
+        .get_all(REQUEST_ID_HEADER)
+        .iter()
+        .collect();
+    assert_eq!(ids, ["handler-1"]);
 }
 
 #[tokio::test]

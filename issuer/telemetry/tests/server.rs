@@ -76,6 +76,11 @@ async fn a_request_not_answered_in_time_is_503_json_with_retry_after_and_others_
     let slow = get("/slow").await;
     assert_eq!(slow.status(), 503);
     assert_eq!(slow.headers()["retry-after"], "1");
+    let id = slow.headers()["x-request-id"].to_str().unwrap();
+    assert!(
+        uuid::Uuid::try_parse(id).is_ok(),
+        "the request's id: {id:?}"
+    );
     assert_eq!(slow.headers()["content-type"], "application/json");
     let body: serde_json::Value = slow.json().await.unwrap();
     assert_eq!(body["error"], "temporarily_unavailable");

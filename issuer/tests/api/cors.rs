@@ -103,6 +103,26 @@ async fn another_origin_gets_no_cors_header_and_the_issuer_answers_as_usual(back
     assert_eq!(login.headers()["vary"], "origin");
 }
 
+async fn a_timeout_answer_carries_the_cors_headers_too(backend: Backend) {
+    let flags = [
+        "--cors-allowed-origins",
+        ALLOWED,
+        // A login hashes for tens of milliseconds: every one times out.
+        "--request-timeout",
+        "1ms",
+    ];
+    let app = spawn_app_with(&backend, &flags, |_| {}).await;
+
+    let login = login_from(&app, ALLOWED).await;
+
+    assert_eq!(login.status(), 503);
+    let headers = login.headers();
+    assert_eq!(headers["access-control-allow-origin"], ALLOWED);
+    assert_eq!(headers["retry-after"], "1");
+    let exposed = headers["access-control-expose-headers"].to_str().unwrap();
+    assert!(exposed.contains("retry-after"), "{exposed}");
+}
+
 async fn cors_is_off_by_default(backend: Backend) {
     let app = spawn_app(&backend).await;
 
@@ -126,5 +146,6 @@ backend_tests!(
     an_allowed_origins_preflight_is_answered_with_what_it_may_send,
     an_allowed_origins_request_carries_its_origin_and_exposed_headers,
     another_origin_gets_no_cors_header_and_the_issuer_answers_as_usual,
+    a_timeout_answer_carries_the_cors_headers_too,
     cors_is_off_by_default,
 );

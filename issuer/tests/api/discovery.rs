@@ -5,7 +5,7 @@ use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use serde_json::Value;
 
-use crate::helpers::{Backend, ISSUER, b64, backend_tests, spawn_app};
+use crate::helpers::{Backend, ISSUER, b64, backend_tests, spawn_app, spawn_app_with};
 use crate::otp::spawn_otp_app;
 
 async fn the_jwks_publishes_one_rs256_signing_key_and_nothing_private(backend: Backend) {
@@ -114,6 +114,23 @@ async fn discovery_points_at_the_jwks_and_the_endpoints(backend: Backend) {
     );
 }
 
+async fn discovery_leaves_out_registration_while_it_is_closed(backend: Backend) {
+    let app = spawn_app_with(&backend, &["--registration-open", "false"], |_| {}).await;
+
+    let discovery: Value = app
+        .get("/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert!(
+        discovery.get("registration_endpoint").is_none(),
+        "{discovery}"
+    );
+    assert_eq!(discovery["login_endpoint"], format!("{ISSUER}/login"));
+}
+
 async fn discovery_names_the_phone_login_endpoints_when_it_is_on(backend: Backend) {
     let app = spawn_otp_app(&backend, &[]).await;
 
@@ -152,5 +169,6 @@ backend_tests!(
     the_public_key_pem_is_the_jwks_key,
     discovery_points_at_the_jwks_and_the_endpoints,
     discovery_names_the_phone_login_endpoints_when_it_is_on,
+    discovery_leaves_out_registration_while_it_is_closed,
     health_is_200_ok,
 );

@@ -3,7 +3,10 @@
 //! provider is tested in `twilio.rs`; a phone login from start to a booking on the real
 //! `user-service` in the example services' `tests/phone_login.rs`.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use issuer::accounts::phone_account;
+use issuer::domain::{Phone, Role};
 
 use serde_json::{Value, json};
 
@@ -14,6 +17,7 @@ use crate::helpers::{
 
 backend_tests!(
     the_next_login_of_a_number_reaches_the_same_account,
+    a_closed_registration_lets_known_numbers_in_and_creates_no_account,
     start_answers_the_same_for_known_and_unknown_numbers,
     phone_sessions_refresh_and_end_like_password_sessions,
     a_code_works_once,
@@ -92,6 +96,27 @@ async fn the_next_login_of_a_number_reaches_the_same_account(backend: Backend) {
     let sub = |body: &Value| claims_of(body["access_token"].as_str().unwrap())["sub"].clone();
     assert_eq!(sub(&first), sub(&second));
     assert_ne!(sid(&first), sid(&second), "a session per login");
+}
+
+async fn a_closed_registration_lets_known_numbers_in_and_creates_no_account(backend: Backend) {
+    let app = spawn_otp_app(&backend, &["--registration-open", "false"]).await;
+    let known = Phone::parse(PHONE).unwrap();
+    let role = Role::parse("user").unwrap();
+    phone_account(&app.store, &known, &role, SystemTime::now())
+        .await
+        .unwrap();
+    let new = "+15550100199";
+
+    let code = app.code_for(PHONE).await;
+    let known_login = app.otp_verify(PHONE, &code).await;
+    let code = app.code_for(new).await;
+    let refused = app.otp_verify(new, &code).await;
+
+    assert_eq!(known_login.status(), 200);
+    assert_error(refused, 403, "registration_closed").await;
+    let unknown = Phone::parse(new).unwrap();
+    let stored = app.store.find_user_by_phone(&unknown, 0).await.unwrap();
+    assert!(stored.is_none(), "no account for a new number");
 }
 
 async fn start_answers_the_same_for_known_and_unknown_numbers(backend: Backend) {
