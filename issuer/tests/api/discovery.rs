@@ -5,7 +5,7 @@ use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use serde_json::Value;
 
-use crate::helpers::{Backend, ISSUER, b64, backend_tests, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, ISSUER, TestApp, b64, backend_tests, spawn_app, spawn_app_with};
 use crate::otp::spawn_otp_app;
 
 async fn the_jwks_publishes_one_rs256_signing_key_and_nothing_private(backend: Backend) {
@@ -114,15 +114,19 @@ async fn discovery_points_at_the_jwks_and_the_endpoints(backend: Backend) {
     );
 }
 
+impl TestApp {
+    /// The served discovery document, asserting 200.
+    async fn discovery(&self) -> Value {
+        let response = self.get("/.well-known/openid-configuration").await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+}
+
 async fn discovery_leaves_out_registration_while_it_is_closed(backend: Backend) {
     let app = spawn_app_with(&backend, &["--registration-open", "false"], |_| {}).await;
 
-    let discovery: Value = app
-        .get("/.well-known/openid-configuration")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let discovery = app.discovery().await;
 
     assert!(
         discovery.get("registration_endpoint").is_none(),
@@ -134,12 +138,7 @@ async fn discovery_leaves_out_registration_while_it_is_closed(backend: Backend) 
 async fn discovery_names_the_phone_login_endpoints_when_it_is_on(backend: Backend) {
     let app = spawn_otp_app(&backend, &[]).await;
 
-    let discovery: Value = app
-        .get("/.well-known/openid-configuration")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let discovery = app.discovery().await;
 
     assert_eq!(
         discovery["otp_start_endpoint"],
