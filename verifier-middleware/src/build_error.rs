@@ -11,8 +11,11 @@ pub enum BuildError {
     /// Neither a JWKS URL, a public key nor an HS256 secret was given.
     #[error("no key source: set a JWKS URL, a public key or an HS256 secret")]
     NoKeySource,
-    /// More than one of a JWKS URL, an OpenID issuer and a static public key was given.
-    #[error("more than one public-key source (JWKS URL, OpenID issuer, static key); choose one")]
+    /// More than one of a JWKS URL, an OpenID issuer, an in-process JWKS and a static public
+    /// key was given.
+    #[error(
+        "more than one public-key source (JWKS URL, OpenID issuer, in-process JWKS, static key); choose one"
+    )]
     ConflictingKeySources,
     /// The JWKS URL is not an absolute `http(s)` URL.
     #[error("invalid JWKS URL: {0}")]

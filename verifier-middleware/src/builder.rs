@@ -15,7 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::keys::VerifyingKey;
 use crate::keys::algorithm::SignatureAlgorithm;
 use crate::keys::jwks::discovery::{self, Discovery};
-use crate::keys::jwks::{JwksCache, JwksLocation, JwksSettings};
+use crate::keys::jwks::{JwksCache, JwksLocation, JwksSettings, LocalJwks};
 use crate::keys::static_key::StaticKey;
 use crate::remote::{Backoff, FetchSettings, parse_http_url};
 use crate::revocation::{RevocationList, RevocationSettings};
@@ -27,7 +27,8 @@ use crate::verifier::{Inner, KeySource, Verifier};
 /// Configures a [`Verifier`]. Nothing is checked until [`build`](Self::build), which refuses
 /// anything unsafe or inconsistent with one line saying what to change.
 ///
-/// Key sources: one public-key source ([`jwks_url`](Self::jwks_url), or a static
+/// Key sources: one public-key source ([`jwks_url`](Self::jwks_url),
+/// [`oidc_issuer`](Self::oidc_issuer), [`local_jwks`](Self::local_jwks), or a static
 /// [`public_key_pem`](Self::public_key_pem) / [`public_jwk`](Self::public_jwk)),
 /// and/or an [`hs256_secret`](Self::hs256_secret). Each source verifies only its own algorithms
 /// (public keys: [`algorithms`](Self::algorithms), each key only those of its kind; the
@@ -39,6 +40,7 @@ use crate::verifier::{Inner, KeySource, Verifier};
 pub struct VerifierBuilder {
     jwks_url: Option<String>,
     oidc_issuer: Option<String>,
+    local_jwks: Option<LocalJwksBox>,
     allow_http: bool,
     rsa_key: Option<StaticKey>,
     hs256_secret: Option<Secret>,
@@ -53,6 +55,14 @@ pub struct VerifierBuilder {
 }
 
 struct ClockBox(Arc<dyn Clock>);
+
+struct LocalJwksBox(LocalJwks);
+
+impl fmt::Debug for LocalJwksBox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LocalJwks")
+    }
+}
 
 impl fmt::Debug for ClockBox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -72,6 +82,32 @@ impl VerifierBuilder {
     /// describe. Requires a Tokio runtime when verifying.
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
         self.jwks_url = Some(url.into());
+        self
+    }
+
+    /// Verify with keys this process holds itself: `document` returns a JWKS document (JSON),
+    /// e.g. what a token issuer publishes at `/.well-known/jwks.json`, so that the issuer can
+    /// protect its own endpoints with this layer without an HTTP request to itself. The
+    /// document is read as a downloaded JWKS is, and cached the same way: read again after
+    /// [`jwks_ttl`](Self::jwks_ttl) (set it to at most the time a new key is published before
+    /// it signs) and on an unknown `kid`, at most once per
+    /// [`jwks_unknown_kid_cooldown`](Self::jwks_unknown_kid_cooldown). A document with no
+    /// usable key is a failed fetch. Keep `document` quick: it runs on the runtime.
+    ///
+    /// ```
+    /// # use verifier_middleware::Verifier;
+    /// let jwks = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1",
+    ///     "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+    /// let verifier = Verifier::builder()
+    ///     .local_jwks(move || jwks.as_bytes().to_vec())
+    ///     .issuer("https://issuer.example.com")
+    ///     .audience("bookings")
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = verifier;
+    /// ```
+    pub fn local_jwks(mut self, document: impl Fn() -> Vec<u8> + Send + Sync + 'static) -> Self {
+        self.local_jwks = Some(LocalJwksBox(Arc::new(document)));
         self
     }
 
@@ -345,6 +381,7 @@ impl VerifierBuilder {
             self.jwks_url.is_some(),
             self.rsa_key.is_some(),
             self.oidc_issuer.is_some(),
+            self.local_jwks.is_some(),
         ];
         if sources.into_iter().filter(|&set| set).count() > 1 {
             return Err(BuildError::ConflictingKeySources);
@@ -382,6 +419,14 @@ impl VerifierBuilder {
             )));
             Some(KeySource::Jwks(Arc::new(JwksCache::at(
                 location,
+                Arc::clone(&clock),
+                self.jwks.clone(),
+                algorithms,
+            ))))
+        } else if let Some(LocalJwksBox(document)) = self.local_jwks {
+            self.jwks.validate()?;
+            Some(KeySource::Jwks(Arc::new(JwksCache::at(
+                JwksLocation::Local(document),
                 Arc::clone(&clock),
                 self.jwks.clone(),
                 algorithms,

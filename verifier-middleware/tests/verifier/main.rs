@@ -9,6 +9,7 @@ mod discovery;
 mod embedding;
 mod grpc;
 mod key_types;
+mod local_jwks;
 mod metrics;
 mod revocation;
 mod scopes_and_role_claims;

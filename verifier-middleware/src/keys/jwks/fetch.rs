@@ -27,7 +27,16 @@ pub(crate) async fn fetch(
     let body = document.body.ok_or(FetchError::Unusable(
         "the server answered 304 to an unconditional request",
     ))?;
-    let (keys, skipped) = parse_jwks(&body, algorithms)
+    read_jwks(&body, algorithms, document.max_age)
+}
+
+/// Reads a JWKS document into a key set, which must hold a usable key.
+pub(crate) fn read_jwks(
+    body: &[u8],
+    algorithms: &Arc<[Algorithm]>,
+    max_age: Option<Duration>,
+) -> Result<Fetched, FetchError> {
+    let (keys, skipped) = parse_jwks(body, algorithms)
         .map_err(|_| FetchError::Unusable("the response is not a JWKS document"))?;
     if keys.is_empty() {
         return Err(FetchError::Unusable("the JWKS holds no usable key"));
@@ -35,6 +44,6 @@ pub(crate) async fn fetch(
     Ok(Fetched {
         keys,
         skipped,
-        max_age: document.max_age,
+        max_age,
     })
 }

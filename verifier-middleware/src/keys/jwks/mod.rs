@@ -31,7 +31,7 @@ use reqwest::Url;
 use tokio::sync::watch;
 
 use self::discovery::Discovery;
-use self::fetch::{Fetched, fetch};
+use self::fetch::{Fetched, fetch, read_jwks};
 pub use self::settings::DEFAULT_JWKS_MIN_TTL;
 pub(crate) use self::settings::JwksSettings;
 use super::KeySet;
@@ -43,25 +43,35 @@ use crate::remote::{Endpoint, FetchError, Fetcher, SingleFlight, wait};
 /// How many unknown `kid`s are remembered at most.
 const NEGATIVE_CACHE_CAPACITY: u64 = 10_000;
 
-/// Where the JWKS is: a configured URL, or the one an OpenID discovery document names.
+/// Where the JWKS is: a configured URL, the one an OpenID discovery document names, or this
+/// process's own keys.
 pub(crate) enum JwksLocation {
     Url(Endpoint),
     Discovered(Box<Discovery>),
+    Local(LocalJwks),
 }
+
+/// A JWKS document this process makes itself, read like a download (see
+/// [`VerifierBuilder::local_jwks`](crate::VerifierBuilder::local_jwks)).
+pub(crate) type LocalJwks = Arc<dyn Fn() -> Vec<u8> + Send + Sync>;
 
 impl JwksLocation {
     fn display(&self) -> &str {
         match self {
             Self::Url(endpoint) => endpoint.display(),
             Self::Discovered(discovery) => discovery.display(),
+            Self::Local(_) => "in-process JWKS",
         }
     }
 
-    async fn endpoint(&self) -> Result<&Endpoint, FetchError> {
-        match self {
-            Self::Url(endpoint) => Ok(endpoint),
-            Self::Discovered(discovery) => discovery.jwks().await,
-        }
+    /// The key set there now.
+    async fn fetch(&self, algorithms: &Arc<[Algorithm]>) -> Result<Fetched, FetchError> {
+        let endpoint = match self {
+            Self::Url(endpoint) => endpoint,
+            Self::Discovered(discovery) => discovery.jwks().await?,
+            Self::Local(document) => return read_jwks(&document(), algorithms, None),
+        };
+        fetch(endpoint, algorithms).await
     }
 }
 
@@ -280,10 +290,7 @@ impl JwksCache {
     fn start_flight(self: &Arc<Self>) -> watch::Receiver<bool> {
         let cache = Arc::clone(self);
         self.flight.start(move || async move {
-            let outcome = match cache.location.endpoint().await {
-                Ok(endpoint) => fetch(endpoint, &cache.algorithms).await,
-                Err(error) => Err(error),
-            };
+            let outcome = cache.location.fetch(&cache.algorithms).await;
             cache.apply(outcome);
         })
     }
