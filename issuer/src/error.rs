@@ -9,6 +9,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -25,6 +26,7 @@ use crate::passwords::HashError;
 use crate::sessions::SessionError;
 use crate::storage::StoreError;
 use crate::tokens::SignError;
+use verifier_middleware::{InvalidToken, Rejection};
 
 /// An error answered to the client.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,14 @@ pub enum ApiError {
     /// 401: the one-time code is wrong, expired or used up (one answer for all).
     #[error("the code is wrong, expired or used up; request a new one")]
     InvalidCode,
+    /// 401: the current password given to change or confirm something is wrong.
+    #[error("the password is wrong")]
+    WrongPassword,
+    /// 401 `invalid_token`: the access token's session has ended, or its account is gone
+    /// (the verifier layer checked its signature and claims before). Answered exactly as the
+    /// layer answers a token on the revocation list.
+    #[error("the token's session has ended")]
+    SessionEnded,
     /// 401: the refresh token is unknown, expired, reused or revoked (one answer for all).
     #[error("the refresh token is invalid, expired or revoked; log in again")]
     InvalidGrant,
@@ -115,9 +125,11 @@ impl ApiError {
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RegistrationClosed => StatusCode::FORBIDDEN,
             Self::EmailTaken => StatusCode::CONFLICT,
-            Self::InvalidCredentials | Self::InvalidCode | Self::InvalidGrant => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::InvalidCredentials
+            | Self::InvalidCode
+            | Self::InvalidGrant
+            | Self::WrongPassword
+            | Self::SessionEnded => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -138,7 +150,10 @@ impl ApiError {
             | Self::MethodNotAllowed => "invalid_request",
             Self::RegistrationClosed => "registration_closed",
             Self::EmailTaken => "conflict",
-            Self::InvalidCredentials | Self::InvalidCode => "invalid_credentials",
+            Self::InvalidCredentials | Self::InvalidCode | Self::WrongPassword => {
+                "invalid_credentials"
+            }
+            Self::SessionEnded => "invalid_token",
             Self::InvalidGrant => "invalid_grant",
             Self::RateLimited { .. } => "rate_limited",
             Self::NotFound(_) => "not_found",
@@ -152,6 +167,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let Self::SessionEnded = self {
+            let mut response = Rejection::from(InvalidToken::Revoked).into_response::<Body>();
+            response.extensions_mut().insert(ErrorCode(self.code()));
+            return response;
+        }
         let body = ErrorBody {
             error: self.code(),
             error_description: self.to_string(),

@@ -6,6 +6,7 @@
 //! | `issuer_logins_total` | counter | `result` | `POST /login` answers |
 //! | `issuer_registrations_total` | counter | `result` | `POST /register` answers |
 //! | `issuer_refreshes_total` | counter | `result` | `POST /refresh` answers |
+//! | `issuer_password_changes_total` | counter | `result` | `POST /me/password` answers |
 //! | `issuer_otp_starts_total` | counter | `result` | `POST /otp/start` answers |
 //! | `issuer_otp_verifications_total` | counter | `result` | `POST /otp/verify` answers |
 //! | `issuer_tokens_issued_total` | counter | | token pairs handed out |
@@ -31,6 +32,8 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 
+/// Counter: `POST /me/password` answers, by `result`.
+pub const PASSWORD_CHANGES_TOTAL: &str = "issuer_password_changes_total";
 /// Counter: `POST /login` answers, by `result`.
 pub const LOGINS_TOTAL: &str = "issuer_logins_total";
 /// Counter: `POST /register` answers, by `result`.
@@ -131,10 +134,14 @@ impl Drop for GaugeGuard {
 }
 
 /// Every counter and its description (Prometheus `# HELP`).
-const COUNTERS: [(&str, &str); 11] = [
+const COUNTERS: [(&str, &str); 12] = [
     (LOGINS_TOTAL, "POST /login answers, by result."),
     (REGISTRATIONS_TOTAL, "POST /register answers, by result."),
     (REFRESHES_TOTAL, "POST /refresh answers, by result."),
+    (
+        PASSWORD_CHANGES_TOTAL,
+        "POST /me/password answers, by result.",
+    ),
     (OTP_STARTS_TOTAL, "POST /otp/start answers, by result."),
     (
         OTP_VERIFICATIONS_TOTAL,

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -14,6 +15,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
+use verifier_middleware::Verifier;
 
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::config::Config;
@@ -29,7 +31,7 @@ use crate::sessions::Sessions;
 use crate::state::AppState;
 use crate::storage::{OpenError, Store};
 use crate::throttle::LoginThrottle;
-use crate::tokens::{SessionPolicy, Signer};
+use crate::tokens::{SessionPolicy, Signer, SigningConfig, TokenSettings};
 
 /// Start-up failed. `Display` is one line for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +48,9 @@ pub enum StartupError {
     /// The SMS provider's client could not be set up.
     #[error(transparent)]
     Otp(#[from] OtpSetupError),
+    /// The verifier of the issuer's own endpoints could not be built.
+    #[error("the issuer's own token verifier: {0}")]
+    Verifier(#[from] verifier_middleware::BuildError),
     /// The address could not be bound.
     #[error("HOST/PORT: cannot listen on {addr}: {source}")]
     Bind {
@@ -54,6 +59,38 @@ pub enum StartupError {
         /// Why.
         source: io::Error,
     },
+}
+
+/// The verifier of the issuer's own endpoints (`/me` and the rest): its tokens as any service
+/// checks them, with the issuer's claims and clock. An RS256 issuer reads its key ring in
+/// process as a JWKS (what `/.well-known/jwks.json` serves, refreshed as often as services
+/// refresh theirs); an HS256 issuer checks the shared secret.
+pub fn own_verifier(
+    signing: &SigningConfig,
+    signer: &Arc<Signer>,
+    tokens: &TokenSettings,
+    clock: &Arc<dyn Clock>,
+    jwks_max_age: std::time::Duration,
+) -> Result<Verifier, verifier_middleware::BuildError> {
+    let builder = Verifier::builder()
+        .issuer(&tokens.issuer)
+        .audience(&tokens.audience)
+        .clock(Arc::clone(clock));
+    let builder = match signing {
+        SigningConfig::Hs256 { secret } => builder.hs256_secret(secret.expose()),
+        SigningConfig::Rs256 => {
+            let (signer, clock) = (Arc::clone(signer), Arc::clone(clock));
+            let ttl = jwks_max_age.max(Duration::from_secs(1));
+            builder
+                .local_jwks(move || {
+                    let keys = signer.jwks(unix_seconds(clock.now()));
+                    serde_json::to_vec(&keys).unwrap_or_default()
+                })
+                .jwks_ttl(ttl)
+                .jwks_ttl_bounds(Duration::from_secs(1), ttl)
+        }
+    };
+    builder.build()
 }
 
 /// A built, bound, not yet serving issuer.
@@ -107,6 +144,13 @@ impl Application {
         let session_policy = config.tokens.sessions;
         let throttle = LoginThrottle::new(store.clone(), config.login_throttle, Arc::clone(&clock));
         let tokens = Arc::new(config.tokens);
+        let verifier = own_verifier(
+            &config.signing,
+            &signer,
+            &tokens,
+            &clock,
+            config.jwks_max_age,
+        )?;
         let state = AppState {
             store: store.clone(),
             signer: Arc::clone(&signer),
@@ -142,7 +186,7 @@ impl Application {
             otp: otp.is_some(),
             registration: config.accounts.registration_open,
         };
-        let router = routes::router(switches)
+        let router = routes::router(switches, &verifier)
             .merge(metrics)
             .layer(config.client_ip_source.into_extension());
         let router = with_body_limit(router, config.body_limit_bytes)

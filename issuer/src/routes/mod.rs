@@ -5,6 +5,7 @@ pub mod discovery;
 pub mod health;
 pub mod jwks;
 pub mod login;
+pub mod me;
 pub mod otp;
 pub mod public_key;
 pub mod register;
@@ -15,6 +16,7 @@ mod token_response;
 pub use token_response::TokenResponse;
 
 use axum::Router;
+use verifier_middleware::Verifier;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -29,8 +31,9 @@ pub struct Switches {
 }
 
 /// Every route of the issuer, with JSON answers for unknown paths and methods; the phone login
-/// routes and self-registration as `switches` say.
-pub fn router(switches: Switches) -> Router<AppState> {
+/// routes and self-registration as `switches` say; the self-service routes behind `verifier`
+/// (see [`own_verifier`](crate::startup::own_verifier)).
+pub fn router(switches: Switches, verifier: &Verifier) -> Router<AppState> {
     let router = Router::new();
     let router = if switches.otp {
         router.merge(otp::router())
@@ -40,6 +43,7 @@ pub fn router(switches: Switches) -> Router<AppState> {
     router
         .merge(register::router(switches.registration))
         .merge(login::router())
+        .merge(me::router(verifier))
         .merge(session::router())
         .merge(revoked::router())
         .merge(jwks::router())

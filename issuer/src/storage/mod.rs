@@ -29,7 +29,7 @@ pub use sessions::{
     SessionScope, SessionSummary,
 };
 pub use throttle::{BlockSchedule, ReservedAttempt};
-pub use users::{NewLogin, NewUser, UserRecord};
+pub use users::{NewLogin, NewUser, PasswordChange, Profile, UserRecord};
 
 use crate::metrics;
 

@@ -95,6 +95,8 @@ pub enum EndReason {
     Reuse,
     /// `issuer session revoke`.
     Admin,
+    /// The user changed their password (every other session ends).
+    PasswordChange,
 }
 
 impl EndReason {
@@ -103,6 +105,7 @@ impl EndReason {
             Self::Logout => "logout",
             Self::Reuse => "reuse",
             Self::Admin => "admin",
+            Self::PasswordChange => "password_change",
         }
     }
 }
@@ -112,8 +115,22 @@ impl EndReason {
 pub enum SessionScope {
     /// One session, by id.
     Session(Uuid),
+    /// One session, by id, if it is this user's.
+    Owned {
+        /// The user.
+        user: Uuid,
+        /// The session.
+        session: Uuid,
+    },
     /// Every session of a user.
     User(Uuid),
+    /// Every session of a user but one (the one asking).
+    AllBut {
+        /// The user.
+        user: Uuid,
+        /// The session kept.
+        keep: Uuid,
+    },
 }
 
 /// A session as listed to an operator.
@@ -277,28 +294,29 @@ impl Store {
         reason: EndReason,
         now: i64,
     ) -> Result<u64, StoreError> {
-        let (sql, id) = match scope {
-            SessionScope::Session(id) => (
-                "UPDATE sessions SET ended_at = $1, end_reason = $2
-                 WHERE id = $3 AND ended_at IS NULL",
-                id,
-            ),
-            SessionScope::User(id) => (
-                "UPDATE sessions SET ended_at = $1, end_reason = $2
-                 WHERE user_id = $3 AND ended_at IS NULL",
-                id,
-            ),
-        };
         let ended = on_pool!(self, |pool| {
-            sqlx::query(sql)
-                .bind(now)
-                .bind(reason.as_str())
-                .bind(DbId(id))
+            end_sessions_query(scope, reason, now)
                 .execute(pool)
                 .await
                 .map(|done| done.rows_affected())
         })?;
         Ok(ended)
+    }
+
+    /// Whether session `id` is `user_id`'s and has not ended: what the issuer's own endpoints
+    /// check of an access token beyond its signature and claims, so that a logout, a password
+    /// change or an operator ends that token's use there at once.
+    pub async fn is_session_live(&self, id: Uuid, user_id: Uuid) -> Result<bool, StoreError> {
+        let live = on_pool!(self, |pool| {
+            sqlx::query_scalar::<_, i32>(
+                "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND ended_at IS NULL",
+            )
+            .bind(DbId(id))
+            .bind(DbId(user_id))
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(live.is_some())
     }
 
     /// A user's sessions, newest first.
@@ -393,6 +411,54 @@ impl Store {
             .await
         })?;
         Ok(counts)
+    }
+}
+
+/// The statement ending the live sessions in `scope`, for a pool or the caller's transaction.
+pub(super) fn end_sessions_query<DB>(
+    scope: SessionScope,
+    reason: EndReason,
+    now: i64,
+) -> sqlx::query::Query<'static, DB, DB::Arguments>
+where
+    DB: Database,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> DbId: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+{
+    let (sql, first, second) = match scope {
+        SessionScope::Session(id) => (
+            "UPDATE sessions SET ended_at = $1, end_reason = $2
+             WHERE id = $3 AND ended_at IS NULL",
+            id,
+            None,
+        ),
+        SessionScope::Owned { user, session } => (
+            "UPDATE sessions SET ended_at = $1, end_reason = $2
+             WHERE user_id = $3 AND id = $4 AND ended_at IS NULL",
+            user,
+            Some(session),
+        ),
+        SessionScope::User(user) => (
+            "UPDATE sessions SET ended_at = $1, end_reason = $2
+             WHERE user_id = $3 AND ended_at IS NULL",
+            user,
+            None,
+        ),
+        SessionScope::AllBut { user, keep } => (
+            "UPDATE sessions SET ended_at = $1, end_reason = $2
+             WHERE user_id = $3 AND id <> $4 AND ended_at IS NULL",
+            user,
+            Some(keep),
+        ),
+    };
+    let query = sqlx::query(sql)
+        .bind(now)
+        .bind(reason.as_str())
+        .bind(DbId(first));
+    match second {
+        Some(id) => query.bind(DbId(id)),
+        None => query,
     }
 }
 

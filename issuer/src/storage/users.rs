@@ -4,7 +4,8 @@
 use uuid::Uuid;
 
 use super::id::DbId;
-use super::{Store, StoreError, on_pool};
+use super::sessions::end_sessions_query;
+use super::{EndReason, SessionScope, Store, StoreError, on_pool};
 use crate::domain::{Email, Phone, Role};
 
 /// A user to insert.
@@ -49,7 +50,45 @@ pub struct UserRecord {
     pub role: String,
 }
 
+/// What an account shows its owner (`GET /me`).
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// Id.
+    pub id: Uuid,
+    /// Normalised e-mail; `None` for a phone user.
+    pub email: Option<String>,
+    /// When the e-mail was verified; `None` until it is.
+    pub email_verified_at: Option<i64>,
+    /// E.164 phone number; `None` for an e-mail user.
+    pub phone: Option<String>,
+    /// Role.
+    pub role: String,
+    /// Creation time, Unix seconds.
+    pub created_at: i64,
+}
+
+/// A new password for a user, and the one session of theirs that stays.
+#[derive(Debug)]
+pub struct PasswordChange<'a> {
+    /// The user.
+    pub user_id: Uuid,
+    /// argon2id PHC string of the new password.
+    pub password_hash: &'a str,
+    /// The session that asked; every other one of the user's ends.
+    pub keep_session: Uuid,
+    /// Now, Unix seconds.
+    pub now: i64,
+}
+
 type UserRow = (DbId, Option<String>, Option<String>, Option<String>, String);
+type ProfileRow = (
+    DbId,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    String,
+    i64,
+);
 
 const SELECT_BY_PHONE: &str =
     "SELECT id, email, phone, password_hash, role FROM users WHERE phone = $1";
@@ -104,6 +143,66 @@ impl Store {
             email.as_str(),
         )
         .await
+    }
+
+    /// Finds a user by id.
+    pub async fn find_user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as::<_, UserRow>(
+                "SELECT id, email, phone, password_hash, role FROM users WHERE id = $1",
+            )
+            .bind(DbId(id))
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row.map(UserRecord::from))
+    }
+
+    /// What user `id` sees of their account.
+    pub async fn profile(&self, id: Uuid) -> Result<Option<Profile>, StoreError> {
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as::<_, ProfileRow>(
+                "SELECT id, email, email_verified_at, phone, role, created_at
+                 FROM users WHERE id = $1",
+            )
+            .bind(DbId(id))
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row.map(
+            |(id, email, email_verified_at, phone, role, created_at)| Profile {
+                id: id.into(),
+                email,
+                email_verified_at,
+                phone,
+                role,
+                created_at,
+            },
+        ))
+    }
+
+    /// Sets a user's password and ends their other sessions, atomically; returns how many
+    /// sessions ended.
+    pub async fn change_password(&self, change: &PasswordChange<'_>) -> Result<u64, StoreError> {
+        let scope = SessionScope::AllBut {
+            user: change.user_id,
+            keep: change.keep_session,
+        };
+        let ended = on_pool!(self, |pool| {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(change.password_hash)
+                .bind(change.now)
+                .bind(DbId(change.user_id))
+                .execute(&mut *tx)
+                .await?;
+            let ended = end_sessions_query(scope, EndReason::PasswordChange, change.now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await.map(|()| ended)
+        })?;
+        Ok(ended)
     }
 
     /// Finds the user of `phone`: the row stored under its canonical form, or else the row

@@ -14,6 +14,7 @@ mod hs256;
 mod keys;
 mod limits;
 mod login;
+mod me;
 mod otp;
 mod outage;
 mod overload;

@@ -1,0 +1,2 @@
+-- When the user proved they read mail at their address; NULL until then (and for phone users).
+ALTER TABLE users ADD COLUMN email_verified_at INTEGER;
