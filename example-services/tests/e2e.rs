@@ -112,16 +112,23 @@ async fn refresh_then_logout_and_the_service_refuses_the_sessions_access_tokens(
     )
     .await;
     assert_eq!(logout.status(), 204);
-    // Real processes, real time: wait (bounded) for the poll interval to pass.
+    assert_refused_once_polled(&client, &book, &refreshed["access_token"]).await;
+    let first = call(&client, book, login["access_token"].as_str()).await;
+    assert_eq!(first.status(), 401, "every access token of the session");
+}
+
+/// Waits (bounded: real processes, real time) until the service at `url` refuses `token` as
+/// the token of an ended session, which it learns from its revocation poll.
+async fn assert_refused_once_polled(client: &reqwest::Client, url: &str, token: &Value) {
     let deadline = std::time::Instant::now() + PATIENCE;
     let refused = loop {
-        let response = call(&client, book.clone(), refreshed["access_token"].as_str()).await;
+        let response = call(client, url.to_owned(), token.as_str()).await;
         if response.status() == 401 {
             break response;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the logout never reached the service"
+            "the session's end never reached the service"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
@@ -129,8 +136,58 @@ async fn refresh_then_logout_and_the_service_refuses_the_sessions_access_tokens(
         refused.text().await.unwrap(),
         r#"{"error":"invalid_token","error_description":"the token's session has ended"}"#
     );
-    let first = call(&client, book, login["access_token"].as_str()).await;
-    assert_eq!(first.status(), 401, "every access token of the session");
+}
+
+#[tokio::test]
+async fn a_password_change_ends_the_other_sessions_at_the_service_and_keeps_the_callers() {
+    let issuer = Issuer::start(0);
+    let users = service_with(
+        "user-service",
+        &issuer.jwks_url(),
+        &[
+            (
+                "JWT_REVOCATION_URL",
+                format!("{}/revoked-sessions", issuer.url()),
+            ),
+            ("JWT_REVOCATION_POLL_INTERVAL", "1s".to_owned()),
+        ],
+    );
+    let client = reqwest::Client::new();
+    account(&client, issuer.url(), "alice@example.com", "user").await;
+    let credentials = json!({ "email": "alice@example.com", "password": PASSWORD });
+    let mut sessions = Vec::new();
+    for _ in 0..2 {
+        let login = post(&client, format!("{}/login", issuer.url()), &credentials).await;
+        assert_eq!(login.status(), 200);
+        sessions.push(login.json::<Value>().await.unwrap());
+    }
+    let [caller, other] = &sessions[..] else {
+        unreachable!()
+    };
+    let book = format!("{}/book", users.base_url);
+    for tokens in [caller, other] {
+        let booked = call(&client, book.clone(), tokens["access_token"].as_str()).await;
+        assert_eq!(booked.status(), 200);
+    }
+
+    let changed = client
+        .post(format!("{}/me/password", issuer.url()))
+        .bearer_auth(caller["access_token"].as_str().unwrap())
+        .json(&json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 204);
+
+    let refresh = async |tokens: &Value| {
+        let body = json!({ "refresh_token": tokens["refresh_token"] });
+        post(&client, format!("{}/refresh", issuer.url()), &body).await
+    };
+    assert_eq!(refresh(other).await.status(), 401);
+    assert_refused_once_polled(&client, &book, &other["access_token"]).await;
+    let booked = call(&client, book, caller["access_token"].as_str()).await;
+    assert_eq!(booked.status(), 200, "the caller's session goes on");
+    assert_eq!(refresh(caller).await.status(), 200);
 }
 
 #[tokio::test]

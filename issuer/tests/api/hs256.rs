@@ -11,7 +11,7 @@ use crate::helpers::{
 const SECRET: &str = "an-hs256-secret-of-at-least-32-bytes!";
 
 /// An HS256 issuer with `keys_dir` as KEYS_DIR.
-async fn hs256_app(backend: &Backend, keys_dir: &str) -> TestApp {
+pub(crate) async fn hs256_app(backend: &Backend, keys_dir: &str) -> TestApp {
     let flags = [
         "--jwt-algorithm",
         "HS256",

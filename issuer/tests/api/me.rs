@@ -11,9 +11,11 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, PASSWORD, TestApp, assert_error, backend_tests, claims_of, refresh_token, sid,
-    spawn_app, spawn_app_with,
+    Backend, PASSWORD, TestApp, assert_error, backend_tests, claims_of, kid_of, refresh_token,
+    shared_keys_dir, sid, spawn_app, spawn_app_with,
 };
+use crate::hs256::hs256_app;
+use crate::keys::{KeysDir, LEAD, wait_for_jwks};
 
 const SESSION_ENDED: &str = "the token's session has ended";
 
@@ -315,7 +317,34 @@ async fn guessing_the_current_password_meets_the_login_back_off(backend: Backend
     assert_error(second, 429, "rate_limited").await;
 }
 
+#[tokio::test]
+async fn the_issuer_verifies_tokens_of_its_next_key_once_that_key_signs() {
+    let keys = KeysDir::new();
+    let app = keys.spawn_app().await;
+    let before = app.signed_in("alice@example.com").await;
+    app.me(access(&before)).await;
+
+    let next = keys.rotate(&app.clock).kid;
+    wait_for_jwks(&app, &[&keys.first, &next]).await;
+    app.clock.advance(LEAD);
+    let after = app.logged_in("alice@example.com").await;
+
+    assert_eq!(kid_of(access(&after)), next);
+    app.me(access(&after)).await;
+}
+
+async fn an_hs256_issuer_verifies_its_own_tokens_with_the_secret(backend: Backend) {
+    let app = hs256_app(&backend, &shared_keys_dir().display().to_string()).await;
+    let tokens = app.signed_in("alice@example.com").await;
+
+    let profile = app.me(access(&tokens)).await;
+
+    assert_eq!(profile["email"], "alice@example.com");
+    assert_eq!(crate::helpers::header_of(access(&tokens))["alg"], "HS256");
+}
+
 backend_tests!(
+    an_hs256_issuer_verifies_its_own_tokens_with_the_secret,
     the_profile_shows_the_callers_own_account,
     self_service_refuses_requests_without_a_valid_token,
     the_session_list_shows_live_sessions_and_marks_the_callers,
