@@ -31,6 +31,11 @@ struct Discovery {
     login_endpoint: String,
     refresh_endpoint: String,
     logout_endpoint: String,
+    /// `GET /me`: the caller's account, in OpenID Connect `userinfo` claims where they exist.
+    userinfo_endpoint: String,
+    sessions_endpoint: String,
+    password_change_endpoint: String,
+    logout_all_endpoint: String,
     revoked_sessions_endpoint: String,
     public_key_endpoint: String,
     /// Phone login, only when it is on (`OTP_PROVIDER` not `off`).
@@ -51,6 +56,10 @@ async fn discovery(State(state): State<AppState>) -> impl IntoResponse {
         login_endpoint: url("/login"),
         refresh_endpoint: url("/refresh"),
         logout_endpoint: url("/logout"),
+        userinfo_endpoint: url("/me"),
+        sessions_endpoint: url("/me/sessions"),
+        password_change_endpoint: url("/me/password"),
+        logout_all_endpoint: url("/logout-all"),
         revoked_sessions_endpoint: url("/revoked-sessions"),
         public_key_endpoint: url("/public-key"),
         otp_start_endpoint: state.otp.is_some().then(|| url("/otp/start")),
