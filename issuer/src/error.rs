@@ -19,6 +19,7 @@ use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::accounts::AccountError;
+use crate::domain::ADMIN_ROLE;
 use crate::login::LoginError;
 use crate::metrics::ErrorCode;
 use crate::otp::{PROVIDER_SEND_LIMIT_WAIT, ProviderError};
@@ -26,7 +27,7 @@ use crate::passwords::HashError;
 use crate::sessions::SessionError;
 use crate::storage::StoreError;
 use crate::tokens::SignError;
-use verifier_middleware::{InvalidToken, Rejection};
+use verifier_middleware::{InvalidToken, Rejection, RoleList};
 
 /// An error answered to the client.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,14 @@ pub enum ApiError {
     /// 403: self-registration is closed (`REGISTRATION_OPEN=false`).
     #[error("registration is closed; an administrator creates accounts")]
     RegistrationClosed,
+    /// 403 `insufficient_scope`: the caller's role (now, in the database) is not `admin`; the
+    /// token may still say it was. Answered as the verifier's role guard answers.
+    #[error("the token carries none of the roles this route needs (admin)")]
+    NotAdmin,
+    /// 403: an administrator disabled the account (said only after the password or the code
+    /// checked out).
+    #[error("this account is disabled; contact an administrator")]
+    AccountDisabled,
     /// 409: the e-mail is already registered.
     #[error("an account with this email already exists")]
     EmailTaken,
@@ -123,7 +132,9 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RegistrationClosed => StatusCode::FORBIDDEN,
+            Self::RegistrationClosed | Self::AccountDisabled | Self::NotAdmin => {
+                StatusCode::FORBIDDEN
+            }
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::InvalidCredentials
             | Self::InvalidCode
@@ -149,6 +160,8 @@ impl ApiError {
             | Self::PayloadTooLarge
             | Self::MethodNotAllowed => "invalid_request",
             Self::RegistrationClosed => "registration_closed",
+            Self::AccountDisabled => "account_disabled",
+            Self::NotAdmin => "insufficient_scope",
             Self::EmailTaken => "conflict",
             Self::InvalidCredentials | Self::InvalidCode | Self::WrongPassword => {
                 "invalid_credentials"
@@ -167,8 +180,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::SessionEnded = self {
-            let mut response = Rejection::from(InvalidToken::Revoked).into_response::<Body>();
+        let rejection = match self {
+            Self::SessionEnded => Some(Rejection::from(InvalidToken::Revoked)),
+            Self::NotAdmin => Some(Rejection::InsufficientRole(RoleList::new([ADMIN_ROLE]))),
+            _ => None,
+        };
+        if let Some(rejection) = rejection {
+            let mut response = rejection.into_response::<Body>();
             response.extensions_mut().insert(ErrorCode(self.code()));
             return response;
         }
@@ -276,6 +294,7 @@ impl From<SessionError> for ApiError {
     fn from(error: SessionError) -> Self {
         match error {
             SessionError::InvalidGrant => Self::InvalidGrant,
+            SessionError::Disabled => Self::AccountDisabled,
             SessionError::Store(error) => error.into(),
             SessionError::Sign(error) => error.into(),
             SessionError::Seal(error) => Self::Internal(error.to_string()),

@@ -7,6 +7,7 @@
 //! | `issuer_registrations_total` | counter | `result` | `POST /register` answers |
 //! | `issuer_refreshes_total` | counter | `result` | `POST /refresh` answers |
 //! | `issuer_password_changes_total` | counter | `result` | `POST /me/password` answers |
+//! | `issuer_admin_actions_total` | counter | `action` | changes made through the admin API |
 //! | `issuer_otp_starts_total` | counter | `result` | `POST /otp/start` answers |
 //! | `issuer_otp_verifications_total` | counter | `result` | `POST /otp/verify` answers |
 //! | `issuer_tokens_issued_total` | counter | | token pairs handed out |
@@ -32,6 +33,8 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 
+/// Counter: changes made through the admin API, by `action`.
+pub const ADMIN_ACTIONS_TOTAL: &str = "issuer_admin_actions_total";
 /// Counter: `POST /me/password` answers, by `result`.
 pub const PASSWORD_CHANGES_TOTAL: &str = "issuer_password_changes_total";
 /// Counter: `POST /login` answers, by `result`.
@@ -96,6 +99,11 @@ pub(crate) fn token_issued() {
     ::metrics::counter!(TOKENS_ISSUED_TOTAL).increment(1);
 }
 
+/// Counts a change made through the admin API (`user.disable`, ...).
+pub(crate) fn admin_action(action: &'static str) {
+    ::metrics::counter!(ADMIN_ACTIONS_TOTAL, "action" => action).increment(1);
+}
+
 /// Counts a used refresh token presented after the grace window.
 pub(crate) fn refresh_token_reused() {
     ::metrics::counter!(REFRESH_TOKEN_REUSE_TOTAL).increment(1);
@@ -134,7 +142,7 @@ impl Drop for GaugeGuard {
 }
 
 /// Every counter and its description (Prometheus `# HELP`).
-const COUNTERS: [(&str, &str); 12] = [
+const COUNTERS: [(&str, &str); 13] = [
     (LOGINS_TOTAL, "POST /login answers, by result."),
     (REGISTRATIONS_TOTAL, "POST /register answers, by result."),
     (REFRESHES_TOTAL, "POST /refresh answers, by result."),
@@ -148,6 +156,10 @@ const COUNTERS: [(&str, &str); 12] = [
         "POST /otp/verify answers, by result.",
     ),
     (TOKENS_ISSUED_TOTAL, "Token pairs handed out."),
+    (
+        ADMIN_ACTIONS_TOTAL,
+        "Changes made through the admin API, by action (user.set_role, user.disable, user.enable, user.delete, user.end_sessions).",
+    ),
     (
         REFRESH_TOKEN_REUSE_TOTAL,
         "Used refresh tokens presented after the grace window; each ends its session.",

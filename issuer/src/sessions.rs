@@ -34,6 +34,12 @@ use crate::tokens::{
 /// session leaves the list.
 pub const REVOCATION_MARGIN: Duration = verifier_middleware::MAX_LEEWAY;
 
+/// The oldest `exp` (Unix seconds) an access token may have and still be accepted somewhere at
+/// `now`: its session must stay on the revocation list until then.
+pub fn revocation_floor(now: i64) -> i64 {
+    now.saturating_sub(seconds(REVOCATION_MARGIN))
+}
+
 /// Longest `User-Agent` kept with a session, in characters.
 const MAX_USER_AGENT_CHARS: usize = 256;
 
@@ -91,6 +97,7 @@ enum Refusal {
     Expired,
     Idle,
     Reused,
+    Disabled,
 }
 
 impl Refusal {
@@ -101,6 +108,7 @@ impl Refusal {
             Self::Expired => "session expired",
             Self::Idle => "session idle too long",
             Self::Reused => "used token presented after the grace window",
+            Self::Disabled => "account disabled",
         }
     }
 }
@@ -117,6 +125,10 @@ pub enum SessionError {
     /// reason is logged at debug).
     #[error("the refresh token is invalid, expired or revoked")]
     InvalidGrant,
+    /// An administrator disabled the account: no session starts (told only to someone who
+    /// proved the password or the phone).
+    #[error("the account is disabled")]
+    Disabled,
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -153,12 +165,16 @@ impl Sessions {
         }
     }
 
-    /// Starts a session for `user` and issues its first token pair.
+    /// Starts a session for `user` and issues its first token pair, unless the account is
+    /// disabled.
     pub async fn start(
         &self,
         user: &UserRecord,
         client: &ClientInfo,
     ) -> Result<TokenPair, SessionError> {
+        if user.disabled {
+            return Err(SessionError::Disabled);
+        }
         let now = self.clock.now();
         let session_id = Uuid::now_v7();
         let expires_at = unix_seconds(now + self.settings.refresh_token_ttl);
@@ -171,7 +187,8 @@ impl Sessions {
         };
         let access = self.sign_access(&subject, now, expires_at)?;
         let refresh_token = new_refresh_token();
-        self.store
+        let inserted = self
+            .store
             .insert_session(&NewSession {
                 id: session_id,
                 user_id: user.id,
@@ -183,6 +200,9 @@ impl Sessions {
                 user_agent: client.user_agent.as_deref(),
             })
             .await?;
+        if !inserted {
+            return Err(SessionError::Disabled);
+        }
         Ok(access.with_refresh_token(refresh_token))
     }
 
@@ -258,6 +278,8 @@ impl Sessions {
         let idle = self.settings.sessions.idle_ttl.map(seconds);
         if record.ended_at.is_some() {
             Err(refuse(Refusal::Ended))
+        } else if record.user_disabled {
+            Err(refuse(Refusal::Disabled))
         } else if now >= record.expires_at {
             Err(refuse(Refusal::Expired))
         } else if idle.is_some_and(|idle| now >= record.last_used_at.saturating_add(idle)) {

@@ -107,6 +107,17 @@ pub enum InvalidToken {
 pub struct RoleList(pub(crate) Arc<[String]>);
 
 impl RoleList {
+    /// A list of `roles`, e.g. for an application that checks a role itself (against its own
+    /// database) and answers as [`RequireRoleLayer`](crate::RequireRoleLayer) does:
+    /// `Rejection::InsufficientRole(RoleList::new(["admin"])).into_response()`.
+    pub fn new<I, S>(roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self(roles.into_iter().map(Into::into).collect())
+    }
+
     /// The roles, in the order they were configured.
     pub fn roles(&self) -> &[String] {
         &self.0

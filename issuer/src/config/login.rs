@@ -102,9 +102,7 @@ fn parse_roles(raw: &str) -> Result<Vec<Role>, ConfigError> {
     raw.split(',')
         .map(str::trim)
         .filter(|role| !role.is_empty())
-        .map(|role| {
-            Role::parse(role).map_err(|e| invalid("SELF_SERVICE_ROLES", format!("'{role}': {e}")))
-        })
+        .map(|role| Role::parse_self_service(role).map_err(|e| invalid("SELF_SERVICE_ROLES", e)))
         .collect()
 }
 
@@ -152,6 +150,14 @@ mod tests {
         assert!(
             error_for(&["--self-service-roles", "user,Admin"])
                 .starts_with("invalid SELF_SERVICE_ROLES: 'Admin'")
+        );
+        assert_eq!(
+            error_for(&["--self-service-roles", "user,admin"]),
+            "invalid SELF_SERVICE_ROLES: 'admin' is granted only by an administrator (the admin API or `issuer user set-role`)"
+        );
+        assert!(
+            error_for(&["--otp-provider", "local", "--otp-role", "admin"])
+                .starts_with("invalid OTP_ROLE: 'admin' is granted only")
         );
     }
 }

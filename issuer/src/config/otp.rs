@@ -85,8 +85,7 @@ pub(super) fn parse_otp(raw: &OtpArgs, issuer: &str) -> Result<Option<OtpConfig>
         checks_per_phone: parse_count("OTP_CHECKS_PER_PHONE", &raw.otp_checks_per_phone, 1)?,
         checks_per_client: parse_count("OTP_CHECKS_PER_CLIENT", &raw.otp_checks_per_client, 1)?,
     };
-    let role = Role::parse(&raw.otp_role)
-        .map_err(|e| invalid("OTP_ROLE", format!("'{}': {e}", raw.otp_role)))?;
+    let role = Role::parse_self_service(&raw.otp_role).map_err(|e| invalid("OTP_ROLE", e))?;
     Ok(Some(OtpConfig {
         provider,
         limits,

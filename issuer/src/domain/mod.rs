@@ -14,4 +14,4 @@ pub use password::{
     MAX_BYTES as PASSWORD_MAX_BYTES, MIN_CHARS as PASSWORD_MIN_CHARS, Password, PasswordError,
 };
 pub use phone::{OtpCode, OtpCodeError, Phone, PhoneError};
-pub use role::{Role, RoleError};
+pub use role::{ADMIN_ROLE, Role, RoleError};

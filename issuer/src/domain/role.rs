@@ -2,6 +2,10 @@ use std::fmt;
 
 const MAX_LEN: usize = 32;
 
+/// The role of administrators: only it may use the admin API (`/admin/...`), and no one can
+/// grant it to themselves (it is never a self-service role unless configured so).
+pub const ADMIN_ROLE: &str = "admin";
+
 /// A role name: 1 to 32 of `a-z`, `0-9`, `-`, `_`, starting with a letter.
 ///
 /// Roles travel in tokens and are compared byte for byte by verifiers, so the alphabet is kept
@@ -26,6 +30,21 @@ impl Role {
         } else {
             Err(RoleError)
         }
+    }
+
+    /// A role anyone may get without an administrator (by `/register` or a first phone login):
+    /// any but [`ADMIN_ROLE`].
+    ///
+    /// # Errors
+    /// A sentence saying why, for a configuration error.
+    pub fn parse_self_service(raw: &str) -> Result<Self, String> {
+        let role = Self::parse(raw).map_err(|e| format!("'{raw}': {e}"))?;
+        if role.as_str() == ADMIN_ROLE {
+            return Err(format!(
+                "'{ADMIN_ROLE}' is granted only by an administrator (the admin API or `issuer user set-role`)"
+            ));
+        }
+        Ok(role)
     }
 
     /// The role name.

@@ -43,12 +43,15 @@ pub fn router(verifier: &Verifier) -> Router<AppState> {
         .route_layer(verifier.layer())
 }
 
-/// The user and session of a verified access token whose session is live.
+/// The user and session of a verified access token whose session is live (and whose account
+/// is not disabled).
 pub(crate) struct Caller {
     /// The user (`sub`).
     pub(crate) user_id: Uuid,
     /// The session (`sid`).
     pub(crate) session_id: Uuid,
+    /// The user's role now (not as when the token was signed).
+    pub(crate) role: String,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -65,13 +68,14 @@ impl FromRequestParts<AppState> for Caller {
         else {
             return Err(ApiError::SessionEnded);
         };
-        if !state.store.is_session_live(session_id, user_id).await? {
+        let Some(role) = state.store.live_session_role(session_id, user_id).await? else {
             tracing::debug!("request refused: the token's session has ended");
             return Err(ApiError::SessionEnded);
-        }
+        };
         Ok(Self {
             user_id,
             session_id,
+            role,
         })
     }
 }

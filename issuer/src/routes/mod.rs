@@ -1,5 +1,6 @@
 //! HTTP routes, one module per feature; each exposes `router()`.
 
+pub mod admin;
 mod client;
 pub mod discovery;
 pub mod health;
@@ -44,6 +45,7 @@ pub fn router(switches: Switches, verifier: &Verifier) -> Router<AppState> {
         .merge(register::router(switches.registration))
         .merge(login::router())
         .merge(me::router(verifier))
+        .merge(admin::router(verifier))
         .merge(session::router())
         .merge(revoked::router())
         .merge(jwks::router())

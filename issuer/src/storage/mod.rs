@@ -8,6 +8,7 @@
 //! classified once, in [`StoreError::from`], into what the HTTP layer needs to know: a
 //! conflict (409), the database being unavailable (503), or a bug (500).
 
+mod admin;
 mod counters;
 mod id;
 mod otp;
@@ -24,6 +25,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgPoolOpti
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use admin::{Actor, AuditRecord, UserQuery, UserSummary, UserUpdate};
 pub use sessions::{
     EndReason, NewSession, PrunePolicy, RefreshTokenRecord, Rotation, RotationOutcome,
     SessionScope, SessionSummary,

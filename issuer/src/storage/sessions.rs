@@ -56,6 +56,8 @@ pub struct RefreshTokenRecord {
     pub phone: Option<String>,
     /// The user's role (current, not as at login).
     pub role: String,
+    /// Whether an administrator disabled the user.
+    pub user_disabled: bool,
 }
 
 /// One rotation: the presented token is used up and `new_hash` becomes the session's token.
@@ -97,6 +99,8 @@ pub enum EndReason {
     Admin,
     /// The user changed their password (every other session ends).
     PasswordChange,
+    /// An administrator disabled the account.
+    Disabled,
 }
 
 impl EndReason {
@@ -106,6 +110,7 @@ impl EndReason {
             Self::Reuse => "reuse",
             Self::Admin => "admin",
             Self::PasswordChange => "password_change",
+            Self::Disabled => "disabled",
         }
     }
 }
@@ -170,14 +175,17 @@ pub struct PrunePolicy {
 }
 
 impl Store {
-    /// Inserts a session and its first refresh token, atomically.
-    pub async fn insert_session(&self, session: &NewSession<'_>) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
+    /// Inserts a session and its first refresh token, atomically, if the user exists and is
+    /// not disabled (checked in the same statement, so a login racing an administrator's
+    /// disabling cannot slip a session in after it); `false` when not.
+    pub async fn insert_session(&self, session: &NewSession<'_>) -> Result<bool, StoreError> {
+        let inserted = on_pool!(self, |pool| {
             let mut tx = pool.begin_with(self.begin_write()).await?;
-            sqlx::query(
+            let inserted = sqlx::query(
                 "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at,
                                        access_expires_at, client_ip, user_agent)
-                 VALUES ($1, $2, $3, $3, $4, $5, $6, $7)",
+                 SELECT $1, $2, $3, $3, $4, $5, $6, $7
+                 WHERE EXISTS (SELECT 1 FROM users WHERE id = $2 AND disabled_at IS NULL)",
             )
             .bind(DbId(session.id))
             .bind(DbId(session.user_id))
@@ -187,13 +195,18 @@ impl Store {
             .bind(session.client_ip)
             .bind(session.user_agent)
             .execute(&mut *tx)
-            .await?;
-            insert_active_token(session.refresh_token_hash, session.id, session.created_at)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                tx.rollback().await.map(|()| false)
+            } else {
+                insert_active_token(session.refresh_token_hash, session.id, session.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await.map(|()| true)
+            }
         })?;
-        Ok(())
+        Ok(inserted)
     }
 
     /// Finds a refresh token by hash, with its session and user.
@@ -205,7 +218,7 @@ impl Store {
             sqlx::query_as::<_, TokenRow>(
                 "SELECT t.session_id, t.used_at, t.successor_sealed,
                         s.last_used_at, s.expires_at, s.ended_at,
-                        u.id AS user_id, u.email, u.phone, u.role
+                        u.id AS user_id, u.email, u.phone, u.role, u.disabled_at
                  FROM refresh_tokens t
                  JOIN sessions s ON s.id = t.session_id
                  JOIN users u ON u.id = s.user_id
@@ -303,20 +316,27 @@ impl Store {
         Ok(ended)
     }
 
-    /// Whether session `id` is `user_id`'s and has not ended: what the issuer's own endpoints
-    /// check of an access token beyond its signature and claims, so that a logout, a password
-    /// change or an operator ends that token's use there at once.
-    pub async fn is_session_live(&self, id: Uuid, user_id: Uuid) -> Result<bool, StoreError> {
-        let live = on_pool!(self, |pool| {
-            sqlx::query_scalar::<_, i32>(
-                "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND ended_at IS NULL",
+    /// The current role of `user_id` if session `id` is theirs, has not ended, and the
+    /// account is not disabled: what the issuer's own endpoints check of an access token beyond
+    /// its signature and claims, so that a logout, a password change or an administrator ends
+    /// that token's use there at once (and a changed role applies at once).
+    pub async fn live_session_role(
+        &self,
+        id: Uuid,
+        user_id: Uuid,
+    ) -> Result<Option<String>, StoreError> {
+        let role = on_pool!(self, |pool| {
+            sqlx::query_scalar::<_, String>(
+                "SELECT u.role FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.id = $1 AND s.user_id = $2 AND s.ended_at IS NULL
+                   AND u.disabled_at IS NULL",
             )
             .bind(DbId(id))
             .bind(DbId(user_id))
             .fetch_optional(pool)
             .await
         })?;
-        Ok(live.is_some())
+        Ok(role)
     }
 
     /// A user's sessions, newest first.
@@ -348,6 +368,8 @@ impl Store {
             sqlx::query_scalar::<_, DbId>(
                 "SELECT id FROM sessions
                  WHERE ended_at IS NOT NULL AND access_expires_at >= $1
+                 UNION
+                 SELECT id FROM revoked_sessions WHERE access_expires_at >= $1
                  ORDER BY id",
             )
             .bind(now.saturating_sub(margin))
@@ -389,6 +411,11 @@ impl Store {
                     break;
                 }
             }
+            // Sessions of deleted accounts leave the list as ended ones do.
+            sqlx::query("DELETE FROM revoked_sessions WHERE access_expires_at < $1")
+                .bind(access_gone)
+                .execute(pool)
+                .await?;
             sqlx::query(
                 "UPDATE refresh_tokens SET successor_sealed = NULL
                  WHERE successor_sealed IS NOT NULL AND used_at < $1",
@@ -494,6 +521,7 @@ struct TokenRow {
     email: Option<String>,
     phone: Option<String>,
     role: String,
+    disabled_at: Option<i64>,
 }
 
 impl From<TokenRow> for RefreshTokenRecord {
@@ -509,6 +537,7 @@ impl From<TokenRow> for RefreshTokenRecord {
             email: row.email,
             phone: row.phone,
             role: row.role,
+            user_disabled: row.disabled_at.is_some(),
         }
     }
 }

@@ -48,6 +48,8 @@ pub struct UserRecord {
     pub password_hash: Option<String>,
     /// Role.
     pub role: String,
+    /// Whether an administrator disabled the account (no login, refresh or phone login).
+    pub disabled: bool,
 }
 
 /// What an account shows its owner (`GET /me`).
@@ -80,7 +82,14 @@ pub struct PasswordChange<'a> {
     pub now: i64,
 }
 
-type UserRow = (DbId, Option<String>, Option<String>, Option<String>, String);
+type UserRow = (
+    DbId,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<i64>,
+);
 type ProfileRow = (
     DbId,
     Option<String>,
@@ -91,16 +100,17 @@ type ProfileRow = (
 );
 
 const SELECT_BY_PHONE: &str =
-    "SELECT id, email, phone, password_hash, role FROM users WHERE phone = $1";
+    "SELECT id, email, phone, password_hash, role, disabled_at FROM users WHERE phone = $1";
 
 impl From<UserRow> for UserRecord {
-    fn from((id, email, phone, password_hash, role): UserRow) -> Self {
+    fn from((id, email, phone, password_hash, role, disabled_at): UserRow) -> Self {
         Self {
             id: id.into(),
             email,
             phone,
             password_hash,
             role,
+            disabled: disabled_at.is_some(),
         }
     }
 }
@@ -139,7 +149,7 @@ impl Store {
         email: &Email,
     ) -> Result<Option<UserRecord>, StoreError> {
         self.find_user(
-            "SELECT id, email, phone, password_hash, role FROM users WHERE email = $1",
+            "SELECT id, email, phone, password_hash, role, disabled_at FROM users WHERE email = $1",
             email.as_str(),
         )
         .await
@@ -149,7 +159,7 @@ impl Store {
     pub async fn find_user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
         let row = on_pool!(self, |pool| {
             sqlx::query_as::<_, UserRow>(
-                "SELECT id, email, phone, password_hash, role FROM users WHERE id = $1",
+                "SELECT id, email, phone, password_hash, role, disabled_at FROM users WHERE id = $1",
             )
             .bind(DbId(id))
             .fetch_optional(pool)

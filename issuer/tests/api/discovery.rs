@@ -89,12 +89,18 @@ async fn discovery_points_at_the_jwks_and_the_endpoints(backend: Backend) {
     assert_eq!(discovery["refresh_endpoint"], format!("{ISSUER}/refresh"));
     assert_eq!(discovery["logout_endpoint"], format!("{ISSUER}/logout"));
     assert_eq!(discovery["userinfo_endpoint"], format!("{ISSUER}/me"));
-    assert_eq!(discovery["sessions_endpoint"], format!("{ISSUER}/me/sessions"));
+    assert_eq!(
+        discovery["sessions_endpoint"],
+        format!("{ISSUER}/me/sessions")
+    );
     assert_eq!(
         discovery["password_change_endpoint"],
         format!("{ISSUER}/me/password")
     );
-    assert_eq!(discovery["logout_all_endpoint"], format!("{ISSUER}/logout-all"));
+    assert_eq!(
+        discovery["logout_all_endpoint"],
+        format!("{ISSUER}/logout-all")
+    );
     assert_eq!(
         discovery["revoked_sessions_endpoint"],
         format!("{ISSUER}/revoked-sessions")

@@ -3,6 +3,7 @@
 //! processes of the replica and secrets tests, and the waits come from the workspace's
 //! `test-support` crate; `helpers` adds what is the issuer's own (`spawn_app`, the test app).
 
+mod admin;
 mod architecture;
 mod cors;
 mod database;

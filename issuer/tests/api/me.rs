@@ -21,7 +21,7 @@ const SESSION_ENDED: &str = "the token's session has ended";
 
 impl TestApp {
     /// `method path` with `token` as the bearer and an optional JSON body.
-    async fn with_token(
+    pub(crate) async fn with_token(
         &self,
         method: Method,
         path: &str,
@@ -40,7 +40,7 @@ impl TestApp {
     }
 
     /// `GET /me` with `token`, asserting 200.
-    async fn me(&self, token: &str) -> Value {
+    pub(crate) async fn me(&self, token: &str) -> Value {
         let response = self.with_token(Method::GET, "/me", token, None).await;
         assert_eq!(response.status(), 200);
         response.json().await.expect("json body")
@@ -64,13 +64,13 @@ impl TestApp {
     }
 }
 
-fn access(tokens: &Value) -> &str {
+pub(crate) fn access(tokens: &Value) -> &str {
     tokens["access_token"].as_str().expect("access_token")
 }
 
 /// Asserts the answer to a token whose session has ended: as the verifier layer answers a
 /// revoked token.
-async fn assert_session_ended(response: Response) {
+pub(crate) async fn assert_session_ended(response: Response) {
     let challenge = response.headers()["www-authenticate"].to_str().unwrap();
     assert!(
         challenge.contains(r#"error="invalid_token""#),

@@ -54,7 +54,7 @@ impl TestApp {
     }
 
     /// Starts a login of `phone` (asserting 202) and returns the code it was sent.
-    async fn code_for(&self, phone: &str) -> String {
+    pub(crate) async fn code_for(&self, phone: &str) -> String {
         let response = self.otp_start(phone).await;
         assert_eq!(response.status(), 202, "start {phone}");
         self.otp_outbox

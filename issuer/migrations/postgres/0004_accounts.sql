@@ -1,0 +1,21 @@
+-- The same change as migrations/sqlite 0006: e-mail verification, disabling, an audit trail,
+-- and the sessions of deleted accounts kept on the revocation list.
+ALTER TABLE users ADD COLUMN email_verified_at bigint;
+ALTER TABLE users ADD COLUMN disabled_at bigint;
+
+CREATE TABLE revoked_sessions (
+    id                uuid   PRIMARY KEY,           -- the session id (`sid`)
+    access_expires_at bigint NOT NULL
+);
+
+CREATE INDEX revoked_sessions_access_expires_at ON revoked_sessions (access_expires_at);
+
+CREATE TABLE audit_log (
+    id        uuid   PRIMARY KEY,                   -- UUID (v7): orders the rows in time
+    at        bigint NOT NULL,                      -- Unix seconds
+    actor     text   NOT NULL,                      -- the administrator's user id, or 'cli'
+    action    text   NOT NULL,                      -- e.g. 'user.disable'
+    target    text,                                 -- the user id acted on (kept after a deletion)
+    client_ip text,                                 -- where the request came from (HTTP only)
+    details   text                                  -- JSON: what changed (e.g. the new role)
+);

@@ -1,0 +1,27 @@
+-- Accounts an operator manages: e-mail verification, disabling, an audit trail, and the sessions
+-- of deleted accounts kept on the revocation list.
+
+-- When the user proved they read mail at their address; NULL until then (and for phone users).
+ALTER TABLE users ADD COLUMN email_verified_at INTEGER;
+-- When an administrator disabled the account; NULL while it may log in.
+ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+
+-- Sessions of deleted accounts whose access tokens may still be live: listed at
+-- /revoked-sessions like ended sessions, until `access_expires_at` plus the margin.
+CREATE TABLE revoked_sessions (
+    id                TEXT    PRIMARY KEY NOT NULL,  -- the session id (`sid`)
+    access_expires_at INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX revoked_sessions_access_expires_at ON revoked_sessions (access_expires_at);
+
+-- What administrators did: one row per action, never a secret.
+CREATE TABLE audit_log (
+    id        TEXT    PRIMARY KEY NOT NULL,  -- UUID (v7): orders the rows in time
+    at        INTEGER NOT NULL,              -- Unix seconds
+    actor     TEXT    NOT NULL,              -- the administrator's user id, or 'cli'
+    action    TEXT    NOT NULL,              -- e.g. 'user.disable'
+    target    TEXT,                          -- the user id acted on (kept after a deletion)
+    client_ip TEXT,                          -- where the request came from (HTTP only)
+    details   TEXT                           -- JSON: what changed (e.g. the new role)
+) STRICT;

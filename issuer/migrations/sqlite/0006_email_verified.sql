@@ -1,2 +1,0 @@
--- When the user proved they read mail at their address; NULL until then (and for phone users).
-ALTER TABLE users ADD COLUMN email_verified_at INTEGER;
