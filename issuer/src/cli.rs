@@ -116,11 +116,50 @@ pub struct SessionRevokeArgs {
     pub sid: Option<String>,
 }
 
-/// `issuer user ...`
+/// `issuer user ...`: every change but `add` writes a row to the audit trail (actor `cli`),
+/// as the admin API does.
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create an account with any role (the only way to grant roles outside SELF_SERVICE_ROLES).
     Add(UserAddArgs),
+    /// List accounts in creation order: id, e-mail, phone, role, state, created.
+    List {
+        /// Only accounts whose e-mail or phone contains this (case-insensitive).
+        #[arg(long)]
+        query: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+    },
+    /// Show one account and its sessions.
+    Show {
+        /// The account: e-mail address, phone number (starting with `+`) or id.
+        user: String,
+    },
+    /// Give an account a role (any, `admin` included); its tokens carry it from their next
+    /// refresh.
+    SetRole {
+        /// The account: e-mail address, phone number (starting with `+`) or id.
+        user: String,
+        /// The new role.
+        role: String,
+    },
+    /// Disable an account: no login, refresh or phone login, and every session ends now.
+    Disable {
+        /// The account: e-mail address, phone number (starting with `+`) or id.
+        user: String,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        /// The account: e-mail address, phone number (starting with `+`) or id.
+        user: String,
+    },
+    /// Delete an account and every row of it; its sessions stay on the revocation list until
+    /// their access tokens expire, and its e-mail can register again.
+    Delete {
+        /// The account: e-mail address, phone number (starting with `+`) or id.
+        user: String,
+    },
 }
 
 /// Arguments of `issuer user add`.

@@ -12,8 +12,12 @@ use crate::domain::{Email, Password, Phone, Role};
 use crate::keys::lifecycle::Phase;
 use crate::keys::{self, RsaSigningKey, manifest, rotation};
 use crate::passwords::{PasswordHashing, QueuePolicy};
+use crate::sessions::revocation_floor;
 use crate::startup::{Application, StartupError};
-use crate::storage::{EndReason, SessionScope, Store, StoreError, UserRecord};
+use crate::storage::{
+    Actor, EndReason, SessionScope, SessionSummary, Store, StoreError, UserQuery, UserRecord,
+    UserSummary, UserUpdate,
+};
 use crate::time::{format_time, seconds};
 
 /// A command failed. `Display` is the one line printed before exiting.
@@ -43,7 +47,7 @@ pub enum CommandError {
     #[error("database error: {0}")]
     Store(#[from] StoreError),
     /// The named account does not exist.
-    #[error("no account with email or phone {0}")]
+    #[error("no account with email, phone or id {0}")]
     NoSuchUser(String),
     /// `issuer healthcheck`: the server did not answer 200.
     #[error("{url} is not ready: {reason}")]
@@ -74,9 +78,7 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
             };
             healthcheck(&url).await
         }
-        Command::User(UserCommand::Add(args)) => {
-            add_user(Config::from_raw(&cli.settings)?, args).await
-        }
+        Command::User(command) => user(Config::from_raw(&cli.settings)?, command).await,
         Command::Session(command) => session(Config::from_raw(&cli.settings)?, command).await,
         Command::Keys(command) => keys_command(&Config::from_raw(&cli.settings)?, command),
     }
@@ -210,7 +212,7 @@ async fn healthcheck(url: &str) -> Result<(), CommandError> {
     }
 }
 
-async fn add_user(config: Config, args: UserAddArgs) -> Result<(), CommandError> {
+async fn add_user(store: &Store, args: UserAddArgs) -> Result<(), CommandError> {
     let invalid = |flag, reason: String| CommandError::InvalidArgument { flag, reason };
     let email = Email::parse(&args.email).map_err(|e| invalid("--email", e.to_string()))?;
     let raw_password = match args.password {
@@ -221,13 +223,11 @@ async fn add_user(config: Config, args: UserAddArgs) -> Result<(), CommandError>
         Password::parse(raw_password).map_err(|e| invalid("--password", e.to_string()))?;
     let role = Role::parse(&args.role).map_err(|e| invalid("--role", e.to_string()))?;
 
-    let store = setup(Store::open(&config.database).await)?;
     let hashing = setup(PasswordHashing::new(QueuePolicy::unlimited(1)))?;
     let admission = hashing.admit().expect("an unlimited queue admits");
-    let account = create_account(&store, admission, email, password, role, SystemClock.now())
+    let account = create_account(store, admission, email, password, role, SystemClock.now())
         .await
         .map_err(CommandError::UserAdd)?;
-    store.close().await;
     println!(
         "created user {} <{}> with role {}",
         account.id, account.email, account.role
@@ -245,15 +245,17 @@ async fn session(config: Config, command: SessionCommand) -> Result<(), CommandE
     result
 }
 
-/// The account named by `--user`: a phone number (starting with `+`) or an e-mail address.
-/// A number is looked up as a login looks it up, so an account stored under its legacy form
-/// is found (and moved to the canonical form).
+/// The account named by `--user`: a phone number (starting with `+`), an id, or an e-mail
+/// address. A number is looked up as a login looks it up, so an account stored under its legacy
+/// form is found (and moved to the canonical form).
 async fn find_user(store: &Store, user: &str) -> Result<UserRecord, CommandError> {
     let invalid = |reason: String| CommandError::InvalidArgument {
         flag: "--user",
         reason,
     };
-    let (found, name) = if user.trim_start().starts_with('+') {
+    let (found, name) = if let Ok(id) = uuid::Uuid::parse_str(user.trim()) {
+        (store.find_user_by_id(id).await?, id.to_string())
+    } else if user.trim_start().starts_with('+') {
         let phone = Phone::parse(user).map_err(|e| invalid(e.to_string()))?;
         let now = unix_seconds(SystemClock.now());
         (
@@ -269,7 +271,12 @@ async fn find_user(store: &Store, user: &str) -> Result<UserRecord, CommandError
 
 async fn list_sessions(store: &Store, email: &str) -> Result<(), CommandError> {
     let user = find_user(store, email).await?;
-    let sessions = store.list_user_sessions(user.id).await?;
+    print_sessions(&store.list_user_sessions(user.id).await?);
+    Ok(())
+}
+
+/// Sessions as a tab-separated table, with a header line.
+fn print_sessions(sessions: &[SessionSummary]) {
     println!("sid\tcreated\tlast_used\texpires\tstate\tclient_ip\tuser_agent");
     for session in sessions {
         let state = match &session.ended {
@@ -286,7 +293,114 @@ async fn list_sessions(store: &Store, email: &str) -> Result<(), CommandError> {
             session.user_agent.as_deref().unwrap_or("-"),
         );
     }
+}
+
+/// `issuer user add|list|show|set-role|disable|enable|delete`.
+async fn user(config: Config, command: UserCommand) -> Result<(), CommandError> {
+    let store = setup(Store::open(&config.database).await)?;
+    let result = user_command(&store, command).await;
+    store.close().await;
+    result
+}
+
+async fn user_command(store: &Store, command: UserCommand) -> Result<(), CommandError> {
+    let actor = Actor {
+        name: "cli",
+        client_ip: None,
+        now: unix_seconds(SystemClock.now()),
+    };
+    let update = async |user: &str, update: UserUpdate<'_>| {
+        let user = find_user(store, user).await?;
+        let ended = store
+            .update_user(user.id, &update, &actor)
+            .await?
+            .ok_or_else(|| CommandError::NoSuchUser(user.id.to_string()))?;
+        Ok::<_, CommandError>((user, ended))
+    };
+    match command {
+        UserCommand::Add(args) => add_user(store, args).await?,
+        UserCommand::List { query, limit } => {
+            let contains = query.unwrap_or_default().trim().to_lowercase();
+            let query = UserQuery {
+                contains: &contains,
+                after: None,
+                limit,
+            };
+            println!("id\temail\tphone\trole\tstate\tcreated");
+            for user in store.list_users(&query).await? {
+                print_user(&user);
+            }
+        }
+        UserCommand::Show { user } => {
+            let user = find_user(store, &user).await?;
+            let summary = store
+                .user_summary(user.id)
+                .await?
+                .ok_or_else(|| CommandError::NoSuchUser(user.id.to_string()))?;
+            println!("id\temail\tphone\trole\tstate\tcreated");
+            print_user(&summary);
+            println!();
+            print_sessions(&store.list_user_sessions(user.id).await?);
+        }
+        UserCommand::SetRole { user, role } => {
+            let role = Role::parse(&role).map_err(|e| CommandError::InvalidArgument {
+                flag: "ROLE",
+                reason: e.to_string(),
+            })?;
+            let change = UserUpdate {
+                role: Some(&role),
+                disabled: None,
+            };
+            let (user, _) = update(&user, change).await?;
+            println!(
+                "{} now has role {role} (in its tokens from their next refresh)",
+                user.id
+            );
+        }
+        UserCommand::Disable { user } => {
+            let change = UserUpdate {
+                role: None,
+                disabled: Some(true),
+            };
+            let (user, ended) = update(&user, change).await?;
+            println!("disabled {}; ended {ended} session(s)", user.id);
+        }
+        UserCommand::Enable { user } => {
+            let change = UserUpdate {
+                role: None,
+                disabled: Some(false),
+            };
+            let (user, _) = update(&user, change).await?;
+            println!("enabled {}", user.id);
+        }
+        UserCommand::Delete { user } => {
+            let user = find_user(store, &user).await?;
+            if !store
+                .delete_user(user.id, revocation_floor(actor.now), &actor)
+                .await?
+            {
+                return Err(CommandError::NoSuchUser(user.id.to_string()));
+            }
+            println!("deleted {}", user.id);
+        }
+    }
     Ok(())
+}
+
+/// One account as a tab-separated line.
+fn print_user(user: &UserSummary) {
+    let state = match user.disabled_at {
+        Some(at) => format!("disabled@{}", format_time(at)),
+        None => "active".to_owned(),
+    };
+    println!(
+        "{}\t{}\t{}\t{}\t{state}\t{}",
+        user.id,
+        user.email.as_deref().unwrap_or("-"),
+        user.phone.as_deref().unwrap_or("-"),
+        user.role,
+        format_time(user.created_at),
+    );
 }
 
 async fn revoke_sessions(store: &Store, args: SessionRevokeArgs) -> Result<(), CommandError> {

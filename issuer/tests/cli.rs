@@ -701,7 +701,7 @@ fn session_commands_refuse_unknown_users_and_bad_ids_in_one_line() {
     assert!(!unknown.status.success());
     assert_eq!(
         single_error_line(&unknown),
-        "issuer: error: no account with email or phone nobody@example.com"
+        "issuer: error: no account with email, phone or id nobody@example.com"
     );
     let bad = workspace.run(&["session", "revoke", "--sid", "42"], &[]);
     assert!(single_error_line(&bad).starts_with("issuer: error: invalid --sid: "));
@@ -835,5 +835,145 @@ async fn keys_rotate_list_and_retire_drive_a_running_issuer_without_a_restart() 
     assert_eq!(
         single_error_line(&unknown),
         "issuer: error: no published key has the kid nope; see `issuer keys list`"
+    );
+}
+
+impl Workspace {
+    /// `issuer user ARGS`, asserting success; its standard output.
+    fn user(&self, args: &[&str]) -> String {
+        let mut all = vec!["user"];
+        all.extend_from_slice(args);
+        let output = self.run(&all, &[]);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    }
+
+    /// `issuer user add` of `email` with `role` and the password [`PASSWORD`].
+    fn add_user(&self, email: &str, role: &str) {
+        self.user(&[
+            "add",
+            "--email",
+            email,
+            "--password",
+            PASSWORD,
+            "--role",
+            role,
+        ]);
+    }
+}
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Logs `email` in on `issuer`; the response.
+async fn log_in(issuer: &Process, email: &str) -> reqwest::Response {
+    issuer
+        .post("/login", &json!({ "email": email, "password": PASSWORD }))
+        .await
+}
+
+#[tokio::test]
+async fn an_operator_manages_accounts_without_sql_and_every_change_is_audited() {
+    let workspace = Workspace::new();
+    workspace.keygen();
+    workspace.add_user("alice@example.com", "user");
+    workspace.add_user("root@example.com", "admin");
+
+    let listed = workspace.user(&["list"]);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines[0], "id\temail\tphone\trole\tstate\tcreated");
+    let alice: Vec<&str> = lines[1].split('\t').collect();
+    assert_eq!(alice[1..5], ["alice@example.com", "-", "user", "active"]);
+    let id = alice[0].to_owned();
+    assert_eq!(
+        workspace.user(&["list", "--query", "ROOT"]).lines().count(),
+        2
+    );
+
+    let set = workspace.user(&["set-role", "alice@example.com", "raider"]);
+    assert_eq!(
+        set.trim_end(),
+        format!("{id} now has role raider (in its tokens from their next refresh)")
+    );
+    let issuer = workspace.serve(&[]);
+    assert_eq!(log_in(&issuer, "alice@example.com").await.status(), 200);
+    let disabled = workspace.user(&["disable", &id]);
+    assert_eq!(
+        disabled.trim_end(),
+        format!("disabled {id}; ended 1 session(s)")
+    );
+    let refused = log_in(&issuer, "alice@example.com").await;
+    assert_eq!(refused.status(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "account_disabled");
+
+    workspace.user(&["enable", "alice@example.com"]);
+    let login = log_in(&issuer, "alice@example.com").await;
+    assert_eq!(login.status(), 200);
+    let tokens: Value = login.json().await.unwrap();
+    assert_eq!(
+        token_claims(tokens["access_token"].as_str().unwrap())["role"],
+        "raider"
+    );
+    let shown = workspace.user(&["show", &id]);
+    assert!(
+        shown.contains("alice@example.com\t-\traider\tactive"),
+        "{shown}"
+    );
+    assert_eq!(
+        shown
+            .lines()
+            .filter(|line| line.contains("\tactive\t127.0.0.1\t"))
+            .count(),
+        1,
+        "one live session: {shown}"
+    );
+    assert!(shown.contains("ended:disabled@"), "{shown}");
+
+    assert_eq!(
+        workspace.user(&["delete", "alice@example.com"]).trim_end(),
+        format!("deleted {id}")
+    );
+    let gone = workspace.run(&["user", "show", &id], &[]);
+    assert_eq!(
+        single_error_line(&gone),
+        format!("issuer: error: no account with email, phone or id {id}")
+    );
+
+    // The audit trail names the command line as the actor, with no address.
+    let admin: Value = log_in(&issuer, "root@example.com")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let audit: Value = reqwest::Client::new()
+        .get(format!("{}/admin/audit", issuer.base_url))
+        .bearer_auth(admin["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<(&str, &str, &str, &Value)> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            (
+                entry["actor"].as_str().unwrap(),
+                entry["action"].as_str().unwrap(),
+                entry["target"].as_str().unwrap(),
+                &entry["client_ip"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("cli", "user.delete", id.as_str(), &Value::Null),
+            ("cli", "user.enable", id.as_str(), &Value::Null),
+            ("cli", "user.disable", id.as_str(), &Value::Null),
+            ("cli", "user.set_role", id.as_str(), &Value::Null),
+        ]
     );
 }
