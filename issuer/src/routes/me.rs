@@ -1,12 +1,14 @@
 //! Self-service, for the holder of an access token (`Authorization: Bearer`):
-//! `GET /me`, `GET /me/sessions`, `DELETE /me/sessions/{sid}`, `POST /logout-all` and
-//! `POST /me/password`.
+//! `GET /me`, `GET /me/sessions`, `DELETE /me/sessions/{sid}`, `POST /logout-all`,
+//! `POST /me/password` and `DELETE /me`.
 //!
 //! The issuer's own verifier layer checks the token first (signature with the issuer's own
 //! keys, `iss`, `aud`, expiry), answering as it does in front of any service. Then [`Caller`]
 //! looks the token's session up: a token whose session has ended (logout, password change,
 //! operator) is refused here at once, where services learn of it from `/revoked-sessions`
 //! within their poll interval.
+
+use std::net::IpAddr;
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
@@ -20,12 +22,14 @@ use verifier_middleware::{VerifiedClaims, Verifier};
 
 use super::client::client_address;
 use crate::clock::unix_seconds;
-use crate::domain::Password;
+use crate::domain::{Password, Phone};
 use crate::error::{ApiError, ApiJson};
 use crate::login::LoginError;
 use crate::metrics;
+use crate::routes::otp::check_code;
+use crate::sessions::revocation_floor;
 use crate::state::AppState;
-use crate::storage::{EndReason, PasswordChange, SessionScope, SessionSummary};
+use crate::storage::{Actor, EndReason, PasswordChange, SessionScope, SessionSummary, UserRecord};
 
 /// Routes of this feature, behind `verifier`'s layer (unknown methods are answered 405
 /// before it).
@@ -35,7 +39,7 @@ pub fn router(verifier: &Verifier) -> Router<AppState> {
         metrics::PASSWORD_CHANGES_TOTAL,
     );
     Router::new()
-        .route("/me", get(profile))
+        .route("/me", get(profile).delete(delete_account))
         .route("/me/sessions", get(sessions))
         .route("/me/sessions/{sid}", delete(end_session))
         .route("/logout-all", post(logout_all))
@@ -206,6 +210,32 @@ async fn logout_all(State(state): State<AppState>, caller: Caller) -> Result<Sta
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Checks `password` as a login would check it (the same back-off, so a stolen access token
+/// cannot be used to guess it); 401 `invalid_credentials` "the password is wrong" otherwise.
+async fn confirm_password(
+    state: &AppState,
+    client_ip: IpAddr,
+    user: &UserRecord,
+    password: String,
+) -> Result<(), ApiError> {
+    let Some(email) = &user.email else {
+        return Err(ApiError::WrongPassword);
+    };
+    let checked = state
+        .login
+        .log_in(client_ip, email, password)
+        .await
+        .map_err(|error| match error {
+            LoginError::InvalidCredentials => ApiError::WrongPassword,
+            other => other.into(),
+        })?;
+    if checked.id == user.id {
+        Ok(())
+    } else {
+        Err(ApiError::WrongPassword)
+    }
+}
+
 #[derive(Deserialize)]
 struct PasswordChangeRequest {
     current_password: String,
@@ -229,22 +259,12 @@ async fn change_password(
         .find_user_by_id(caller.user_id)
         .await?
         .ok_or(ApiError::SessionEnded)?;
-    let Some(email) = user.email else {
+    if user.email.is_none() {
         return Err(ApiError::Unprocessable(
             "this account logs in by phone and has no password".into(),
         ));
-    };
-    let checked = state
-        .login
-        .log_in(client_ip, &email, request.current_password)
-        .await
-        .map_err(|error| match error {
-            LoginError::InvalidCredentials => ApiError::WrongPassword,
-            other => other.into(),
-        })?;
-    if checked.id != caller.user_id {
-        return Err(ApiError::WrongPassword);
     }
+    confirm_password(&state, client_ip, &user, request.current_password).await?;
     let password_hash = state
         .passwords
         .admit()
@@ -261,5 +281,67 @@ async fn change_password(
         })
         .await?;
     tracing::info!(user_id = %caller.user_id, other_sessions_ended = ended, "password changed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct DeleteRequest {
+    password: Option<String>,
+    code: Option<String>,
+}
+
+/// `DELETE /me` `{password}`, or for a phone account `{code}` (a fresh code from
+/// `POST /otp/start`): the account and every row of it are deleted, its sessions stay on the
+/// revocation list until their access tokens expire, and its e-mail or number can sign up
+/// again. 204. Audited like an administrator's deletion, with the user as the actor.
+async fn delete_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    client_ip: Result<ClientIp, ClientIpRejection>,
+    ApiJson(request): ApiJson<DeleteRequest>,
+) -> Result<StatusCode, ApiError> {
+    let client_ip = client_address(client_ip)?;
+    let user = state
+        .store
+        .find_user_by_id(caller.user_id)
+        .await?
+        .ok_or(ApiError::SessionEnded)?;
+    match (&user.email, &user.phone) {
+        (Some(_), _) => {
+            let password = request
+                .password
+                .ok_or_else(|| ApiError::BadRequest("missing field `password`".into()))?;
+            confirm_password(&state, client_ip, &user, password).await?;
+        }
+        (None, Some(phone)) => {
+            let code = request.code.ok_or_else(|| {
+                ApiError::BadRequest("missing field `code` (from POST /otp/start)".into())
+            })?;
+            let otp = state.otp.as_ref().ok_or_else(|| {
+                ApiError::Unprocessable(
+                    "phone login is off, so no code can confirm this; ask an administrator".into(),
+                )
+            })?;
+            let phone = Phone::parse(phone).map_err(|e| ApiError::Internal(e.to_string()))?;
+            check_code(otp, client_ip, &phone, &code).await?;
+        }
+        (None, None) => return Err(ApiError::Internal("an account without a login".into())),
+    }
+    let name = caller.user_id.to_string();
+    let client = client_ip.to_canonical().to_string();
+    let actor = Actor {
+        name: &name,
+        client_ip: Some(&client),
+        now: unix_seconds(state.clock.now()),
+    };
+    let floor = revocation_floor(actor.now);
+    if !state
+        .store
+        .delete_user(caller.user_id, floor, &actor)
+        .await?
+    {
+        return Err(ApiError::SessionEnded);
+    }
+    tracing::info!(user_id = %caller.user_id, "account deleted by its owner");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,6 +7,7 @@
 //! logins. Limits: see [`crate::otp::OtpLimits`]; beyond `OTP_MAX_CONCURRENT` provider calls in
 //! flight, both answer 503 + `Retry-After` at once ([`Otp::admit`]).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -71,6 +72,30 @@ fn provider_call(otp: &Otp, endpoint: &'static str) -> Result<OwnedSemaphorePerm
         .ok_or_else(|| ApiError::shed(endpoint, BUSY_RETRY_AFTER))
 }
 
+/// Checks a code sent to `phone`, asked by `client_ip`: one provider call (or 503), counted
+/// against the check limits (or 429) before it is made, 401 `invalid_credentials` for a wrong,
+/// expired or used code. A right code is used up and resets the number's check count.
+pub(crate) async fn check_code(
+    otp: &Otp,
+    client_ip: IpAddr,
+    phone: &Phone,
+    code: &str,
+) -> Result<(), ApiError> {
+    let code = OtpCode::parse(code).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let call = provider_call(otp, "otp_verify")?;
+    if let Some(retry_after) = otp.limits.count_check(phone, client_ip).await? {
+        tracing::debug!(?phone, "code not checked: check limit reached");
+        return Err(ApiError::limited("otp_verify", retry_after));
+    }
+    if otp.provider.check(phone, &code).await? == Check::Rejected {
+        tracing::debug!(?phone, "code refused: wrong, expired or used");
+        return Err(ApiError::InvalidCode);
+    }
+    drop(call);
+    otp.limits.clear_checks(phone).await?;
+    Ok(())
+}
+
 fn parse_phone(raw: &str) -> Result<Phone, ApiError> {
     Phone::parse(raw).map_err(|e| ApiError::Unprocessable(e.to_string()))
 }
@@ -102,18 +127,7 @@ async fn verify(
     let otp = enabled(&state)?;
     let client_ip = client_address(client_ip)?;
     let phone = parse_phone(&request.phone)?;
-    let code = OtpCode::parse(&request.code).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    let call = provider_call(otp, "otp_verify")?;
-    if let Some(retry_after) = otp.limits.count_check(&phone, client_ip).await? {
-        tracing::debug!(?phone, "code not checked: check limit reached");
-        return Err(ApiError::limited("otp_verify", retry_after));
-    }
-    if otp.provider.check(&phone, &code).await? == Check::Rejected {
-        tracing::debug!(?phone, "phone login refused: wrong, expired or used code");
-        return Err(ApiError::InvalidCode);
-    }
-    drop(call);
-    otp.limits.clear_checks(&phone).await?;
+    check_code(otp, client_ip, &phone, &request.code).await?;
     // The code is used up from here: a database failure below answers 503, and the client
     // asks for a new code.
     let now = state.clock.now();

@@ -317,6 +317,107 @@ async fn guessing_the_current_password_meets_the_login_back_off(backend: Backend
     assert_error(second, 429, "rate_limited").await;
 }
 
+impl TestApp {
+    /// `DELETE /me` with `token` and `body`.
+    async fn delete_me(&self, token: &str, body: &Value) -> Response {
+        self.with_token(Method::DELETE, "/me", token, Some(body))
+            .await
+    }
+
+    /// Rows of `table` whose `column` is `id`, read on a connection of its own.
+    async fn rows_of(&self, table: &str, column: &str, id: &str) -> i64 {
+        let mut db = self.second_connection().await;
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE {column} = '{id}'");
+        let (count,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut db)
+            .await
+            .expect("count");
+        count
+    }
+}
+
+async fn deleting_ones_own_account_needs_the_password_and_leaves_nothing(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    let tokens = app.signed_in("alice@example.com").await;
+    let other = app.logged_in("alice@example.com").await;
+    let id = claims_of(access(&tokens))["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let missing = app.delete_me(access(&tokens), &json!({})).await;
+    assert_error(missing, 400, "invalid_request").await;
+    let wrong = app
+        .delete_me(access(&tokens), &json!({ "password": "not it at all" }))
+        .await;
+    assert_error(wrong, 401, "invalid_credentials").await;
+    assert_eq!(app.rows_of("users", "id", &id).await, 1);
+
+    let deleted = app
+        .delete_me(access(&tokens), &json!({ "password": PASSWORD }))
+        .await;
+
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(app.rows_of("users", "id", &id).await, 0);
+    assert_eq!(app.rows_of("sessions", "user_id", &id).await, 0);
+    assert_eq!(
+        app.rows_of("login_failures", "key", "account:alice@example.com")
+            .await,
+        0,
+        "the failed attempt is gone with the account"
+    );
+    let mut revoked = app.revoked_sids().await;
+    revoked.sort();
+    let mut expected = [sid(&tokens), sid(&other)];
+    expected.sort();
+    assert_eq!(
+        revoked, expected,
+        "its live tokens stay refused at the services"
+    );
+    assert_session_ended(
+        app.with_token(Method::GET, "/me", access(&other), None)
+            .await,
+    )
+    .await;
+    assert_error(
+        app.refresh(refresh_token(&other)).await,
+        401,
+        "invalid_grant",
+    )
+    .await;
+    let again = app.register("alice@example.com", None).await;
+    assert_ne!(again["id"], id, "a new account");
+}
+
+async fn a_phone_account_confirms_its_deletion_with_a_fresh_code(backend: Backend) {
+    let app = crate::otp::spawn_otp_app(&backend, &[]).await;
+    let tokens = app.phone_signed_in(crate::otp::PHONE).await;
+    let id = claims_of(access(&tokens))["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let missing = app
+        .delete_me(access(&tokens), &json!({ "password": "x" }))
+        .await;
+    assert_error(missing, 400, "invalid_request").await;
+    let code = app.code_for(crate::otp::PHONE).await;
+    let wrong_code = if code.starts_with('0') { "1" } else { "0" }.to_owned() + &code[1..];
+    let wrong = app
+        .delete_me(access(&tokens), &json!({ "code": wrong_code }))
+        .await;
+    assert_error(wrong, 401, "invalid_credentials").await;
+
+    let deleted = app
+        .delete_me(access(&tokens), &json!({ "code": code }))
+        .await;
+
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(app.rows_of("users", "id", &id).await, 0);
+    let again = app.phone_signed_in(crate::otp::PHONE).await;
+    assert_ne!(claims_of(access(&again))["sub"], id, "a new account");
+}
+
 #[tokio::test]
 async fn the_issuer_verifies_tokens_of_its_next_key_once_that_key_signs() {
     let keys = KeysDir::new();
@@ -344,6 +445,8 @@ async fn an_hs256_issuer_verifies_its_own_tokens_with_the_secret(backend: Backen
 }
 
 backend_tests!(
+    deleting_ones_own_account_needs_the_password_and_leaves_nothing,
+    a_phone_account_confirms_its_deletion_with_a_fresh_code,
     an_hs256_issuer_verifies_its_own_tokens_with_the_secret,
     the_profile_shows_the_callers_own_account,
     self_service_refuses_requests_without_a_valid_token,
