@@ -66,6 +66,14 @@ pub enum ApiError {
     /// layer answers a token on the revocation list.
     #[error("the token's session has ended")]
     SessionEnded,
+    /// 400: a mailed token is unknown, used, expired, or was sent to an address the account
+    /// no longer has (one answer for all).
+    #[error("the code is invalid, expired or used; ask for a new one")]
+    InvalidMailToken,
+    /// 403: the account's e-mail is not verified and `REQUIRE_EMAIL_VERIFICATION` is on (said
+    /// only once the password checked out).
+    #[error("verify your e-mail address first: POST /email/verify sends a new link")]
+    EmailNotVerified,
     /// 401: the refresh token is unknown, expired, reused or revoked (one answer for all).
     #[error("the refresh token is invalid, expired or revoked; log in again")]
     InvalidGrant,
@@ -132,9 +140,11 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RegistrationClosed | Self::AccountDisabled | Self::NotAdmin => {
-                StatusCode::FORBIDDEN
-            }
+            Self::RegistrationClosed
+            | Self::AccountDisabled
+            | Self::NotAdmin
+            | Self::EmailNotVerified => StatusCode::FORBIDDEN,
+            Self::InvalidMailToken => StatusCode::BAD_REQUEST,
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::InvalidCredentials
             | Self::InvalidCode
@@ -162,6 +172,8 @@ impl ApiError {
             Self::RegistrationClosed => "registration_closed",
             Self::AccountDisabled => "account_disabled",
             Self::NotAdmin => "insufficient_scope",
+            Self::EmailNotVerified => "email_not_verified",
+            Self::InvalidMailToken => "invalid_grant",
             Self::EmailTaken => "conflict",
             Self::InvalidCredentials | Self::InvalidCode | Self::WrongPassword => {
                 "invalid_credentials"

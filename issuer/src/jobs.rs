@@ -55,6 +55,10 @@ pub fn spawn_pruner(
             if let Err(error) = counts.prune().await {
                 tracing::warn!(%error, "pruning hourly counts failed; will retry");
             }
+            let now = crate::clock::unix_seconds(clock.now());
+            if let Err(error) = store.prune_email_tokens(now).await {
+                tracing::warn!(%error, "pruning mailed tokens failed; will retry");
+            }
             if let Some(limits) = &otp_limits
                 && let Err(error) = limits.prune().await
             {

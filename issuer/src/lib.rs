@@ -17,12 +17,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod account_mail;
 pub mod accounts;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod cors;
 pub mod domain;
+pub mod email;
 pub mod error;
 pub mod jobs;
 pub mod keys;

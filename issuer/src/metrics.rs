@@ -7,6 +7,7 @@
 //! | `issuer_registrations_total` | counter | `result` | `POST /register` answers |
 //! | `issuer_refreshes_total` | counter | `result` | `POST /refresh` answers |
 //! | `issuer_password_changes_total` | counter | `result` | `POST /me/password` answers |
+//! | `issuer_password_resets_total` | counter | `result` | `POST /password-reset/confirm` answers |
 //! | `issuer_admin_actions_total` | counter | `action` | changes made through the admin API |
 //! | `issuer_otp_starts_total` | counter | `result` | `POST /otp/start` answers |
 //! | `issuer_otp_verifications_total` | counter | `result` | `POST /otp/verify` answers |
@@ -35,6 +36,8 @@ use axum::response::Response;
 
 /// Counter: changes made through the admin API, by `action`.
 pub const ADMIN_ACTIONS_TOTAL: &str = "issuer_admin_actions_total";
+/// Counter: `POST /password-reset/confirm` answers, by `result`.
+pub const PASSWORD_RESETS_TOTAL: &str = "issuer_password_resets_total";
 /// Counter: `POST /me/password` answers, by `result`.
 pub const PASSWORD_CHANGES_TOTAL: &str = "issuer_password_changes_total";
 /// Counter: `POST /login` answers, by `result`.
@@ -142,10 +145,14 @@ impl Drop for GaugeGuard {
 }
 
 /// Every counter and its description (Prometheus `# HELP`).
-const COUNTERS: [(&str, &str); 13] = [
+const COUNTERS: [(&str, &str); 14] = [
     (LOGINS_TOTAL, "POST /login answers, by result."),
     (REGISTRATIONS_TOTAL, "POST /register answers, by result."),
     (REFRESHES_TOTAL, "POST /refresh answers, by result."),
+    (
+        PASSWORD_RESETS_TOTAL,
+        "POST /password-reset/confirm answers, by result.",
+    ),
     (
         PASSWORD_CHANGES_TOTAL,
         "POST /me/password answers, by result.",

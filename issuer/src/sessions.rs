@@ -25,8 +25,8 @@ use crate::storage::{
 };
 use crate::time::seconds;
 use crate::tokens::{
-    AccessClaims, REFRESH_TOKEN_LEN, SealError, SessionPolicy, SignError, Signer, Subject,
-    TokenSettings, new_refresh_token, open_successor, refresh_token_hash, seal_successor,
+    AccessClaims, OPAQUE_TOKEN_LEN, SealError, SessionPolicy, SignError, Signer, Subject,
+    TokenSettings, new_opaque_token, opaque_token_hash, open_successor, seal_successor,
 };
 
 /// How long after an access token's `exp` its ended session stays on the revocation list: the
@@ -186,13 +186,13 @@ impl Sessions {
             role: &user.role,
         };
         let access = self.sign_access(&subject, now, expires_at)?;
-        let refresh_token = new_refresh_token();
+        let refresh_token = new_opaque_token();
         let inserted = self
             .store
             .insert_session(&NewSession {
                 id: session_id,
                 user_id: user.id,
-                refresh_token_hash: &refresh_token_hash(&refresh_token),
+                refresh_token_hash: &opaque_token_hash(&refresh_token),
                 created_at: unix_seconds(now),
                 expires_at,
                 access_expires_at: access.exp,
@@ -208,23 +208,23 @@ impl Sessions {
 
     /// Rotates `token`: the caller gets a new pair and `token` is used up.
     pub async fn refresh(&self, token: &str) -> Result<TokenPair, SessionError> {
-        if token.len() != REFRESH_TOKEN_LEN {
+        if token.len() != OPAQUE_TOKEN_LEN {
             return Err(refuse(Refusal::Unknown));
         }
-        let hash = refresh_token_hash(token);
+        let hash = opaque_token_hash(token);
         let now = self.clock.now();
         let record = self.find_live(&hash, now).await?;
         if record.used_at.is_some() {
             return self.duplicate(token, &record, now).await;
         }
-        let successor = new_refresh_token();
+        let successor = new_opaque_token();
         let access = self.sign_access(&record.subject(), now, record.expires_at)?;
         let outcome = self
             .store
             .rotate_refresh_token(&Rotation {
                 session_id: record.session_id,
                 old_hash: &hash,
-                new_hash: &refresh_token_hash(&successor),
+                new_hash: &opaque_token_hash(&successor),
                 successor_sealed: &seal_successor(token, &successor, record.session_id)?,
                 now: unix_seconds(now),
                 access_expires_at: access.exp,
@@ -244,10 +244,10 @@ impl Sessions {
     /// Ends the session `token` belongs to. Unknown tokens and ended sessions are not errors:
     /// logging out is idempotent and tells nothing about the token.
     pub async fn logout(&self, token: &str) -> Result<(), SessionError> {
-        if token.len() != REFRESH_TOKEN_LEN {
+        if token.len() != OPAQUE_TOKEN_LEN {
             return Ok(());
         }
-        let hash = refresh_token_hash(token);
+        let hash = opaque_token_hash(token);
         if let Some(record) = self.store.find_refresh_token(&hash).await? {
             let now = unix_seconds(self.clock.now());
             let scope = SessionScope::Session(record.session_id);

@@ -17,8 +17,10 @@ use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 use verifier_middleware::Verifier;
 
+use crate::account_mail::AccountMail;
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::config::Config;
+use crate::email::{EmailSetupError, MailOutbox, Mailer};
 use crate::error::{ApiError, InternalCause};
 use crate::jobs::{self, Prunable};
 use crate::keys::KeyError;
@@ -45,6 +47,9 @@ pub enum StartupError {
     /// The password hasher could not be set up.
     #[error(transparent)]
     Hashing(#[from] HashError),
+    /// The SMTP transport could not be set up.
+    #[error(transparent)]
+    Email(#[from] EmailSetupError),
     /// The SMS provider's client could not be set up.
     #[error(transparent)]
     Otp(#[from] OtpSetupError),
@@ -105,6 +110,7 @@ pub struct Application {
     sessions: SessionPolicy,
     signer: Arc<Signer>,
     otp_outbox: Option<Outbox>,
+    mail_outbox: Option<MailOutbox>,
 }
 
 impl Application {
@@ -141,6 +147,15 @@ impl Application {
         };
         let signer = Arc::new(signer);
         let counts = HourlyCounts::new(store.clone(), Arc::clone(&clock));
+        let (account_mail, mail_outbox) = match &config.email {
+            Some(email) => {
+                let (mailer, outbox) = Mailer::build(email)?;
+                let mail =
+                    AccountMail::new(store.clone(), mailer, counts.clone(), Arc::clone(&clock));
+                (Some(mail), outbox)
+            }
+            None => (None, None),
+        };
         let session_policy = config.tokens.sessions;
         let throttle = LoginThrottle::new(store.clone(), config.login_throttle, Arc::clone(&clock));
         let tokens = Arc::new(config.tokens);
@@ -172,6 +187,15 @@ impl Application {
             self_service_roles: config.accounts.self_service_roles.into(),
             registration_open: config.accounts.registration_open,
             otp: otp.clone(),
+            require_email_verification: config
+                .email
+                .as_ref()
+                .is_some_and(|email| email.require_verification),
+            registration_enumeration_safe: config
+                .email
+                .as_ref()
+                .is_some_and(|email| email.enumeration_safe),
+            account_mail,
         };
         let prunable = Prunable {
             store: store.clone(),
@@ -185,6 +209,7 @@ impl Application {
         let switches = routes::Switches {
             otp: otp.is_some(),
             registration: config.accounts.registration_open,
+            email: config.email.is_some(),
         };
         let router = routes::router(switches, &verifier)
             .merge(metrics)
@@ -208,6 +233,7 @@ impl Application {
             sessions: session_policy,
             signer,
             otp_outbox,
+            mail_outbox,
         })
     }
 
@@ -237,6 +263,12 @@ impl Application {
     /// hook for reading a code without a phone.
     pub fn otp_outbox(&self) -> Option<&Outbox> {
         self.otp_outbox.as_ref()
+    }
+
+    /// Where the local mail sender "sends" (`EMAIL_PROVIDER=local` only): the test hook for
+    /// reading a mailed token without a mailbox.
+    pub fn mail_outbox(&self) -> Option<&MailOutbox> {
+        self.mail_outbox.as_ref()
     }
 
     /// Serves until SIGTERM or Ctrl-C, then drains in-flight requests.

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::account_mail::AccountMail;
 use crate::clock::Clock;
 use crate::domain::Role;
 use crate::limits::RegistrationLimit;
@@ -41,4 +42,10 @@ pub struct AppState {
     pub registration_open: bool,
     /// Phone login; `None` when `OTP_PROVIDER=off`.
     pub otp: Option<Arc<Otp>>,
+    /// Password reset and e-mail verification by mail; `None` when `EMAIL_PROVIDER=off`.
+    pub account_mail: Option<AccountMail>,
+    /// Password logins wait for a verified e-mail (`REQUIRE_EMAIL_VERIFICATION`).
+    pub require_email_verification: bool,
+    /// `POST /register` answers the same for a taken e-mail (`REGISTRATION_ENUMERATION_SAFE`).
+    pub registration_enumeration_safe: bool,
 }

@@ -295,21 +295,22 @@ impl AccessClaims {
     }
 }
 
-/// A new refresh token: 256 random bits, base64url. Only its [`refresh_token_hash`] is stored.
-pub fn new_refresh_token() -> String {
+/// A new opaque token (a refresh token, or the token of a password-reset or verification mail):
+/// 256 random bits, base64url. Only its [`opaque_token_hash`] is stored.
+pub fn new_opaque_token() -> String {
     let bytes: [u8; 32] = rand::random();
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The stored form of a refresh token. A plain SHA-256 suffices: the token has 256 bits of
+/// The stored form of an opaque token. A plain SHA-256 suffices: the token has 256 bits of
 /// entropy, so there is nothing to brute-force, and lookups stay a single indexed read.
-pub fn refresh_token_hash(token: &str) -> String {
+pub fn opaque_token_hash(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, token.as_bytes()))
 }
 
-/// Length of a refresh token as issued (32 bytes in unpadded base64url); anything else is
+/// Length of an opaque token as issued (32 bytes in unpadded base64url); anything else is
 /// refused without a database lookup.
-pub const REFRESH_TOKEN_LEN: usize = 43;
+pub const OPAQUE_TOKEN_LEN: usize = 43;
 
 /// Sealing or opening a successor failed: a bug or corrupt data, never the client's fault.
 #[derive(Debug, thiserror::Error)]
@@ -370,13 +371,13 @@ mod tests {
 
     #[test]
     fn a_sealed_successor_opens_only_with_its_token_and_session() {
-        let (token, successor, sid) = (new_refresh_token(), new_refresh_token(), Uuid::now_v7());
+        let (token, successor, sid) = (new_opaque_token(), new_opaque_token(), Uuid::now_v7());
         let sealed = seal_successor(&token, &successor, sid).unwrap();
         assert!(!sealed.contains(&successor));
         assert_eq!(open_successor(&token, &sealed, sid).unwrap(), successor);
-        assert!(open_successor(&new_refresh_token(), &sealed, sid).is_err());
+        assert!(open_successor(&new_opaque_token(), &sealed, sid).is_err());
         assert!(open_successor(&token, &sealed, Uuid::now_v7()).is_err());
-        assert!(open_successor(&refresh_token_hash(&token), &sealed, sid).is_err());
+        assert!(open_successor(&opaque_token_hash(&token), &sealed, sid).is_err());
         assert!(open_successor(&token, "AAAA", sid).is_err());
     }
 
@@ -448,24 +449,24 @@ mod tests {
 
     #[test]
     fn refresh_tokens_have_the_documented_length() {
-        assert_eq!(new_refresh_token().len(), REFRESH_TOKEN_LEN);
+        assert_eq!(new_opaque_token().len(), OPAQUE_TOKEN_LEN);
     }
 
     #[test]
     fn refresh_tokens_carry_256_bits() {
-        let token = new_refresh_token();
+        let token = new_opaque_token();
         assert_eq!(URL_SAFE_NO_PAD.decode(&token).unwrap().len(), 32);
     }
 
     #[test]
     fn refresh_tokens_differ() {
-        assert_ne!(new_refresh_token(), new_refresh_token());
+        assert_ne!(new_opaque_token(), new_opaque_token());
     }
 
     #[test]
     fn the_stored_hash_is_not_the_token() {
-        let token = new_refresh_token();
-        assert_ne!(refresh_token_hash(&token), token);
-        assert_eq!(refresh_token_hash(&token), refresh_token_hash(&token));
+        let token = new_opaque_token();
+        assert_ne!(opaque_token_hash(&token), token);
+        assert_eq!(opaque_token_hash(&token), opaque_token_hash(&token));
     }
 }

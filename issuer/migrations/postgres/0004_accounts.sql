@@ -19,3 +19,15 @@ CREATE TABLE audit_log (
     client_ip text,                                 -- where the request came from (HTTP only)
     details   text                                  -- JSON: what changed (e.g. the new role)
 );
+
+CREATE TABLE email_tokens (
+    token_hash text   PRIMARY KEY,                  -- SHA-256 of the mailed token
+    user_id    uuid   NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    purpose    text   NOT NULL,                     -- 'password_reset' or 'email_verification'
+    email      text   NOT NULL,                     -- the address it was sent to
+    created_at bigint NOT NULL,
+    expires_at bigint NOT NULL
+);
+
+CREATE INDEX email_tokens_user_purpose ON email_tokens (user_id, purpose);
+CREATE INDEX email_tokens_expires_at ON email_tokens (expires_at);

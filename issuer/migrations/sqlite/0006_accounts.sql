@@ -1,4 +1,4 @@
--- Accounts an operator manages: e-mail verification, disabling, an audit trail, and the sessions
+-- Accounts: e-mail verification and password-reset tokens, disabling, an audit trail, and the sessions
 -- of deleted accounts kept on the revocation list.
 
 -- When the user proved they read mail at their address; NULL until then (and for phone users).
@@ -25,3 +25,17 @@ CREATE TABLE audit_log (
     client_ip TEXT,                          -- where the request came from (HTTP only)
     details   TEXT                           -- JSON: what changed (e.g. the new role)
 ) STRICT;
+
+-- Tokens mailed for a password reset or an e-mail verification: only their SHA-256, single use
+-- (a confirmation deletes the row), one live per user and purpose.
+CREATE TABLE email_tokens (
+    token_hash TEXT    PRIMARY KEY NOT NULL,
+    user_id    TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    purpose    TEXT    NOT NULL,                 -- 'password_reset' or 'email_verification'
+    email      TEXT    NOT NULL,                 -- the address it was sent to
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX email_tokens_user_purpose ON email_tokens (user_id, purpose);
+CREATE INDEX email_tokens_expires_at ON email_tokens (expires_at);

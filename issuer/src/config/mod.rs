@@ -4,7 +4,7 @@
 //! declared in the clap [`Args`] group of its feature, in this folder: [`server`],
 //! [`database`], [`keys`] (signing and the key ring), [`tokens`] (claims, lifetimes, sessions),
 //! [`login`] (back-off, registrations, client address), [`hashing`] (password-hashing
-//! capacity) and [`otp`] (phone login); logs and
+//! capacity), [`otp`] (phone login) and [`email`] (mail); logs and
 //! error reporting are the `telemetry` crate's `TelemetryArgs`. Values arrive as raw strings and
 //! each group's `parse` turns them into the settings type its feature owns (e.g.
 //! [`crate::throttle::ThrottlePolicy`]), so that a bad value is reported in one line that names
@@ -16,6 +16,7 @@
 //! file, the field of the feature's settings type, and the README's configuration row.
 
 pub mod database;
+pub mod email;
 pub mod hashing;
 pub mod keys;
 pub mod login;
@@ -34,6 +35,7 @@ pub use self::parse::ConfigError;
 
 use crate::accounts::AccountSettings;
 use crate::cors::CorsPolicy;
+use crate::email::EmailConfig;
 use crate::keys::live::RingSettings;
 use crate::otp::OtpConfig;
 use crate::passwords::QueuePolicy;
@@ -66,6 +68,10 @@ pub struct Settings {
     /// `OTP_*`, `TWILIO_*`.
     #[command(flatten)]
     pub otp: otp::OtpArgs,
+    /// `EMAIL_*`, `SMTP_*`, `APP_URL`, `REQUIRE_EMAIL_VERIFICATION`,
+    /// `REGISTRATION_ENUMERATION_SAFE`.
+    #[command(flatten)]
+    pub email: email::EmailArgs,
 }
 
 /// Everything the issuer needs to start, each part in its feature's type.
@@ -100,6 +106,8 @@ pub struct Config {
     pub hashing: QueuePolicy,
     /// Phone login by one-time code; `None` when `OTP_PROVIDER=off`.
     pub otp: Option<OtpConfig>,
+    /// Mail for password resets and verification; `None` when `EMAIL_PROVIDER=off`.
+    pub email: Option<EmailConfig>,
 }
 
 impl Config {
@@ -108,6 +116,7 @@ impl Config {
         let tokens = raw.tokens.parse()?;
         let keys = raw.keys.parse(tokens.access_token_ttl)?;
         let otp = otp::parse_otp(&raw.otp, &tokens.issuer)?;
+        let email = email::parse_email(&raw.email, &tokens.issuer)?;
         Ok(Self {
             listen: raw.server.parse()?,
             cors: raw.server.cors()?,
@@ -123,6 +132,7 @@ impl Config {
             body_limit_bytes: 64 * 1024,
             hashing: raw.hashing.parse()?,
             otp,
+            email,
         })
     }
 }

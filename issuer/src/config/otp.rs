@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::ConfigError;
-use super::parse::{invalid, parse_count, parse_ttl};
+use super::parse::{invalid, is_public_https, parse_count, parse_ttl};
 use crate::domain::Role;
 use crate::otp::{LocalCodePolicy, OtpConfig, OtpLimitPolicy, OtpProviderConfig, TwilioConfig};
 use crate::secret::Secret;
@@ -154,14 +154,7 @@ fn refuse_local_in_production(raw: &OtpArgs, issuer: &str) -> Result<(), ConfigE
     let twilio_configured = raw.twilio_account_sid.is_some()
         || raw.twilio_auth_token.is_some()
         || raw.twilio_verify_service_sid.is_some();
-    let public_issuer = issuer.strip_prefix("https://").is_some_and(|rest| {
-        let authority = rest.split('/').next().unwrap_or_default();
-        let host = match authority.split_once(']') {
-            Some((ipv6, _)) => ipv6.trim_start_matches('['),
-            None => authority.split(':').next().unwrap_or_default(),
-        };
-        !matches!(host, "localhost" | "127.0.0.1" | "::1")
-    });
+    let public_issuer = is_public_https(issuer);
     let why = if twilio_configured {
         "TWILIO_* credentials are set"
     } else if public_issuer {

@@ -65,6 +65,19 @@ pub(super) fn parse_bool(var: &'static str, raw: &str) -> Result<bool, ConfigErr
     }
 }
 
+/// Whether `issuer` is an `https://` URL on a host other than this one: what production looks
+/// like, where the development-only providers (they log secrets) are refused.
+pub(super) fn is_public_https(issuer: &str) -> bool {
+    issuer.strip_prefix("https://").is_some_and(|rest| {
+        let authority = rest.split('/').next().unwrap_or_default();
+        let host = match authority.split_once(']') {
+            Some((ipv6, _)) => ipv6.trim_start_matches('['),
+            None => authority.split(':').next().unwrap_or_default(),
+        };
+        !matches!(host, "localhost" | "127.0.0.1" | "::1")
+    })
+}
+
 /// A whole number of at least `min`.
 pub(super) fn parse_count(var: &'static str, raw: &str, min: u32) -> Result<u32, ConfigError> {
     match raw.parse::<u32>() {

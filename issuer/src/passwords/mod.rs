@@ -94,7 +94,7 @@ impl PasswordHashing {
             Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).map_err(HashError::new)?;
         let mut memory = argon::memory_for(&params);
         let started = Instant::now();
-        let secret = crate::tokens::new_refresh_token();
+        let secret = crate::tokens::new_opaque_token();
         let dummy_hash = argon::hash(&params, secret.as_bytes(), &mut memory)?;
         let hash_time = started.elapsed();
         Ok(Self {

@@ -43,6 +43,11 @@ struct Discovery {
     otp_start_endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     otp_verify_endpoint: Option<String>,
+    /// Mail, only when it is on (`EMAIL_PROVIDER` not `off`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password_reset_endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_verification_endpoint: Option<String>,
     token_signing_alg_values_supported: Vec<String>,
 }
 
@@ -64,6 +69,8 @@ async fn discovery(State(state): State<AppState>) -> impl IntoResponse {
         public_key_endpoint: url("/public-key"),
         otp_start_endpoint: state.otp.is_some().then(|| url("/otp/start")),
         otp_verify_endpoint: state.otp.is_some().then(|| url("/otp/verify")),
+        password_reset_endpoint: state.account_mail.is_some().then(|| url("/password-reset")),
+        email_verification_endpoint: state.account_mail.is_some().then(|| url("/email/verify")),
         token_signing_alg_values_supported: vec![format!("{:?}", state.signer.algorithm())],
         issuer,
     });

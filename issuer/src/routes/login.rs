@@ -40,6 +40,10 @@ async fn login(
         .login
         .log_in(client_ip, &request.email, request.password)
         .await?;
+    if state.require_email_verification && user.email.is_some() && !user.email_verified {
+        tracing::debug!(user_id = %user.id, "login refused: e-mail not verified");
+        return Err(ApiError::EmailNotVerified);
+    }
     let client = client_info(client_ip, &headers);
     Ok(state.sessions.start(&user, &client).await?.into())
 }

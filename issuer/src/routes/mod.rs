@@ -3,6 +3,7 @@
 pub mod admin;
 mod client;
 pub mod discovery;
+pub mod email;
 pub mod health;
 pub mod jwks;
 pub mod login;
@@ -29,6 +30,8 @@ pub struct Switches {
     pub otp: bool,
     /// `POST /register` creates accounts; when off it answers 403 `registration_closed`.
     pub registration: bool,
+    /// The password-reset and verification routes (mail on).
+    pub email: bool,
 }
 
 /// Every route of the issuer, with JSON answers for unknown paths and methods; the phone login
@@ -38,6 +41,11 @@ pub fn router(switches: Switches, verifier: &Verifier) -> Router<AppState> {
     let router = Router::new();
     let router = if switches.otp {
         router.merge(otp::router())
+    } else {
+        router
+    };
+    let router = if switches.email {
+        router.merge(email::router())
     } else {
         router
     };

@@ -1,17 +1,20 @@
-//! `POST /register {email, password, role?}` -> 201 `{id, email, role}`.
+//! `POST /register {email, password, role?}` -> 201 `{id, email, role}`; with
+//! `REGISTRATION_ENUMERATION_SAFE`, 202 `{"status":"pending"}` whether or not the e-mail was
+//! free (the mail says which). With mail on, a new account is sent a verification link.
 //!
 //! At most `REGISTRATIONS_PER_CLIENT` an hour from one client address (see
 //! [`crate::limits::RegistrationLimit`]): each registration costs an argon2 hash.
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use axum_client_ip::{ClientIp, Rejection as ClientIpRejection};
 use serde::{Deserialize, Serialize};
 
 use super::client::client_address;
-use crate::accounts::create_account;
+use crate::accounts::{AccountError, create_account};
 use crate::domain::{Email, Password, Role};
 use crate::error::{ApiError, ApiJson};
 use crate::metrics;
@@ -45,11 +48,31 @@ struct RegisteredUser {
     role: String,
 }
 
+/// What `POST /register` answers: the account, or (`REGISTRATION_ENUMERATION_SAFE`) the same
+/// 202 whether or not the e-mail was free.
+enum Registered {
+    Created(RegisteredUser),
+    Pending,
+}
+
+impl IntoResponse for Registered {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Created(user) => (StatusCode::CREATED, Json(user)).into_response(),
+            Self::Pending => (
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({ "status": "pending" })),
+            )
+                .into_response(),
+        }
+    }
+}
+
 async fn register(
     State(state): State<AppState>,
     client_ip: Result<ClientIp, ClientIpRejection>,
     ApiJson(request): ApiJson<RegisterRequest>,
-) -> Result<(StatusCode, Json<RegisteredUser>), ApiError> {
+) -> Result<Registered, ApiError> {
     let client_ip = client_address(client_ip)?;
     let unprocessable = |e: &dyn std::fmt::Display| ApiError::Unprocessable(e.to_string());
     let email = Email::parse(&request.email).map_err(|e| unprocessable(&e))?;
@@ -66,21 +89,38 @@ async fn register(
         return Err(ApiError::limited("register", retry_after));
     }
 
-    let account = create_account(
+    let created = create_account(
         &state.store,
         admission,
-        email,
+        email.clone(),
         password,
         role,
         state.clock.now(),
     )
-    .await?;
-    let body = RegisteredUser {
+    .await;
+    let account = match (created, &state.account_mail) {
+        (Ok(account), mail) => {
+            if let Some(mail) = mail {
+                mail.welcome(account.email.clone());
+            }
+            account
+        }
+        // The same answer as for a new account, after the same work (the hash, the insert);
+        // the owner of the address learns by mail that it has an account.
+        (Err(AccountError::EmailTaken), Some(mail)) if state.registration_enumeration_safe => {
+            mail.already_registered(email);
+            return Ok(Registered::Pending);
+        }
+        (Err(error), _) => return Err(error.into()),
+    };
+    if state.registration_enumeration_safe {
+        return Ok(Registered::Pending);
+    }
+    Ok(Registered::Created(RegisteredUser {
         id: account.id.to_string(),
         email: account.email.to_string(),
         role: account.role.to_string(),
-    };
-    Ok((StatusCode::CREATED, Json(body)))
+    }))
 }
 
 /// The requested role if self-service may grant it; the first allowed role when none is asked.

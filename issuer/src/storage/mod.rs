@@ -10,6 +10,7 @@
 
 mod admin;
 mod counters;
+mod email_tokens;
 mod id;
 mod otp;
 mod sessions;
@@ -26,6 +27,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use admin::{Actor, AuditRecord, UserQuery, UserSummary, UserUpdate};
+pub use email_tokens::{NewEmailToken, TokenOwner, TokenPurpose};
 pub use sessions::{
     EndReason, NewSession, PrunePolicy, RefreshTokenRecord, Rotation, RotationOutcome,
     SessionScope, SessionSummary,

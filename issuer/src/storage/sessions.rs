@@ -101,6 +101,8 @@ pub enum EndReason {
     PasswordChange,
     /// An administrator disabled the account.
     Disabled,
+    /// The password was reset by mail (every session ends).
+    PasswordReset,
 }
 
 impl EndReason {
@@ -111,6 +113,7 @@ impl EndReason {
             Self::Admin => "admin",
             Self::PasswordChange => "password_change",
             Self::Disabled => "disabled",
+            Self::PasswordReset => "password_reset",
         }
     }
 }

@@ -50,6 +50,8 @@ pub struct UserRecord {
     pub role: String,
     /// Whether an administrator disabled the account (no login, refresh or phone login).
     pub disabled: bool,
+    /// Whether the e-mail was verified (by a verification or password-reset mail).
+    pub email_verified: bool,
 }
 
 /// What an account shows its owner (`GET /me`).
@@ -89,6 +91,7 @@ type UserRow = (
     Option<String>,
     String,
     Option<i64>,
+    Option<i64>,
 );
 type ProfileRow = (
     DbId,
@@ -99,11 +102,12 @@ type ProfileRow = (
     i64,
 );
 
-const SELECT_BY_PHONE: &str =
-    "SELECT id, email, phone, password_hash, role, disabled_at FROM users WHERE phone = $1";
+const SELECT_BY_PHONE: &str = "SELECT id, email, phone, password_hash, role, disabled_at, email_verified_at FROM users WHERE phone = $1";
 
 impl From<UserRow> for UserRecord {
-    fn from((id, email, phone, password_hash, role, disabled_at): UserRow) -> Self {
+    fn from(
+        (id, email, phone, password_hash, role, disabled_at, email_verified_at): UserRow,
+    ) -> Self {
         Self {
             id: id.into(),
             email,
@@ -111,6 +115,7 @@ impl From<UserRow> for UserRecord {
             password_hash,
             role,
             disabled: disabled_at.is_some(),
+            email_verified: email_verified_at.is_some(),
         }
     }
 }
@@ -149,7 +154,7 @@ impl Store {
         email: &Email,
     ) -> Result<Option<UserRecord>, StoreError> {
         self.find_user(
-            "SELECT id, email, phone, password_hash, role, disabled_at FROM users WHERE email = $1",
+            "SELECT id, email, phone, password_hash, role, disabled_at, email_verified_at FROM users WHERE email = $1",
             email.as_str(),
         )
         .await
@@ -159,7 +164,7 @@ impl Store {
     pub async fn find_user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
         let row = on_pool!(self, |pool| {
             sqlx::query_as::<_, UserRow>(
-                "SELECT id, email, phone, password_hash, role, disabled_at FROM users WHERE id = $1",
+                "SELECT id, email, phone, password_hash, role, disabled_at, email_verified_at FROM users WHERE id = $1",
             )
             .bind(DbId(id))
             .fetch_optional(pool)

@@ -113,7 +113,11 @@ async fn discovery_points_at_the_jwks_and_the_endpoints(backend: Backend) {
         discovery["token_signing_alg_values_supported"],
         serde_json::json!(["RS256"])
     );
-    // Phone login is off by default: its endpoints are not named.
+    // Phone login and mail are off by default: their endpoints are not named.
+    assert!(
+        discovery.get("password_reset_endpoint").is_none(),
+        "{discovery}"
+    );
     assert!(discovery.get("otp_start_endpoint").is_none(), "{discovery}");
     assert!(
         discovery.get("otp_verify_endpoint").is_none(),

@@ -81,6 +81,8 @@ pub(crate) struct TestApp {
     pub(crate) database: TestDatabase,
     /// Codes of the local OTP provider (`--otp-provider local` only).
     pub(crate) otp_outbox: Option<issuer::otp::Outbox>,
+    /// Mails of the local mail sender (`--email-provider local` only).
+    pub(crate) mail_outbox: Option<issuer::email::MailOutbox>,
 }
 
 /// Spawns an issuer with the default test configuration.
@@ -136,6 +138,7 @@ pub(crate) async fn spawn_app_on(
     let store = app.store().clone();
     let passwords = app.passwords().clone();
     let otp_outbox = app.otp_outbox().cloned();
+    let mail_outbox = app.mail_outbox().cloned();
     tokio::spawn(app.run_until(std::future::pending()));
 
     TestApp {
@@ -149,6 +152,7 @@ pub(crate) async fn spawn_app_on(
         passwords,
         database,
         otp_outbox,
+        mail_outbox,
     }
 }
 

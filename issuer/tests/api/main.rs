@@ -8,6 +8,7 @@ mod architecture;
 mod cors;
 mod database;
 mod discovery;
+mod email;
 mod errors;
 mod headers;
 mod helpers;

@@ -357,11 +357,11 @@ async fn two_rotations_that_both_read_the_token_unused_cannot_both_win(backend: 
     // The interleaving a race produces (both requests read the token before either writes),
     // made deterministic by calling the store directly.
     use issuer::storage::{Rotation, RotationOutcome};
-    use issuer::tokens::{new_refresh_token, refresh_token_hash};
+    use issuer::tokens::{new_opaque_token, opaque_token_hash};
 
     let app = spawn_app(&backend).await;
     let session = app.signed_in("a@example.com").await;
-    let old_hash = refresh_token_hash(refresh_token(&session));
+    let old_hash = opaque_token_hash(refresh_token(&session));
     let record = app
         .store
         .find_refresh_token(&old_hash)
@@ -371,7 +371,7 @@ async fn two_rotations_that_both_read_the_token_unused_cannot_both_win(backend: 
     let now = issuer::clock::unix_seconds(app.clock.now());
     let mut outcomes = Vec::new();
     for _ in 0..2 {
-        let new_hash = refresh_token_hash(&new_refresh_token());
+        let new_hash = opaque_token_hash(&new_opaque_token());
         let rotation = Rotation {
             session_id: record.session_id,
             old_hash: &old_hash,

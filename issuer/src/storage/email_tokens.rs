@@ -1,0 +1,229 @@
+//! The `email_tokens` table: tokens mailed for a password reset or an e-mail verification,
+//! stored as their hash. A new token replaces the user's earlier ones of the same purpose; a
+//! confirmation deletes the row it uses in the statement that checks it, so a token works once
+//! even when confirmed twice at the same instant, on any replica.
+
+use sqlx::{Database, Encode, FromRow, Type};
+use uuid::Uuid;
+
+use super::id::DbId;
+use super::sessions::end_sessions_query;
+use super::{EndReason, SessionScope, Store, StoreError, on_pool};
+
+/// What a mailed token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    /// `POST /password-reset`.
+    PasswordReset,
+    /// `POST /email/verify`.
+    EmailVerification,
+}
+
+impl TokenPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::PasswordReset => "password_reset",
+            Self::EmailVerification => "email_verification",
+        }
+    }
+}
+
+/// A token to store for a user.
+#[derive(Debug)]
+pub struct NewEmailToken<'a> {
+    /// Hash of the mailed token.
+    pub token_hash: &'a str,
+    /// The user.
+    pub user_id: Uuid,
+    /// What for.
+    pub purpose: TokenPurpose,
+    /// The address it is mailed to: if the account's address changes, the token is void.
+    pub email: &'a str,
+    /// Now, Unix seconds.
+    pub now: i64,
+    /// When it stops working.
+    pub expires_at: i64,
+}
+
+/// A live token's owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOwner {
+    /// The user.
+    pub user_id: Uuid,
+    /// The address the token was mailed to.
+    pub email: String,
+}
+
+impl Store {
+    /// Stores `token`, replacing the user's earlier tokens of its purpose.
+    pub async fn insert_email_token(&self, token: &NewEmailToken<'_>) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            sqlx::query("DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2")
+                .bind(DbId(token.user_id))
+                .bind(token.purpose.as_str())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO email_tokens (token_hash, user_id, purpose, email, created_at,
+                                           expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(token.token_hash)
+            .bind(DbId(token.user_id))
+            .bind(token.purpose.as_str())
+            .bind(token.email)
+            .bind(token.now)
+            .bind(token.expires_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    /// The owner of a live token of `purpose`, without using it up: checked before a new
+    /// password is hashed, so that a wrong token costs no hash.
+    pub async fn peek_email_token(
+        &self,
+        token_hash: &str,
+        purpose: TokenPurpose,
+        now: i64,
+    ) -> Result<Option<TokenOwner>, StoreError> {
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as::<_, (DbId, String)>(
+                "SELECT t.user_id, t.email FROM email_tokens t JOIN users u ON u.id = t.user_id
+                 WHERE t.token_hash = $1 AND t.purpose = $2 AND t.expires_at > $3
+                   AND u.email = t.email",
+            )
+            .bind(token_hash)
+            .bind(purpose.as_str())
+            .bind(now)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row.map(owner))
+    }
+
+    /// Uses a password-reset token: the user's password becomes `password_hash`, every session
+    /// of theirs ends, their failed-login count is forgotten and their e-mail counts as
+    /// verified (the mail reached them), atomically. `None` when the token is unknown, used,
+    /// expired, or was mailed to an address the account no longer has.
+    pub async fn reset_password(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let user = on_pool!(self, |pool| {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            let consumed = consume_query(token_hash, TokenPurpose::PasswordReset, now)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(owner);
+            match consumed {
+                None => tx.rollback().await.map(|()| None),
+                Some(owner) => {
+                    sqlx::query(
+                        "UPDATE users SET password_hash = $1, updated_at = $2,
+                             email_verified_at = CASE WHEN email_verified_at IS NULL
+                                                      THEN $2 ELSE email_verified_at END
+                         WHERE id = $3",
+                    )
+                    .bind(password_hash)
+                    .bind(now)
+                    .bind(DbId(owner.user_id))
+                    .execute(&mut *tx)
+                    .await?;
+                    let scope = SessionScope::User(owner.user_id);
+                    end_sessions_query(scope, EndReason::PasswordReset, now)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("DELETE FROM login_failures WHERE key = $1")
+                        .bind(format!("account:{}", owner.email))
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await.map(|()| Some(owner.user_id))
+                }
+            }
+        })?;
+        Ok(user)
+    }
+
+    /// Uses a verification token: the account's e-mail counts as verified from `now`. `None`
+    /// as for [`reset_password`](Self::reset_password).
+    pub async fn verify_email(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let user = on_pool!(self, |pool| {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            let consumed = consume_query(token_hash, TokenPurpose::EmailVerification, now)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(owner);
+            match consumed {
+                None => tx.rollback().await.map(|()| None),
+                Some(owner) => {
+                    sqlx::query(
+                        "UPDATE users SET updated_at = $1,
+                             email_verified_at = CASE WHEN email_verified_at IS NULL
+                                                      THEN $1 ELSE email_verified_at END
+                         WHERE id = $2",
+                    )
+                    .bind(now)
+                    .bind(DbId(owner.user_id))
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await.map(|()| Some(owner.user_id))
+                }
+            }
+        })?;
+        Ok(user)
+    }
+
+    /// Deletes tokens that have expired; run by the pruner.
+    pub async fn prune_email_tokens(&self, now: i64) -> Result<u64, StoreError> {
+        let deleted = on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM email_tokens WHERE expires_at <= $1")
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(deleted)
+    }
+}
+
+/// The statement deleting a live token of `purpose` whose address is still its account's,
+/// returning its owner (user id and address): the single use, for the caller's transaction.
+fn consume_query<DB>(
+    token_hash: &str,
+    purpose: TokenPurpose,
+    now: i64,
+) -> sqlx::query::QueryAs<'static, DB, (DbId, String), DB::Arguments>
+where
+    DB: Database,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'r> (DbId, String): FromRow<'r, DB::Row>,
+{
+    sqlx::query_as(
+        "DELETE FROM email_tokens
+         WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3
+           AND email = (SELECT u.email FROM users u WHERE u.id = email_tokens.user_id)
+         RETURNING user_id, email",
+    )
+    .bind(token_hash.to_owned())
+    .bind(purpose.as_str())
+    .bind(now)
+}
+
+fn owner((user_id, email): (DbId, String)) -> TokenOwner {
+    TokenOwner {
+        user_id: user_id.into(),
+        email,
+    }
+}
