@@ -23,8 +23,9 @@
 //! `invalid_credentials`, `invalid_grant`, `conflict`, `rate_limited`,
 //! `temporarily_unavailable`, `server_error`; `error` for an answer without one); a handler that
 //! panics is counted only in the request histogram, as a 500. `endpoint` is `login`,
-//! `register`, `otp_start` or `otp_verify` (a 429 because the SMS provider's own limit was reached counts
-//! only in `result`). Reuse is counted after the grace
+//! `register`, `password`, `otp_start`, `otp_verify`, `password_reset` or `email_verify` (a 429
+//! because the SMS provider's own limit was reached counts only in `result`). `action` is
+//! `user.set_role`, `user.disable`, `user.enable`, `user.delete` or `user.end_sessions`. Reuse is counted after the grace
 //! window only, once per replayed token: it is refused and its session ended if still live.
 //! `kind` is `unavailable` (unreachable, locked, timed out: answered 503) or `internal`
 //! (anything else but a uniqueness conflict: answered 500).
