@@ -68,7 +68,8 @@ start() {
 
 # Phone login with the development provider: codes appear in this terminal, not by SMS.
 start issuer env PORT="$issuer_port" DATABASE_URL="sqlite://.dev/issuer.db" KEYS_DIR=keys \
-  JWT_ISSUER="$issuer_url" OTP_PROVIDER=local "$bin/issuer" serve
+  JWT_ISSUER="$issuer_url" OTP_PROVIDER=local \
+  EMAIL_PROVIDER=local EMAIL_FROM="Dev issuer <no-reply@localhost>" "$bin/issuer" serve
 # Both services also poll the issuer's revocation list, so a logout reaches them within 30 s.
 service_env=(JWT_ISSUER="$issuer_url" JWT_JWKS_URL="$issuer_url/.well-known/jwks.json"
   JWT_REVOCATION_URL="$issuer_url/revoked-sessions")

@@ -19,7 +19,6 @@ use std::time::Duration;
 use crate::clock::{Clock, unix_seconds};
 use crate::domain::Email;
 use crate::email::Mailer;
-use crate::error::ApiError;
 use crate::limits::{HourlyCounts, client_key};
 use crate::storage::{NewEmailToken, Store, StoreError, TokenPurpose};
 use crate::time::seconds;
@@ -62,13 +61,13 @@ impl AccountMail {
     /// to a background task (see the [module docs](self)). The same `Ok` for every address.
     ///
     /// # Errors
-    /// 429 over a limit, 503 when the mails in flight are at their cap or the database fails.
+    /// Over a limit, the mails in flight at their cap, or the database failing.
     pub async fn request(
         &self,
         purpose: TokenPurpose,
         email: Email,
         client: IpAddr,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), MailError> {
         let endpoint = endpoint(purpose);
         for (key, cap) in [
             (client_key("mail", client), REQUESTS_PER_CLIENT),
@@ -79,13 +78,13 @@ impl AccountMail {
         ] {
             if let Some(retry_after) = self.counts.count(&key, cap).await? {
                 tracing::debug!("mail request refused: limit reached");
-                return Err(ApiError::limited(endpoint, retry_after));
+                return Err(MailError::Limited {
+                    endpoint,
+                    retry_after,
+                });
             }
         }
-        let permit = self
-            .mailer
-            .admit()
-            .ok_or_else(|| ApiError::shed(endpoint, Duration::from_secs(1)))?;
+        let permit = self.mailer.admit().ok_or(MailError::Busy { endpoint })?;
         let this = self.clone();
         self.mailer.spawn(permit, async move {
             if let Err(error) = this.mail_token(purpose, &email).await {
@@ -131,15 +130,18 @@ impl AccountMail {
     /// Counts a confirmation by `client`, before its token is looked at.
     ///
     /// # Errors
-    /// 429 over [`CONFIRMS_PER_CLIENT`], 503 when the database fails.
+    /// Over [`CONFIRMS_PER_CLIENT`], or the database failing.
     pub async fn count_confirmation(
         &self,
         purpose: TokenPurpose,
         client: IpAddr,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), MailError> {
         let key = client_key("mail_confirm", client);
         match self.counts.count(&key, CONFIRMS_PER_CLIENT).await? {
-            Some(retry_after) => Err(ApiError::limited(endpoint(purpose), retry_after)),
+            Some(retry_after) => Err(MailError::Limited {
+                endpoint: endpoint(purpose),
+                retry_after,
+            }),
             None => Ok(()),
         }
     }
@@ -193,6 +195,28 @@ fn endpoint(purpose: TokenPurpose) -> &'static str {
         TokenPurpose::PasswordReset => "password_reset",
         TokenPurpose::EmailVerification => "email_verify",
     }
+}
+
+/// Why a mail request or confirmation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// Over an hourly limit on `endpoint`; retry after this long.
+    #[error("too many mail requests or confirmations; retry in {retry_after:?}")]
+    Limited {
+        /// `password_reset` or `email_verify`.
+        endpoint: &'static str,
+        /// How long until the window ends.
+        retry_after: Duration,
+    },
+    /// The mails in flight are at their cap (the limits have counted the request).
+    #[error("too many mails in flight")]
+    Busy {
+        /// `password_reset` or `email_verify`.
+        endpoint: &'static str,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Why a background mail job failed (logged, never answered).

@@ -18,6 +18,7 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::account_mail::MailError;
 use crate::accounts::AccountError;
 use crate::domain::ADMIN_ROLE;
 use crate::login::LoginError;
@@ -286,6 +287,19 @@ impl From<ProviderError> for ApiError {
             },
             ProviderError::Unavailable(cause) => Self::ProviderUnavailable(cause),
             ProviderError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<MailError> for ApiError {
+    fn from(error: MailError) -> Self {
+        match error {
+            MailError::Limited {
+                endpoint,
+                retry_after,
+            } => Self::limited(endpoint, retry_after),
+            MailError::Busy { endpoint } => Self::shed(endpoint, Duration::from_secs(1)),
+            MailError::Store(error) => error.into(),
         }
     }
 }

@@ -38,6 +38,9 @@ struct Discovery {
     logout_all_endpoint: String,
     revoked_sessions_endpoint: String,
     public_key_endpoint: String,
+    /// The admin API (role `admin`).
+    admin_users_endpoint: String,
+    admin_audit_endpoint: String,
     /// Phone login, only when it is on (`OTP_PROVIDER` not `off`).
     #[serde(skip_serializing_if = "Option::is_none")]
     otp_start_endpoint: Option<String>,
@@ -67,6 +70,8 @@ async fn discovery(State(state): State<AppState>) -> impl IntoResponse {
         logout_all_endpoint: url("/logout-all"),
         revoked_sessions_endpoint: url("/revoked-sessions"),
         public_key_endpoint: url("/public-key"),
+        admin_users_endpoint: url("/admin/users"),
+        admin_audit_endpoint: url("/admin/audit"),
         otp_start_endpoint: state.otp.is_some().then(|| url("/otp/start")),
         otp_verify_endpoint: state.otp.is_some().then(|| url("/otp/verify")),
         password_reset_endpoint: state.account_mail.is_some().then(|| url("/password-reset")),
