@@ -71,18 +71,7 @@ async fn the_walkthrough_books_as_a_user_and_accepts_as_a_raider() {
 
 #[tokio::test]
 async fn refresh_then_logout_and_the_service_refuses_the_sessions_access_tokens() {
-    let issuer = Issuer::start(0);
-    let users = service_with(
-        "user-service",
-        &issuer.jwks_url(),
-        &[
-            (
-                "JWT_REVOCATION_URL",
-                format!("{}/revoked-sessions", issuer.url()),
-            ),
-            ("JWT_REVOCATION_POLL_INTERVAL", "1s".to_owned()),
-        ],
-    );
+    let (issuer, users) = issuer_and_polling_user_service();
     let client = reqwest::Client::new();
     account(&client, issuer.url(), "alice@example.com", "user").await;
     let credentials = json!({ "email": "alice@example.com", "password": PASSWORD });
@@ -117,6 +106,23 @@ async fn refresh_then_logout_and_the_service_refuses_the_sessions_access_tokens(
     assert_eq!(first.status(), 401, "every access token of the session");
 }
 
+/// A real issuer, and a real `user-service` polling its revocation list every second.
+fn issuer_and_polling_user_service() -> (Issuer, Process) {
+    let issuer = Issuer::start(0);
+    let users = service_with(
+        "user-service",
+        &issuer.jwks_url(),
+        &[
+            (
+                "JWT_REVOCATION_URL",
+                format!("{}/revoked-sessions", issuer.url()),
+            ),
+            ("JWT_REVOCATION_POLL_INTERVAL", "1s".to_owned()),
+        ],
+    );
+    (issuer, users)
+}
+
 /// Waits (bounded: real processes, real time) until the service at `url` refuses `token` as
 /// the token of an ended session, which it learns from its revocation poll.
 async fn assert_refused_once_polled(client: &reqwest::Client, url: &str, token: &Value) {
@@ -140,18 +146,7 @@ async fn assert_refused_once_polled(client: &reqwest::Client, url: &str, token: 
 
 #[tokio::test]
 async fn a_password_change_ends_the_other_sessions_at_the_service_and_keeps_the_callers() {
-    let issuer = Issuer::start(0);
-    let users = service_with(
-        "user-service",
-        &issuer.jwks_url(),
-        &[
-            (
-                "JWT_REVOCATION_URL",
-                format!("{}/revoked-sessions", issuer.url()),
-            ),
-            ("JWT_REVOCATION_POLL_INTERVAL", "1s".to_owned()),
-        ],
-    );
+    let (issuer, users) = issuer_and_polling_user_service();
     let client = reqwest::Client::new();
     account(&client, issuer.url(), "alice@example.com", "user").await;
     let credentials = json!({ "email": "alice@example.com", "password": PASSWORD });

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::routing::get;
 use axum::{Json, Router};
-use axum_client_ip::{ClientIp, Rejection as ClientIpRejection};
+use axum_client_ip::ClientIp;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -22,14 +22,14 @@ use uuid::Uuid;
 use verifier_middleware::{RequireRoleLayer, Verifier};
 
 use super::client::client_address;
-use super::me::Caller;
+use super::me::{Caller, SessionBody};
 use crate::clock::unix_seconds;
 use crate::domain::{ADMIN_ROLE, Role};
 use crate::error::{ApiError, ApiJson};
 use crate::metrics;
 use crate::sessions::revocation_floor;
 use crate::state::AppState;
-use crate::storage::{Actor, AuditRecord, SessionSummary, UserQuery, UserSummary, UserUpdate};
+use crate::storage::{Actor, AuditRecord, UserQuery, UserSummary, UserUpdate};
 
 /// Rows per page when `limit` is not given.
 const DEFAULT_PAGE: i64 = 50;
@@ -55,11 +55,13 @@ pub fn router(verifier: &Verifier) -> Router<AppState> {
         .route_layer(verifier.layer())
 }
 
-/// A caller whose session is live and whose role is `admin` now.
+/// A caller whose session is live and whose role is `admin` now, and where they are.
 struct Admin {
     user_id: Uuid,
     /// The id as text: the audit trail's actor.
     name: String,
+    /// The client address, as the audit trail keeps it.
+    client: String,
 }
 
 impl FromRequestParts<AppState> for Admin {
@@ -71,19 +73,21 @@ impl FromRequestParts<AppState> for Admin {
             tracing::debug!("admin request refused: the caller is no longer an administrator");
             return Err(ApiError::NotAdmin);
         }
+        let client_ip = ClientIp::from_request_parts(parts, state).await;
         Ok(Self {
             user_id: caller.user_id,
             name: caller.user_id.to_string(),
+            client: client_address(client_ip)?.to_canonical().to_string(),
         })
     }
 }
 
 impl Admin {
-    /// The audit trail's actor: this administrator, from `client`, now.
-    fn actor<'a>(&'a self, client: &'a str, state: &AppState) -> Actor<'a> {
+    /// The audit trail's actor: this administrator, from where they are, now.
+    fn actor(&self, state: &AppState) -> Actor<'_> {
         Actor {
             name: &self.name,
-            client_ip: Some(client),
+            client_ip: Some(&self.client),
             now: unix_seconds(state.clock.now()),
         }
     }
@@ -206,34 +210,6 @@ struct UserDetail {
     sessions: Vec<SessionBody>,
 }
 
-#[derive(Serialize)]
-struct SessionBody {
-    sid: String,
-    created_at: i64,
-    last_used_at: i64,
-    expires_at: i64,
-    client_ip: Option<String>,
-    user_agent: Option<String>,
-    ended_at: Option<i64>,
-    end_reason: Option<String>,
-}
-
-impl From<SessionSummary> for SessionBody {
-    fn from(session: SessionSummary) -> Self {
-        let (ended_at, end_reason) = session.ended.unzip();
-        Self {
-            sid: session.id.to_string(),
-            created_at: session.created_at,
-            last_used_at: session.last_used_at,
-            expires_at: session.expires_at,
-            client_ip: session.client_ip,
-            user_agent: session.user_agent,
-            ended_at,
-            end_reason,
-        }
-    }
-}
-
 /// `GET /admin/users/{id}`.
 async fn show_user(
     State(state): State<AppState>,
@@ -245,7 +221,10 @@ async fn show_user(
     let sessions = state.store.list_user_sessions(id).await?;
     Ok(Json(UserDetail {
         user: user.into(),
-        sessions: sessions.into_iter().map(SessionBody::from).collect(),
+        sessions: sessions
+            .into_iter()
+            .map(|session| SessionBody::new(session, None))
+            .collect(),
     }))
 }
 
@@ -260,11 +239,9 @@ struct UpdateRequest {
 async fn update_user(
     State(state): State<AppState>,
     admin: Admin,
-    client_ip: Result<ClientIp, ClientIpRejection>,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<UpdateRequest>,
 ) -> Result<Json<UserBody>, ApiError> {
-    let client = client_address(client_ip)?.to_canonical().to_string();
     let id = user_id(&id)?;
     let role = request
         .role
@@ -285,7 +262,7 @@ async fn update_user(
         role: role.as_ref(),
         disabled: request.disabled,
     };
-    let actor = admin.actor(&client, &state);
+    let actor = admin.actor(&state);
     let ended = state
         .store
         .update_user(id, &update, &actor)
@@ -319,15 +296,13 @@ fn own_account() -> ApiError {
 async fn delete_user(
     State(state): State<AppState>,
     admin: Admin,
-    client_ip: Result<ClientIp, ClientIpRejection>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let client = client_address(client_ip)?.to_canonical().to_string();
     let id = user_id(&id)?;
     if id == admin.user_id {
         return Err(own_account());
     }
-    let actor = admin.actor(&client, &state);
+    let actor = admin.actor(&state);
     if !state
         .store
         .delete_user(id, revocation_floor(actor.now), &actor)
@@ -344,12 +319,10 @@ async fn delete_user(
 async fn end_sessions(
     State(state): State<AppState>,
     admin: Admin,
-    client_ip: Result<ClientIp, ClientIpRejection>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let client = client_address(client_ip)?.to_canonical().to_string();
     let id = user_id(&id)?;
-    let actor = admin.actor(&client, &state);
+    let actor = admin.actor(&state);
     let ended = state
         .store
         .end_user_sessions(id, &actor)

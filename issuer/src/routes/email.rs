@@ -18,7 +18,7 @@ use crate::domain::{Email, Password};
 use crate::error::{ApiError, ApiJson};
 use crate::metrics;
 use crate::state::AppState;
-use crate::storage::TokenPurpose;
+use crate::storage::{Redemption, TokenPurpose};
 use crate::tokens::{OPAQUE_TOKEN_LEN, opaque_token_hash};
 
 /// Routes of this feature.
@@ -110,7 +110,13 @@ async fn confirm_reset(
     let now = unix_seconds(state.clock.now());
     let user = state
         .store
-        .reset_password(&token_hash, &password_hash, now)
+        .redeem_email_token(
+            &token_hash,
+            Redemption::PasswordReset {
+                password_hash: &password_hash,
+            },
+            now,
+        )
         .await?
         .ok_or(ApiError::InvalidMailToken)?;
     tracing::info!(user_id = %user, "password reset; every session ended");
@@ -135,7 +141,7 @@ async fn confirm_verification(
     let token_hash = opaque_token_hash(&request.token);
     let user = state
         .store
-        .verify_email(&token_hash, now)
+        .redeem_email_token(&token_hash, Redemption::EmailVerification, now)
         .await?
         .ok_or(ApiError::InvalidMailToken)?;
     tracing::info!(user_id = %user, "e-mail verified");

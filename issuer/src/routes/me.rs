@@ -58,6 +58,17 @@ pub(crate) struct Caller {
     pub(crate) role: String,
 }
 
+impl Caller {
+    /// The caller's account, with its password hash; gone means the session is too.
+    async fn account(&self, state: &AppState) -> Result<UserRecord, ApiError> {
+        state
+            .store
+            .find_user_by_id(self.user_id)
+            .await?
+            .ok_or(ApiError::SessionEnded)
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -132,16 +143,41 @@ struct SessionsBody {
     sessions: Vec<SessionBody>,
 }
 
+/// A session as the API shows one: to its user (with `current`) or to an administrator (with
+/// `ended_at` and `end_reason` when it ended).
 #[derive(Serialize)]
-struct SessionBody {
+pub(crate) struct SessionBody {
     sid: String,
     created_at: i64,
     last_used_at: i64,
     expires_at: i64,
     client_ip: Option<String>,
     user_agent: Option<String>,
-    /// The session of the token that asked.
-    current: bool,
+    /// The session of the token that asked (self-service only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ended_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_reason: Option<String>,
+}
+
+impl SessionBody {
+    /// `session`, marked `current` or not when that is known.
+    pub(crate) fn new(session: SessionSummary, current: Option<bool>) -> Self {
+        let (ended_at, end_reason) = session.ended.unzip();
+        Self {
+            sid: session.id.to_string(),
+            created_at: session.created_at,
+            last_used_at: session.last_used_at,
+            expires_at: session.expires_at,
+            client_ip: session.client_ip,
+            user_agent: session.user_agent,
+            current,
+            ended_at,
+            end_reason,
+        }
+    }
 }
 
 async fn sessions(
@@ -161,14 +197,9 @@ async fn sessions(
         .await?
         .into_iter()
         .filter(live)
-        .map(|session| SessionBody {
-            sid: session.id.to_string(),
-            created_at: session.created_at,
-            last_used_at: session.last_used_at,
-            expires_at: session.expires_at,
-            client_ip: session.client_ip,
-            user_agent: session.user_agent,
-            current: session.id == caller.session_id,
+        .map(|session| {
+            let current = session.id == caller.session_id;
+            SessionBody::new(session, Some(current))
         })
         .collect();
     Ok(Json(SessionsBody { sessions }))
@@ -254,11 +285,7 @@ async fn change_password(
     let client_ip = client_address(client_ip)?;
     let new_password = Password::parse(request.new_password)
         .map_err(|error| ApiError::Unprocessable(error.to_string()))?;
-    let user = state
-        .store
-        .find_user_by_id(caller.user_id)
-        .await?
-        .ok_or(ApiError::SessionEnded)?;
+    let user = caller.account(&state).await?;
     if user.email.is_none() {
         return Err(ApiError::Unprocessable(
             "this account logs in by phone and has no password".into(),
@@ -301,11 +328,7 @@ async fn delete_account(
     ApiJson(request): ApiJson<DeleteRequest>,
 ) -> Result<StatusCode, ApiError> {
     let client_ip = client_address(client_ip)?;
-    let user = state
-        .store
-        .find_user_by_id(caller.user_id)
-        .await?
-        .ok_or(ApiError::SessionEnded)?;
+    let user = caller.account(&state).await?;
     match (&user.email, &user.phone) {
         (Some(_), _) => {
             let password = request

@@ -45,6 +45,18 @@ pub struct NewEmailToken<'a> {
     pub expires_at: i64,
 }
 
+/// What using a mailed token does.
+#[derive(Debug, Clone, Copy)]
+pub enum Redemption<'a> {
+    /// Sets the password to this argon2id hash and ends every session.
+    PasswordReset {
+        /// The new password's hash.
+        password_hash: &'a str,
+    },
+    /// Marks the e-mail verified.
+    EmailVerification,
+}
+
 /// A live token's owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenOwner {
@@ -105,61 +117,24 @@ impl Store {
         Ok(row.map(owner))
     }
 
-    /// Uses a password-reset token: the user's password becomes `password_hash`, every session
-    /// of theirs ends, their failed-login count is forgotten and their e-mail counts as
-    /// verified (the mail reached them), atomically. `None` when the token is unknown, used,
-    /// expired, or was mailed to an address the account no longer has.
-    pub async fn reset_password(
+    /// Uses a token of `redemption`'s kind, atomically: the account's e-mail counts as verified
+    /// from `now` (the mail reached its owner) and, for a password reset, the password becomes
+    /// the new one, every session of the user ends and their failed-login count is forgotten.
+    /// `None` when the token is unknown, used, expired, or was mailed to an address the account
+    /// no longer has.
+    pub async fn redeem_email_token(
         &self,
         token_hash: &str,
-        password_hash: &str,
+        redemption: Redemption<'_>,
         now: i64,
     ) -> Result<Option<Uuid>, StoreError> {
+        let purpose = match redemption {
+            Redemption::PasswordReset { .. } => TokenPurpose::PasswordReset,
+            Redemption::EmailVerification => TokenPurpose::EmailVerification,
+        };
         let user = on_pool!(self, |pool| {
             let mut tx = pool.begin_with(self.begin_write()).await?;
-            let consumed = consume_query(token_hash, TokenPurpose::PasswordReset, now)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(owner);
-            match consumed {
-                None => tx.rollback().await.map(|()| None),
-                Some(owner) => {
-                    sqlx::query(
-                        "UPDATE users SET password_hash = $1, updated_at = $2,
-                             email_verified_at = CASE WHEN email_verified_at IS NULL
-                                                      THEN $2 ELSE email_verified_at END
-                         WHERE id = $3",
-                    )
-                    .bind(password_hash)
-                    .bind(now)
-                    .bind(DbId(owner.user_id))
-                    .execute(&mut *tx)
-                    .await?;
-                    let scope = SessionScope::User(owner.user_id);
-                    end_sessions_query(scope, EndReason::PasswordReset, now)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("DELETE FROM login_failures WHERE key = $1")
-                        .bind(format!("account:{}", owner.email))
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await.map(|()| Some(owner.user_id))
-                }
-            }
-        })?;
-        Ok(user)
-    }
-
-    /// Uses a verification token: the account's e-mail counts as verified from `now`. `None`
-    /// as for [`reset_password`](Self::reset_password).
-    pub async fn verify_email(
-        &self,
-        token_hash: &str,
-        now: i64,
-    ) -> Result<Option<Uuid>, StoreError> {
-        let user = on_pool!(self, |pool| {
-            let mut tx = pool.begin_with(self.begin_write()).await?;
-            let consumed = consume_query(token_hash, TokenPurpose::EmailVerification, now)
+            let consumed = consume_query(token_hash, purpose, now)
                 .fetch_optional(&mut *tx)
                 .await?
                 .map(owner);
@@ -176,6 +151,21 @@ impl Store {
                     .bind(DbId(owner.user_id))
                     .execute(&mut *tx)
                     .await?;
+                    if let Redemption::PasswordReset { password_hash } = redemption {
+                        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                            .bind(password_hash)
+                            .bind(DbId(owner.user_id))
+                            .execute(&mut *tx)
+                            .await?;
+                        let scope = SessionScope::User(owner.user_id);
+                        end_sessions_query(scope, EndReason::PasswordReset, now)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query("DELETE FROM login_failures WHERE key = $1")
+                            .bind(format!("account:{}", owner.email))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     tx.commit().await.map(|()| Some(owner.user_id))
                 }
             }

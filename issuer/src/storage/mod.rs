@@ -27,7 +27,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use admin::{Actor, AuditRecord, UserQuery, UserSummary, UserUpdate};
-pub use email_tokens::{NewEmailToken, TokenOwner, TokenPurpose};
+pub use email_tokens::{NewEmailToken, Redemption, TokenOwner, TokenPurpose};
 pub use sessions::{
     EndReason, NewSession, PrunePolicy, RefreshTokenRecord, Rotation, RotationOutcome,
     SessionScope, SessionSummary,
