@@ -12,15 +12,16 @@
 //! account's address changes. Guessing is pointless at 256 bits, and confirmations are capped
 //! per client address all the same ([`CONFIRMS_PER_CLIENT`] an hour).
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, unix_seconds};
-use crate::domain::Email;
+use crate::domain::{Email, Role};
 use crate::email::Mailer;
 use crate::limits::{HourlyCounts, client_key};
-use crate::storage::{NewEmailToken, Store, StoreError, TokenPurpose};
+use crate::storage::{NewEmailToken, PendingRegistration, Store, StoreError, TokenPurpose};
 use crate::time::seconds;
 use crate::tokens::{new_opaque_token, opaque_token_hash};
 
@@ -94,37 +95,86 @@ impl AccountMail {
         Ok(())
     }
 
-    /// Mails a verification token to a new account, if a place is free (the user can ask
-    /// again otherwise); for `POST /register`.
+    /// Mails a verification token to a new account (`POST /register` with mail on).
     pub fn welcome(&self, email: Email) {
+        self.in_background("verification", move |this| async move {
+            if this.address_has_room(&email).await? {
+                this.mail_token(TokenPurpose::EmailVerification, &email)
+                    .await?;
+            }
+            Ok(())
+        });
+    }
+
+    /// A sign-up in `REGISTRATION_ENUMERATION_SAFE` mode, answered already: a free address
+    /// gets a pending sign-up and a mail to confirm it (the account is made only then, so a
+    /// sign-up cannot be tried against the login); a taken one gets a mail saying it has an
+    /// account.
+    pub fn sign_up(&self, email: Email, password_hash: String, role: Role) {
+        self.in_background("sign-up", move |this| async move {
+            this.mail_sign_up(&email, &password_hash, &role).await
+        });
+    }
+
+    /// Runs `job` in the background if a mail place is free (the user can ask again
+    /// otherwise), logging its failure as `what`.
+    fn in_background<F, Fut>(&self, what: &'static str, job: F)
+    where
+        F: FnOnce(Self) -> Fut,
+        Fut: Future<Output = Result<(), MailJobError>> + Send + 'static,
+    {
         let Some(permit) = self.mailer.admit() else {
-            tracing::debug!("no verification mail for a new account: mails in flight at cap");
+            tracing::debug!(what, "mail not sent: mails in flight at cap");
             return;
         };
-        let this = self.clone();
+        let job = job(self.clone());
         self.mailer.spawn(permit, async move {
-            if let Err(error) = this
-                .mail_token(TokenPurpose::EmailVerification, &email)
-                .await
-            {
-                tracing::warn!(%error, "verification mail not sent");
+            if let Err(error) = job.await {
+                tracing::warn!(%error, what, "mail not sent");
             }
         });
     }
 
-    /// Tells the owner of `email` that someone tried to register it again (for
-    /// `REGISTRATION_ENUMERATION_SAFE`, where the answer cannot say so).
-    pub fn already_registered(&self, email: Email) {
-        let Some(permit) = self.mailer.admit() else {
-            return;
-        };
-        let mailer = self.mailer.clone();
-        self.mailer.spawn(permit, async move {
-            let mail = mailer.already_registered(email.as_str());
-            if let Err(error) = mailer.send(&mail).await {
-                tracing::warn!(%error, "already-registered mail not sent");
-            }
-        });
+    /// Whether one more mail may go to `email` this hour ([`REQUESTS_PER_ADDRESS`], counted
+    /// with the requests): mails no request asked for (sign-up, welcome) are dropped quietly
+    /// beyond it, so a mailbox cannot be flooded through `/register` either.
+    async fn address_has_room(&self, email: &Email) -> Result<bool, StoreError> {
+        let key = format!("mail:email:{}", email.as_str());
+        let over = self.counts.count(&key, REQUESTS_PER_ADDRESS).await?;
+        if over.is_some() {
+            tracing::debug!("mail not sent: the address's hourly limit is reached");
+        }
+        Ok(over.is_none())
+    }
+
+    async fn mail_sign_up(
+        &self,
+        email: &Email,
+        password_hash: &str,
+        role: &Role,
+    ) -> Result<(), MailJobError> {
+        if !self.address_has_room(email).await? {
+            return Ok(());
+        }
+        if self.store.find_user_by_email(email).await?.is_some() {
+            let mail = self.mailer.already_registered(email.as_str());
+            return Ok(self.mailer.send(&mail).await?);
+        }
+        let token = new_opaque_token();
+        let now = unix_seconds(self.clock.now());
+        self.store
+            .insert_pending_registration(&PendingRegistration {
+                token_hash: &opaque_token_hash(&token),
+                email: email.as_str(),
+                password_hash,
+                role: role.as_str(),
+                now,
+                expires_at: now.saturating_add(seconds(MAIL_TOKEN_TTL)),
+            })
+            .await?;
+        let minutes = MAIL_TOKEN_TTL.as_secs() / 60;
+        let mail = self.mailer.sign_up(email.as_str(), &token, minutes);
+        Ok(self.mailer.send(&mail).await?)
     }
 
     /// Counts a confirmation by `client`, before its token is looked at.

@@ -61,7 +61,8 @@ pub struct Account {
 }
 
 /// Hashes the password (off the runtime, in the place `admission` holds in the hashing queue)
-/// and stores the account.
+/// and stores the account, its e-mail verified already when `email_verified` (an operator
+/// vouches for it).
 /// Fails with [`AccountError::EmailTaken`] when the e-mail is registered already.
 pub async fn create_account(
     store: &Store,
@@ -70,9 +71,11 @@ pub async fn create_account(
     password: Password,
     role: Role,
     now: SystemTime,
+    email_verified: bool,
 ) -> Result<Account, AccountError> {
     let password_hash = admission.hash(password).await?;
     let id = Uuid::now_v7();
+    let now = unix_seconds(now);
     store
         .insert_user(&NewUser {
             id,
@@ -81,7 +84,8 @@ pub async fn create_account(
                 password_hash: &password_hash,
             },
             role: &role,
-            created_at: unix_seconds(now),
+            created_at: now,
+            email_verified_at: email_verified.then_some(now),
         })
         .await?;
     Ok(Account { id, email, role })
@@ -107,6 +111,7 @@ pub async fn phone_account(
             login: NewLogin::Phone(phone),
             role,
             created_at: now,
+            email_verified_at: None,
         })
         .await;
     match inserted {

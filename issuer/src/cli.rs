@@ -1,4 +1,5 @@
-//! Command-line interface: `issuer serve` (default), `issuer keygen`, `issuer user add`,
+//! Command-line interface: `issuer serve` (default), `issuer keygen`, `issuer user
+//! add|list|show|set-role|disable|enable|verify-email|delete`,
 //! `issuer session list|revoke`, `issuer keys list|rotate|retire`, `issuer healthcheck`.
 //!
 //! This module holds the subcommands; the settings every subcommand shares are declared, by
@@ -128,7 +129,7 @@ pub enum UserCommand {
         #[arg(long)]
         query: Option<String>,
         /// At most this many.
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..))]
         limit: i64,
     },
     /// Show one account and its sessions.
@@ -151,6 +152,12 @@ pub enum UserCommand {
     },
     /// Enable a disabled account again.
     Enable {
+        /// The account: e-mail address, phone number (starting with `+`) or id.
+        user: String,
+    },
+    /// Mark an account's e-mail verified (e.g. accounts made before REQUIRE_EMAIL_VERIFICATION
+    /// was turned on).
+    VerifyEmail {
         /// The account: e-mail address, phone number (starting with `+`) or id.
         user: String,
     },

@@ -225,7 +225,8 @@ async fn add_user(store: &Store, args: UserAddArgs) -> Result<(), CommandError> 
 
     let hashing = setup(PasswordHashing::new(QueuePolicy::unlimited(1)))?;
     let admission = hashing.admit().expect("an unlimited queue admits");
-    let account = create_account(store, admission, email, password, role, SystemClock.now())
+    let now = SystemClock.now();
+    let account = create_account(store, admission, email, password, role, now, true)
         .await
         .map_err(CommandError::UserAdd)?;
     println!(
@@ -349,7 +350,7 @@ async fn user_command(store: &Store, command: UserCommand) -> Result<(), Command
             })?;
             let change = UserUpdate {
                 role: Some(&role),
-                disabled: None,
+                ..UserUpdate::default()
             };
             let (user, _) = update(&user, change).await?;
             println!(
@@ -359,19 +360,27 @@ async fn user_command(store: &Store, command: UserCommand) -> Result<(), Command
         }
         UserCommand::Disable { user } => {
             let change = UserUpdate {
-                role: None,
                 disabled: Some(true),
+                ..UserUpdate::default()
             };
             let (user, ended) = update(&user, change).await?;
             println!("disabled {}; ended {ended} session(s)", user.id);
         }
         UserCommand::Enable { user } => {
             let change = UserUpdate {
-                role: None,
                 disabled: Some(false),
+                ..UserUpdate::default()
             };
             let (user, _) = update(&user, change).await?;
             println!("enabled {}", user.id);
+        }
+        UserCommand::VerifyEmail { user } => {
+            let change = UserUpdate {
+                email_verified: Some(true),
+                ..UserUpdate::default()
+            };
+            let (user, _) = update(&user, change).await?;
+            println!("marked the e-mail of {} verified", user.id);
         }
         UserCommand::Delete { user } => {
             let user = find_user(store, &user).await?;

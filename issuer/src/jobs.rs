@@ -59,6 +59,9 @@ pub fn spawn_pruner(
             if let Err(error) = store.prune_email_tokens(now).await {
                 tracing::warn!(%error, "pruning mailed tokens failed; will retry");
             }
+            if let Err(error) = store.prune_pending_registrations(now).await {
+                tracing::warn!(%error, "pruning pending sign-ups failed; will retry");
+            }
             if let Some(limits) = &otp_limits
                 && let Err(error) = limits.prune().await
             {

@@ -25,7 +25,8 @@
 //! panics is counted only in the request histogram, as a 500. `endpoint` is `login`,
 //! `register`, `password`, `otp_start`, `otp_verify`, `password_reset` or `email_verify` (a 429
 //! because the SMS provider's own limit was reached counts only in `result`). `action` is
-//! `user.set_role`, `user.disable`, `user.enable`, `user.delete` or `user.end_sessions`. Reuse is counted after the grace
+//! `user.set_role`, `user.disable`, `user.enable`, `user.verify_email`, `user.unverify_email`,
+//! `user.delete` or `user.end_sessions`. Reuse is counted after the grace
 //! window only, once per replayed token: it is refused and its session ended if still live.
 //! `kind` is `unavailable` (unreachable, locked, timed out: answered 503) or `internal`
 //! (anything else but a uniqueness conflict: answered 500).
@@ -166,7 +167,7 @@ const COUNTERS: [(&str, &str); 14] = [
     (TOKENS_ISSUED_TOTAL, "Token pairs handed out."),
     (
         ADMIN_ACTIONS_TOTAL,
-        "Changes made through the admin API, by action (user.set_role, user.disable, user.enable, user.delete, user.end_sessions).",
+        "Changes made through the admin API, by action (user.set_role, user.disable, user.enable, user.verify_email, user.unverify_email, user.delete, user.end_sessions).",
     ),
     (
         REFRESH_TOKEN_REUSE_TOTAL,

@@ -166,7 +166,8 @@ impl Sessions {
     }
 
     /// Starts a session for `user` and issues its first token pair, unless the account is
-    /// disabled.
+    /// disabled, gone, or no longer has the password the login checked (a change, a reset or
+    /// an administrator won the race).
     pub async fn start(
         &self,
         user: &UserRecord,
@@ -198,6 +199,7 @@ impl Sessions {
                 access_expires_at: access.exp,
                 client_ip: client.ip.as_deref(),
                 user_agent: client.user_agent.as_deref(),
+                checked_password_hash: user.password_hash.as_deref(),
             })
             .await?;
         if !inserted {

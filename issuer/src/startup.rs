@@ -67,35 +67,34 @@ pub enum StartupError {
 }
 
 /// The verifier of the issuer's own endpoints (`/me` and the rest): its tokens as any service
-/// checks them, with the issuer's claims and clock. An RS256 issuer reads its key ring in
-/// process as a JWKS (what `/.well-known/jwks.json` serves, refreshed as often as services
-/// refresh theirs); an HS256 issuer checks the shared secret.
+/// checks them, with the issuer's claims and clock. The key ring is read in process as a JWKS
+/// (what `/.well-known/jwks.json` serves) every `refresh` (`KEYS_RELOAD_INTERVAL`: reading it
+/// costs nothing, so a key withdrawn after a compromise stops working here as soon as the ring
+/// reloads, not a `JWKS_MAX_AGE` later); an HS256 issuer also checks the shared secret (and
+/// the ring, so that both kinds of token work during a switch between the two).
 pub fn own_verifier(
     signing: &SigningConfig,
     signer: &Arc<Signer>,
     tokens: &TokenSettings,
     clock: &Arc<dyn Clock>,
-    jwks_max_age: std::time::Duration,
+    refresh: Duration,
 ) -> Result<Verifier, verifier_middleware::BuildError> {
+    let (ring, now) = (Arc::clone(signer), Arc::clone(clock));
     let builder = Verifier::builder()
         .issuer(&tokens.issuer)
         .audience(&tokens.audience)
-        .clock(Arc::clone(clock));
-    let builder = match signing {
-        SigningConfig::Hs256 { secret } => builder.hs256_secret(secret.expose()),
-        SigningConfig::Rs256 => {
-            let (signer, clock) = (Arc::clone(signer), Arc::clone(clock));
-            let ttl = jwks_max_age.max(Duration::from_secs(1));
-            builder
-                .local_jwks(move || {
-                    let keys = signer.jwks(unix_seconds(clock.now()));
-                    serde_json::to_vec(&keys).unwrap_or_default()
-                })
-                .jwks_ttl(ttl)
-                .jwks_ttl_bounds(Duration::from_secs(1), ttl)
-        }
-    };
-    builder.build()
+        .clock(Arc::clone(clock))
+        .local_jwks(move || {
+            let keys = ring.jwks(unix_seconds(now.now()));
+            serde_json::to_vec(&keys).unwrap_or_default()
+        })
+        .jwks_ttl(refresh)
+        .jwks_ttl_bounds(refresh, refresh)
+        .jwks_unknown_kid_cooldown(refresh);
+    match signing {
+        SigningConfig::Hs256 { secret } => builder.hs256_secret(secret.expose()).build(),
+        SigningConfig::Rs256 => builder.build(),
+    }
 }
 
 /// A built, bound, not yet serving issuer.
@@ -164,7 +163,7 @@ impl Application {
             &signer,
             &tokens,
             &clock,
-            config.jwks_max_age,
+            config.keys.reload_interval,
         )?;
         let state = AppState {
             store: store.clone(),

@@ -907,6 +907,11 @@ async fn an_operator_manages_accounts_without_sql_and_every_change_is_audited() 
     assert_eq!(body["error"], "account_disabled");
 
     workspace.user(&["enable", "alice@example.com"]);
+    let vouched = workspace.user(&["verify-email", "alice@example.com"]);
+    assert_eq!(
+        vouched.trim_end(),
+        format!("marked the e-mail of {id} verified")
+    );
     let login = log_in(&issuer, "alice@example.com").await;
     assert_eq!(login.status(), 200);
     let tokens: Value = login.json().await.unwrap();
@@ -971,6 +976,7 @@ async fn an_operator_manages_accounts_without_sql_and_every_change_is_audited() 
         actions,
         [
             ("cli", "user.delete", id.as_str(), &Value::Null),
+            ("cli", "user.verify_email", id.as_str(), &Value::Null),
             ("cli", "user.enable", id.as_str(), &Value::Null),
             ("cli", "user.disable", id.as_str(), &Value::Null),
             ("cli", "user.set_role", id.as_str(), &Value::Null),

@@ -29,5 +29,17 @@ CREATE TABLE email_tokens (
     expires_at bigint NOT NULL
 );
 
-CREATE INDEX email_tokens_user_purpose ON email_tokens (user_id, purpose);
+-- One live token per user and purpose: a newer request replaces the older one.
+CREATE UNIQUE INDEX email_tokens_user_purpose ON email_tokens (user_id, purpose);
 CREATE INDEX email_tokens_expires_at ON email_tokens (expires_at);
+
+CREATE TABLE pending_registrations (
+    token_hash    text   PRIMARY KEY,               -- SHA-256 of the mailed token
+    email         text   NOT NULL UNIQUE,           -- normalised
+    password_hash text   NOT NULL,                  -- argon2id PHC string
+    role          text   NOT NULL,
+    created_at    bigint NOT NULL,
+    expires_at    bigint NOT NULL
+);
+
+CREATE INDEX pending_registrations_expires_at ON pending_registrations (expires_at);

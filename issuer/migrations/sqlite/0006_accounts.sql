@@ -27,7 +27,7 @@ CREATE TABLE audit_log (
 ) STRICT;
 
 -- Tokens mailed for a password reset or an e-mail verification: only their SHA-256, single use
--- (a confirmation deletes the row), one live per user and purpose.
+-- (a confirmation deletes the row), one per user and purpose (a unique index).
 CREATE TABLE email_tokens (
     token_hash TEXT    PRIMARY KEY NOT NULL,
     user_id    TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -37,5 +37,19 @@ CREATE TABLE email_tokens (
     expires_at INTEGER NOT NULL
 ) STRICT;
 
-CREATE INDEX email_tokens_user_purpose ON email_tokens (user_id, purpose);
+-- One live token per user and purpose: a newer request replaces the older one.
+CREATE UNIQUE INDEX email_tokens_user_purpose ON email_tokens (user_id, purpose);
 CREATE INDEX email_tokens_expires_at ON email_tokens (expires_at);
+
+-- Sign-ups waiting for their address to be confirmed (REGISTRATION_ENUMERATION_SAFE): the
+-- account is created only when the mailed token comes back. One per address.
+CREATE TABLE pending_registrations (
+    token_hash    TEXT    PRIMARY KEY NOT NULL,  -- SHA-256 of the mailed token
+    email         TEXT    NOT NULL UNIQUE,       -- normalised
+    password_hash TEXT    NOT NULL,              -- argon2id PHC string
+    role          TEXT    NOT NULL,
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX pending_registrations_expires_at ON pending_registrations (expires_at);

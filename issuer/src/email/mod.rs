@@ -133,6 +133,18 @@ impl Mailer {
         )
     }
 
+    /// The mail carrying the token that confirms a sign-up of `to`
+    /// (`REGISTRATION_ENUMERATION_SAFE`).
+    pub fn sign_up(&self, to: &str, token: &str, minutes: u64) -> OutgoingMail {
+        self.with_token(
+            to,
+            "Confirm your sign-up",
+            "Someone, hopefully you, asked to create an account with this address. It is created when you confirm.",
+            ("confirm-sign-up", token),
+            minutes,
+        )
+    }
+
     /// The mail telling the owner of `to` that someone tried to register it again.
     pub fn already_registered(&self, to: &str) -> OutgoingMail {
         let reset = match &self.app_url {

@@ -232,9 +232,10 @@ async fn show_user(
 struct UpdateRequest {
     role: Option<String>,
     disabled: Option<bool>,
+    email_verified: Option<bool>,
 }
 
-/// `PATCH /admin/users/{id}` `{role?, disabled?}`: 200 with the user as now. Disabling ends
+/// `PATCH /admin/users/{id}` `{role?, disabled?, email_verified?}`: 200 with the user as now. Disabling ends
 /// every session of the user at once; a new role is in the tokens from the next refresh.
 async fn update_user(
     State(state): State<AppState>,
@@ -249,9 +250,9 @@ async fn update_user(
         .map(Role::parse)
         .transpose()
         .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    if role.is_none() && request.disabled.is_none() {
+    if role.is_none() && request.disabled.is_none() && request.email_verified.is_none() {
         return Err(ApiError::Unprocessable(
-            "nothing to change: give role or disabled".into(),
+            "nothing to change: give role, disabled or email_verified".into(),
         ));
     }
     let demoting_self = role.as_ref().is_some_and(|r| r.as_str() != ADMIN_ROLE);
@@ -261,6 +262,7 @@ async fn update_user(
     let update = UserUpdate {
         role: role.as_ref(),
         disabled: request.disabled,
+        email_verified: request.email_verified,
     };
     let actor = admin.actor(&state);
     let ended = state
@@ -277,6 +279,11 @@ async fn update_user(
             tracing::info!(user_id = %id, sessions_ended = ended, "account disabled");
         }
         Some(false) => metrics::admin_action("user.enable"),
+        None => {}
+    }
+    match request.email_verified {
+        Some(true) => metrics::admin_action("user.verify_email"),
+        Some(false) => metrics::admin_action("user.unverify_email"),
         None => {}
     }
     let user = state.store.user_summary(id).await?.ok_or(NO_SUCH_USER)?;

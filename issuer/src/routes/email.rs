@@ -1,6 +1,7 @@
 //! Password reset and e-mail verification by mail (only while `EMAIL_PROVIDER` is set):
 //! `POST /password-reset {email}` -> 202, `POST /password-reset/confirm {token, new_password}`
-//! -> 204, `POST /email/verify {email}` -> 202, `POST /email/verify/confirm {token}` -> 204.
+//! -> 204, `POST /email/verify {email}` -> 202, `POST /email/verify/confirm {token}` -> 204,
+//! `POST /register/confirm {token}` -> 201 (`REGISTRATION_ENUMERATION_SAFE`).
 //!
 //! The rules (no enumeration, limits, tokens) live in [`crate::account_mail`].
 
@@ -10,8 +11,10 @@ use axum::routing::post;
 use axum::{Json, Router};
 use axum_client_ip::{ClientIp, Rejection as ClientIpRejection};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::client::client_address;
+use super::register::RegisteredUser;
 use crate::account_mail::AccountMail;
 use crate::clock::unix_seconds;
 use crate::domain::{Email, Password};
@@ -31,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/password-reset", post(request_reset))
         .route("/email/verify", post(request_verification))
         .route("/email/verify/confirm", post(confirm_verification))
+        .route("/register/confirm", post(confirm_sign_up))
         .merge(confirm_reset)
 }
 
@@ -146,6 +150,36 @@ async fn confirm_verification(
         .ok_or(ApiError::InvalidMailToken)?;
     tracing::info!(user_id = %user, "e-mail verified");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /register/confirm {token}` (`REGISTRATION_ENUMERATION_SAFE`): the pending sign-up
+/// becomes an account, its address verified; 201 `{id, email, role}` as `/register` answers
+/// otherwise.
+async fn confirm_sign_up(
+    State(state): State<AppState>,
+    client_ip: Result<ClientIp, ClientIpRejection>,
+    ApiJson(request): ApiJson<VerifyConfirmation>,
+) -> Result<(StatusCode, Json<RegisteredUser>), ApiError> {
+    let mail = mail(&state)?;
+    if !state.registration_open {
+        return Err(ApiError::RegistrationClosed);
+    }
+    let client_ip = client_address(client_ip)?;
+    mail.count_confirmation(TokenPurpose::EmailVerification, client_ip)
+        .await?;
+    let now = unix_seconds(state.clock.now());
+    let account = state
+        .store
+        .confirm_registration(&opaque_token_hash(&request.token), Uuid::now_v7(), now)
+        .await?
+        .ok_or(ApiError::InvalidMailToken)?;
+    tracing::info!(user_id = %account.id, "sign-up confirmed");
+    let body = RegisteredUser {
+        id: account.id.to_string(),
+        email: account.email,
+        role: account.role,
+    };
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 /// The stored hash of `token` if it is a live token of `purpose`.

@@ -22,7 +22,7 @@ use verifier_middleware::{VerifiedClaims, Verifier};
 
 use super::client::client_address;
 use crate::clock::unix_seconds;
-use crate::domain::{Password, Phone};
+use crate::domain::{ADMIN_ROLE, Password, Phone};
 use crate::error::{ApiError, ApiJson};
 use crate::login::LoginError;
 use crate::metrics;
@@ -184,25 +184,28 @@ async fn sessions(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<SessionsBody>, ApiError> {
-    let now = unix_seconds(state.clock.now());
-    let idle_since = state.tokens.sessions.idle_ttl.map_or(i64::MIN, |idle| {
-        now.saturating_sub(crate::time::seconds(idle))
-    });
-    let live = |session: &SessionSummary| {
-        session.ended.is_none() && session.expires_at > now && session.last_used_at > idle_since
-    };
-    let sessions = state
-        .store
-        .list_user_sessions(caller.user_id)
+    let sessions = live_sessions(&state, caller.user_id)
         .await?
         .into_iter()
-        .filter(live)
         .map(|session| {
             let current = session.id == caller.session_id;
             SessionBody::new(session, Some(current))
         })
         .collect();
     Ok(Json(SessionsBody { sessions }))
+}
+
+/// The user's sessions that can still refresh (not ended, expired or idle), newest first.
+async fn live_sessions(state: &AppState, user_id: Uuid) -> Result<Vec<SessionSummary>, ApiError> {
+    let now = unix_seconds(state.clock.now());
+    let idle_since = state.tokens.sessions.idle_ttl.map_or(i64::MIN, |idle| {
+        now.saturating_sub(crate::time::seconds(idle))
+    });
+    let mut sessions = state.store.list_user_sessions(user_id).await?;
+    sessions.retain(|session| {
+        session.ended.is_none() && session.expires_at > now && session.last_used_at > idle_since
+    });
+    Ok(sessions)
 }
 
 /// `DELETE /me/sessions/{sid}`: ends one of the caller's sessions (the current one too); 404
@@ -214,6 +217,10 @@ async fn end_session(
 ) -> Result<StatusCode, ApiError> {
     const UNKNOWN: ApiError = ApiError::NotFound("no live session of yours has this id");
     let session = Uuid::parse_str(&sid).map_err(|_| UNKNOWN)?;
+    let live = live_sessions(&state, caller.user_id).await?;
+    if !live.iter().any(|listed| listed.id == session) {
+        return Err(UNKNOWN);
+    }
     let scope = SessionScope::Owned {
         user: caller.user_id,
         session,
@@ -328,6 +335,11 @@ async fn delete_account(
     ApiJson(request): ApiJson<DeleteRequest>,
 ) -> Result<StatusCode, ApiError> {
     let client_ip = client_address(client_ip)?;
+    if caller.role == ADMIN_ROLE {
+        return Err(ApiError::Unprocessable(
+            "an administrator cannot delete their own account here; ask another administrator or use the issuer CLI".into(),
+        ));
+    }
     let user = caller.account(&state).await?;
     match (&user.email, &user.phone) {
         (Some(_), _) => {

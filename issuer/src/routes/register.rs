@@ -1,6 +1,7 @@
 //! `POST /register {email, password, role?}` -> 201 `{id, email, role}`; with
 //! `REGISTRATION_ENUMERATION_SAFE`, 202 `{"status":"pending"}` whether or not the e-mail was
-//! free (the mail says which). With mail on, a new account is sent a verification link.
+//! free: the mail says which, and the account is made by `POST /register/confirm {token}`
+//! ([`crate::routes::email`]). With mail on, a new account is sent a verification link.
 //!
 //! At most `REGISTRATIONS_PER_CLIENT` an hour from one client address (see
 //! [`crate::limits::RegistrationLimit`]): each registration costs an argon2 hash.
@@ -14,7 +15,7 @@ use axum_client_ip::{ClientIp, Rejection as ClientIpRejection};
 use serde::{Deserialize, Serialize};
 
 use super::client::client_address;
-use crate::accounts::{AccountError, create_account};
+use crate::accounts::create_account;
 use crate::domain::{Email, Password, Role};
 use crate::error::{ApiError, ApiJson};
 use crate::metrics;
@@ -42,15 +43,15 @@ struct RegisterRequest {
 }
 
 #[derive(Serialize)]
-struct RegisteredUser {
-    id: String,
-    email: String,
-    role: String,
+pub(crate) struct RegisteredUser {
+    pub(crate) id: String,
+    pub(crate) email: String,
+    pub(crate) role: String,
 }
 
 /// What `POST /register` answers: the account, or (`REGISTRATION_ENUMERATION_SAFE`) the same
 /// 202 whether or not the e-mail was free.
-enum Registered {
+pub(crate) enum Registered {
     Created(RegisteredUser),
     Pending,
 }
@@ -89,32 +90,27 @@ async fn register(
         return Err(ApiError::limited("register", retry_after));
     }
 
-    let created = create_account(
+    if state.registration_enumeration_safe
+        && let Some(mail) = &state.account_mail
+    {
+        // The same answer for a free and a taken address, after the same work (this hash);
+        // the lookup, and the account itself, wait for the mail (see `AccountMail::sign_up`).
+        let password_hash = admission.hash(password).await?;
+        mail.sign_up(email, password_hash, role);
+        return Ok(Registered::Pending);
+    }
+    let account = create_account(
         &state.store,
         admission,
-        email.clone(),
+        email,
         password,
         role,
         state.clock.now(),
+        false,
     )
-    .await;
-    let account = match (created, &state.account_mail) {
-        (Ok(account), mail) => {
-            if let Some(mail) = mail {
-                mail.welcome(account.email.clone());
-            }
-            account
-        }
-        // The same answer as for a new account, after the same work (the hash, the insert);
-        // the owner of the address learns by mail that it has an account.
-        (Err(AccountError::EmailTaken), Some(mail)) if state.registration_enumeration_safe => {
-            mail.already_registered(email);
-            return Ok(Registered::Pending);
-        }
-        (Err(error), _) => return Err(error.into()),
-    };
-    if state.registration_enumeration_safe {
-        return Ok(Registered::Pending);
+    .await?;
+    if let Some(mail) = &state.account_mail {
+        mail.welcome(account.email.clone());
     }
     Ok(Registered::Created(RegisteredUser {
         id: account.id.to_string(),

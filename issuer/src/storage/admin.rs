@@ -60,6 +60,9 @@ pub struct UserUpdate<'a> {
     pub role: Option<&'a Role>,
     /// Disable (`true`: every session ends) or enable (`false`) the account.
     pub disabled: Option<bool>,
+    /// Mark the e-mail verified (`true`, e.g. for accounts made before verification was
+    /// required) or not (`false`).
+    pub email_verified: Option<bool>,
 }
 
 /// One row of the audit trail.
@@ -71,8 +74,8 @@ pub struct AuditRecord {
     pub at: i64,
     /// The administrator's user id, or `cli`.
     pub actor: String,
-    /// What: `user.set_role`, `user.disable`, `user.enable`, `user.delete`,
-    /// `user.end_sessions`.
+    /// What: `user.set_role`, `user.disable`, `user.enable`, `user.verify_email`,
+    /// `user.unverify_email`, `user.delete`, `user.end_sessions`.
     pub action: String,
     /// The user acted on.
     pub target: Option<String>,
@@ -155,7 +158,7 @@ impl Store {
     }
 
     /// Applies `update` to user `id` with one audit row per change, atomically; disabling ends
-    /// every session of the user. `None` when there is no such user; else how many sessions
+    /// every session of the user and voids their mailed tokens. `None` when there is no such user; else how many sessions
     /// ended.
     pub async fn update_user(
         &self,
@@ -201,6 +204,11 @@ impl Store {
                             .execute(&mut *tx)
                             .await?
                             .rows_affected();
+                        // A mailed reset must not set the password an enabling would let in.
+                        sqlx::query("DELETE FROM email_tokens WHERE user_id = $1")
+                            .bind(DbId(id))
+                            .execute(&mut *tx)
+                            .await?;
                         let details = serde_json::json!({ "sessions_ended": ended }).to_string();
                         insert_audit_query(actor, "user.disable", id, Some(details))
                             .execute(&mut *tx)
@@ -216,6 +224,28 @@ impl Store {
                             .await?;
                     }
                     None => {}
+                }
+                if let Some(verified) = update.email_verified {
+                    sqlx::query(
+                        "UPDATE users SET email_verified_at = CASE
+                             WHEN NOT $1 THEN NULL
+                             WHEN email_verified_at IS NULL THEN $2
+                             ELSE email_verified_at END
+                         WHERE id = $3",
+                    )
+                    .bind(verified)
+                    .bind(actor.now)
+                    .bind(DbId(id))
+                    .execute(&mut *tx)
+                    .await?;
+                    let action = if verified {
+                        "user.verify_email"
+                    } else {
+                        "user.unverify_email"
+                    };
+                    insert_audit_query(actor, action, id, None)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await.map(|()| Some(ended))
             }
@@ -262,17 +292,25 @@ impl Store {
         live_after: i64,
         actor: &Actor<'_>,
     ) -> Result<bool, StoreError> {
+        // The user's row is locked first, so a racing login waits and then finds no user; the
+        // sessions are ended before they are copied, so a racing refresh either lands before
+        // (its newer expiry is copied) or finds its session ended.
+        let select = self.locking([
+            "SELECT email, phone FROM users WHERE id = $1",
+            "SELECT email, phone FROM users WHERE id = $1 FOR UPDATE",
+        ]);
         let deleted = on_pool!(self, |pool| {
             let mut tx = pool.begin_with(self.begin_write()).await?;
-            let user = sqlx::query_as::<_, (Option<String>, Option<String>)>(
-                "SELECT email, phone FROM users WHERE id = $1",
-            )
-            .bind(DbId(id))
-            .fetch_optional(&mut *tx)
-            .await?;
+            let user = sqlx::query_as::<_, (Option<String>, Option<String>)>(select)
+                .bind(DbId(id))
+                .fetch_optional(&mut *tx)
+                .await?;
             match user {
                 None => tx.rollback().await.map(|()| false),
                 Some((email, phone)) => {
+                    end_sessions_query(SessionScope::User(id), EndReason::Admin, actor.now)
+                        .execute(&mut *tx)
+                        .await?;
                     sqlx::query(
                         "INSERT INTO revoked_sessions (id, access_expires_at)
                          SELECT id, access_expires_at FROM sessions

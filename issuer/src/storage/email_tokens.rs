@@ -45,8 +45,8 @@ pub struct NewEmailToken<'a> {
     pub expires_at: i64,
 }
 
-/// What using a mailed token does.
-#[derive(Debug, Clone, Copy)]
+/// What using a mailed token does. `Debug` shows no hash.
+#[derive(Clone, Copy)]
 pub enum Redemption<'a> {
     /// Sets the password to this argon2id hash and ends every session.
     PasswordReset {
@@ -55,6 +55,15 @@ pub enum Redemption<'a> {
     },
     /// Marks the e-mail verified.
     EmailVerification,
+}
+
+impl std::fmt::Debug for Redemption<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::PasswordReset { .. } => "PasswordReset",
+            Self::EmailVerification => "EmailVerification",
+        })
+    }
 }
 
 /// A live token's owner.
@@ -67,19 +76,17 @@ pub struct TokenOwner {
 }
 
 impl Store {
-    /// Stores `token`, replacing the user's earlier tokens of its purpose.
+    /// Stores `token`, replacing the user's earlier token of its purpose (one statement, so
+    /// two requests at once leave one token, the later one).
     pub async fn insert_email_token(&self, token: &NewEmailToken<'_>) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
-            let mut tx = pool.begin_with(self.begin_write()).await?;
-            sqlx::query("DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2")
-                .bind(DbId(token.user_id))
-                .bind(token.purpose.as_str())
-                .execute(&mut *tx)
-                .await?;
             sqlx::query(
                 "INSERT INTO email_tokens (token_hash, user_id, purpose, email, created_at,
                                            expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (user_id, purpose) DO UPDATE
+                 SET token_hash = excluded.token_hash, email = excluded.email,
+                     created_at = excluded.created_at, expires_at = excluded.expires_at",
             )
             .bind(token.token_hash)
             .bind(DbId(token.user_id))
@@ -87,9 +94,9 @@ impl Store {
             .bind(token.email)
             .bind(token.now)
             .bind(token.expires_at)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await
+            .execute(pool)
+            .await
+            .map(drop)
         })?;
         Ok(())
     }
@@ -106,7 +113,7 @@ impl Store {
             sqlx::query_as::<_, (DbId, String)>(
                 "SELECT t.user_id, t.email FROM email_tokens t JOIN users u ON u.id = t.user_id
                  WHERE t.token_hash = $1 AND t.purpose = $2 AND t.expires_at > $3
-                   AND u.email = t.email",
+                   AND u.email = t.email AND u.disabled_at IS NULL",
             )
             .bind(token_hash)
             .bind(purpose.as_str())
@@ -203,7 +210,8 @@ where
     sqlx::query_as(
         "DELETE FROM email_tokens
          WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3
-           AND email = (SELECT u.email FROM users u WHERE u.id = email_tokens.user_id)
+           AND email = (SELECT u.email FROM users u
+                        WHERE u.id = email_tokens.user_id AND u.disabled_at IS NULL)
          RETURNING user_id, email",
     )
     .bind(token_hash.to_owned())
@@ -215,5 +223,131 @@ fn owner((user_id, email): (DbId, String)) -> TokenOwner {
     TokenOwner {
         user_id: user_id.into(),
         email,
+    }
+}
+
+/// A sign-up waiting for its address to be confirmed (`REGISTRATION_ENUMERATION_SAFE`).
+pub struct PendingRegistration<'a> {
+    /// Hash of the mailed token.
+    pub token_hash: &'a str,
+    /// The normalised address.
+    pub email: &'a str,
+    /// The chosen password's argon2id hash.
+    pub password_hash: &'a str,
+    /// The role asked for (already checked against the self-service roles).
+    pub role: &'a str,
+    /// Now, Unix seconds.
+    pub now: i64,
+    /// When the token stops working.
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for PendingRegistration<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingRegistration")
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An account made from a confirmed sign-up.
+#[derive(Debug, Clone)]
+pub struct ConfirmedRegistration {
+    /// The new account's id.
+    pub id: Uuid,
+    /// Its address.
+    pub email: String,
+    /// Its role.
+    pub role: String,
+}
+
+impl Store {
+    /// Stores a pending sign-up, replacing an earlier one for the same address.
+    pub async fn insert_pending_registration(
+        &self,
+        pending: &PendingRegistration<'_>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO pending_registrations (token_hash, email, password_hash, role,
+                                                   created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (email) DO UPDATE
+                 SET token_hash = excluded.token_hash, password_hash = excluded.password_hash,
+                     role = excluded.role, created_at = excluded.created_at,
+                     expires_at = excluded.expires_at",
+            )
+            .bind(pending.token_hash)
+            .bind(pending.email)
+            .bind(pending.password_hash)
+            .bind(pending.role)
+            .bind(pending.now)
+            .bind(pending.expires_at)
+            .execute(pool)
+            .await
+            .map(drop)
+        })?;
+        Ok(())
+    }
+
+    /// Makes the account of a pending sign-up whose token is `token_hash`, its address
+    /// verified, atomically; the token works once. `None` when it is unknown, used or expired,
+    /// or the address got an account meanwhile (by an administrator).
+    pub async fn confirm_registration(
+        &self,
+        token_hash: &str,
+        id: Uuid,
+        now: i64,
+    ) -> Result<Option<ConfirmedRegistration>, StoreError> {
+        let confirmed = on_pool!(self, |pool| {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            let pending = sqlx::query_as::<_, (String, String, String)>(
+                "DELETE FROM pending_registrations WHERE token_hash = $1 AND expires_at > $2
+                 RETURNING email, password_hash, role",
+            )
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match pending {
+                None => tx.rollback().await.map(|()| Ok(None)),
+                Some((email, password_hash, role)) => {
+                    let inserted = sqlx::query(
+                        "INSERT INTO users (id, email, password_hash, role, created_at,
+                                            updated_at, email_verified_at)
+                         VALUES ($1, $2, $3, $4, $5, $5, $5)",
+                    )
+                    .bind(DbId(id))
+                    .bind(&email)
+                    .bind(&password_hash)
+                    .bind(&role)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await;
+                    match inserted.map_err(StoreError::from) {
+                        Ok(_) => tx
+                            .commit()
+                            .await
+                            .map(|()| Ok(Some(ConfirmedRegistration { id, email, role }))),
+                        Err(StoreError::Conflict) => tx.rollback().await.map(|()| Ok(None)),
+                        Err(error) => Ok(Err(error)),
+                    }
+                }
+            }
+        })??;
+        Ok(confirmed)
+    }
+
+    /// Deletes pending sign-ups that have expired; run by the pruner.
+    pub async fn prune_pending_registrations(&self, now: i64) -> Result<u64, StoreError> {
+        let deleted = on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM pending_registrations WHERE expires_at <= $1")
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(deleted)
     }
 }

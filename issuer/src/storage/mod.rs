@@ -27,7 +27,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use admin::{Actor, AuditRecord, UserQuery, UserSummary, UserUpdate};
-pub use email_tokens::{NewEmailToken, Redemption, TokenOwner, TokenPurpose};
+pub use email_tokens::{
+    ConfirmedRegistration, NewEmailToken, PendingRegistration, Redemption, TokenOwner, TokenPurpose,
+};
 pub use sessions::{
     EndReason, NewSession, PrunePolicy, RefreshTokenRecord, Rotation, RotationOutcome,
     SessionScope, SessionSummary,
@@ -220,6 +222,16 @@ impl Store {
                 .await
                 .map_err(|e| open_error(e.to_string()))?;
             Ok(Self::Postgres(pool))
+        }
+    }
+
+    /// `query` with a row lock that makes concurrent writers of the rows it reads wait
+    /// (`FOR SHARE` or `FOR UPDATE` on PostgreSQL); SQLite needs none, its write transactions
+    /// being one at a time. `queries` is `[sqlite, postgres]`, the same statement twice.
+    fn locking(&self, queries: [&'static str; 2]) -> &'static str {
+        match self {
+            Self::Sqlite(_) => queries[0],
+            Self::Postgres(_) => queries[1],
         }
     }
 

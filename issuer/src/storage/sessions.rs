@@ -12,8 +12,7 @@ use uuid::Uuid;
 use super::id::DbId;
 use super::{Store, StoreError, on_pool};
 
-/// A session to insert at login, with its first refresh token.
-#[derive(Debug)]
+/// A session to insert at login, with its first refresh token. `Debug` shows no hash.
 pub struct NewSession<'a> {
     /// Session id (the `sid` claim).
     pub id: Uuid,
@@ -31,6 +30,20 @@ pub struct NewSession<'a> {
     pub client_ip: Option<&'a str>,
     /// The client's `User-Agent`, truncated.
     pub user_agent: Option<&'a str>,
+    /// The password hash the login checked (`None` for a phone login): the session is only
+    /// stored while the account still has it.
+    pub checked_password_hash: Option<&'a str>,
+}
+
+impl std::fmt::Debug for NewSession<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSession")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A refresh token looked up by hash, with its session and user.
@@ -178,31 +191,43 @@ pub struct PrunePolicy {
 }
 
 impl Store {
-    /// Inserts a session and its first refresh token, atomically, if the user exists and is
-    /// not disabled (checked in the same statement, so a login racing an administrator's
-    /// disabling cannot slip a session in after it); `false` when not.
+    /// Inserts a session and its first refresh token, atomically, if the user still exists, is
+    /// not disabled and (for a password login) still has the password that was checked;
+    /// `false` when not. The user's row is read under a share lock (PostgreSQL; SQLite writes
+    /// one transaction at a time), so a login racing an administrator's disabling, a password
+    /// change or reset, or a deletion either ends before it (and its session is ended with the
+    /// others) or waits for it and is refused: no session slips in after "every session ended".
     pub async fn insert_session(&self, session: &NewSession<'_>) -> Result<bool, StoreError> {
+        let check = self.locking([
+            "SELECT 1 FROM users WHERE id = $1 AND disabled_at IS NULL
+               AND ($2 IS NULL OR password_hash = $2)",
+            "SELECT 1 FROM users WHERE id = $1 AND disabled_at IS NULL
+               AND ($2::text IS NULL OR password_hash = $2) FOR SHARE",
+        ]);
         let inserted = on_pool!(self, |pool| {
             let mut tx = pool.begin_with(self.begin_write()).await?;
-            let inserted = sqlx::query(
-                "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at,
-                                       access_expires_at, client_ip, user_agent)
-                 SELECT $1, $2, $3, $3, $4, $5, $6, $7
-                 WHERE EXISTS (SELECT 1 FROM users WHERE id = $2 AND disabled_at IS NULL)",
-            )
-            .bind(DbId(session.id))
-            .bind(DbId(session.user_id))
-            .bind(session.created_at)
-            .bind(session.expires_at)
-            .bind(session.access_expires_at)
-            .bind(session.client_ip)
-            .bind(session.user_agent)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
+            let allowed = sqlx::query_scalar::<_, i32>(check)
+                .bind(DbId(session.user_id))
+                .bind(session.checked_password_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if allowed.is_none() {
                 tx.rollback().await.map(|()| false)
             } else {
+                sqlx::query(
+                    "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at,
+                                           access_expires_at, client_ip, user_agent)
+                     VALUES ($1, $2, $3, $3, $4, $5, $6, $7)",
+                )
+                .bind(DbId(session.id))
+                .bind(DbId(session.user_id))
+                .bind(session.created_at)
+                .bind(session.expires_at)
+                .bind(session.access_expires_at)
+                .bind(session.client_ip)
+                .bind(session.user_agent)
+                .execute(&mut *tx)
+                .await?;
                 insert_active_token(session.refresh_token_hash, session.id, session.created_at)
                     .execute(&mut *tx)
                     .await?;

@@ -19,6 +19,8 @@ pub struct NewUser<'a> {
     pub role: &'a Role,
     /// Creation time, Unix seconds.
     pub created_at: i64,
+    /// When the e-mail was verified, if it already is (an operator's `issuer user add`).
+    pub email_verified_at: Option<i64>,
 }
 
 /// How a new user logs in.
@@ -71,8 +73,7 @@ pub struct Profile {
     pub created_at: i64,
 }
 
-/// A new password for a user, and the one session of theirs that stays.
-#[derive(Debug)]
+/// A new password for a user, and the one session of theirs that stays. `Debug` shows no hash.
 pub struct PasswordChange<'a> {
     /// The user.
     pub user_id: Uuid,
@@ -82,6 +83,15 @@ pub struct PasswordChange<'a> {
     pub keep_session: Uuid,
     /// Now, Unix seconds.
     pub now: i64,
+}
+
+impl std::fmt::Debug for PasswordChange<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordChange")
+            .field("user_id", &self.user_id)
+            .field("keep_session", &self.keep_session)
+            .finish_non_exhaustive()
+    }
 }
 
 type UserRow = (
@@ -132,8 +142,9 @@ impl Store {
         };
         on_pool!(self, |pool| {
             sqlx::query(
-                "INSERT INTO users (id, email, phone, password_hash, role, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                "INSERT INTO users (id, email, phone, password_hash, role, created_at, updated_at,
+                                    email_verified_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
             )
             .bind(DbId(user.id))
             .bind(email)
@@ -141,6 +152,7 @@ impl Store {
             .bind(password_hash)
             .bind(user.role.as_str())
             .bind(user.created_at)
+            .bind(user.email_verified_at)
             .execute(pool)
             .await
             .map(drop)
@@ -196,8 +208,8 @@ impl Store {
         ))
     }
 
-    /// Sets a user's password and ends their other sessions, atomically; returns how many
-    /// sessions ended.
+    /// Sets a user's password, ends their other sessions and voids a mailed reset,
+    /// atomically; returns how many sessions ended.
     pub async fn change_password(&self, change: &PasswordChange<'_>) -> Result<u64, StoreError> {
         let scope = SessionScope::AllBut {
             user: change.user_id,
@@ -215,6 +227,13 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+            // A reset mailed before the change must not undo it.
+            sqlx::query(
+                "DELETE FROM email_tokens WHERE user_id = $1 AND purpose = 'password_reset'",
+            )
+            .bind(DbId(change.user_id))
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await.map(|()| ended)
         })?;
         Ok(ended)

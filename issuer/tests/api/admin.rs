@@ -33,6 +33,7 @@ impl TestApp {
             Password::parse(PASSWORD.into()).unwrap(),
             Role::parse("admin").unwrap(),
             self.clock.now(),
+            true,
         )
         .await
         .expect("admin created");
@@ -134,6 +135,7 @@ async fn paging_through_250_users_sees_each_once_while_others_sign_up(backend: B
                     },
                     role: &role,
                     created_at: 0,
+                    email_verified_at: None,
                 })
                 .await
                 .unwrap();
@@ -285,6 +287,24 @@ async fn a_role_change_reaches_the_users_next_refresh(backend: Backend) {
         )
         .await;
     assert_error(own, 422, "invalid_request").await;
+    let own = app
+        .as_admin(
+            &admin,
+            Method::DELETE,
+            "/me",
+            Some(&json!({ "password": PASSWORD })),
+        )
+        .await;
+    assert_error(own, 422, "invalid_request").await;
+    // An operator may vouch for an address (accounts older than REQUIRE_EMAIL_VERIFICATION).
+    let verified = app
+        .patch_user(&admin, &user_id(&user), &json!({ "email_verified": true }))
+        .await;
+    assert_eq!(verified.status(), 200);
+    assert_eq!(
+        verified.json::<Value>().await.unwrap()["email_verified"],
+        true
+    );
 }
 
 async fn a_disabled_account_is_locked_out_everywhere_until_enabled(backend: Backend) {

@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::Engine;
 use issuer::email::token_in;
 use reqwest::Response;
 use serde_json::{Value, json};
@@ -269,13 +270,33 @@ async fn required_verification_holds_logins_until_the_address_is_verified(backen
 
 async fn the_enumeration_safe_mode_answers_a_taken_address_like_a_free_one(backend: Backend) {
     let app = mail_app(&backend, &["--registration-enumeration-safe", "true"]).await;
-    let body = json!({ "email": "alice@example.com", "password": PASSWORD });
+    let body = |password: &str| json!({ "email": "alice@example.com", "password": password });
 
-    let first = app.post_json("/register", &body).await;
-    app.verification_token("alice@example.com", None).await;
-    let second = app.post_json("/register", &body).await;
+    let first = app.post_json("/register", &body(PASSWORD)).await;
+    assert_pending(first).await;
+    let token = app
+        .mailed_token("alice@example.com", "Confirm your sign-up", None)
+        .await;
+    // No account until the address is confirmed: the sign-up cannot be tried at the login.
+    let early = app.login("alice@example.com", PASSWORD).await;
+    assert_error(early, 401, "invalid_credentials").await;
+    let confirmed = app
+        .post_json("/register/confirm", &json!({ "token": token }))
+        .await;
+    assert_eq!(confirmed.status(), 201);
+    let account: Value = confirmed.json().await.unwrap();
+    assert_eq!(account["email"], "alice@example.com");
+    assert_eq!(account["role"], "user");
+    let again = app
+        .post_json("/register/confirm", &json!({ "token": token }))
+        .await;
+    assert_error(again, 400, "invalid_grant").await;
 
-    assert_eq!(assert_pending(first).await, assert_pending(second).await);
+    // The address is taken now: the same answer, and a mail to its owner instead.
+    let taken = app
+        .post_json("/register", &body("another passphrase"))
+        .await;
+    assert_pending(taken).await;
     let outbox = app.mail_outbox.as_ref().unwrap();
     wait_until("the already-registered mail", || {
         std::future::ready(
@@ -286,7 +307,49 @@ async fn the_enumeration_safe_mode_answers_a_taken_address_like_a_free_one(backe
         )
     })
     .await;
-    assert_eq!(app.login("alice@example.com", PASSWORD).await.status(), 200);
+    let tried = app.login("alice@example.com", "another passphrase").await;
+    assert_error(tried, 401, "invalid_credentials").await;
+    let login = app.login("alice@example.com", PASSWORD).await;
+    assert_eq!(
+        login.status(),
+        200,
+        "the account and its password are untouched"
+    );
+}
+
+async fn a_disabling_or_a_password_change_voids_a_mailed_reset(backend: Backend) {
+    let app = mail_app(&backend, &[]).await;
+    let tokens = app.signed_in("alice@example.com").await;
+    app.request_reset("alice@example.com").await;
+    let before_change = app.reset_token("alice@example.com", None).await;
+
+    let changed = app
+        .client
+        .post(format!("{}/me/password", app.address))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .json(&json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 204);
+    let void = app
+        .confirm_reset(&before_change, "an attacker's passphrase")
+        .await;
+    assert_error(void, 400, "invalid_grant").await;
+
+    app.request_reset("alice@example.com").await;
+    let before_disable = app
+        .reset_token("alice@example.com", Some(&before_change))
+        .await;
+    let mut db = app.second_connection().await;
+    sqlx::query("UPDATE users SET disabled_at = 1 WHERE email = 'alice@example.com'")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let refused = app
+        .confirm_reset(&before_disable, "an attacker's passphrase")
+        .await;
+    assert_error(refused, 400, "invalid_grant").await;
 }
 
 async fn discovery_names_the_mail_endpoints_while_mail_is_on(backend: Backend) {
@@ -331,21 +394,23 @@ backend_tests!(
     a_new_account_verifies_its_address_by_the_mailed_link,
     required_verification_holds_logins_until_the_address_is_verified,
     the_enumeration_safe_mode_answers_a_taken_address_like_a_free_one,
+    a_disabling_or_a_password_change_voids_a_mailed_reset,
     discovery_names_the_mail_endpoints_while_mail_is_on,
     without_mail_the_mail_routes_do_not_exist,
     the_smtp_sender_delivers_a_working_reset_link_over_the_protocol,
 );
 
-/// What an SMTP receiver was given: the envelope and the message.
+/// What an SMTP receiver was given: the credentials, the envelope and the message.
 #[derive(Debug, Default, Clone)]
 struct Received {
+    auth: String,
     mail_from: String,
     rcpt_to: String,
     data: String,
 }
 
 /// A minimal SMTP receiver on a real socket (RFC 5321: greeting, EHLO, MAIL, RCPT, DATA,
-/// QUIT), keeping what it receives.
+/// QUIT; RFC 4954 AUTH PLAIN), keeping what it receives.
 async fn smtp_receiver() -> (u16, Arc<Mutex<Vec<Received>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -366,7 +431,10 @@ async fn smtp_receiver() -> (u16, Arc<Mutex<Vec<Received>>>) {
                 while let Ok(Some(line)) = lines.next_line().await {
                     let upper = line.to_uppercase();
                     let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-                        b"250-receiver.test\r\n250 8BITMIME\r\n"
+                        b"250-receiver.test\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n"
+                    } else if upper.starts_with("AUTH PLAIN ") {
+                        mail.auth = line[11..].trim().to_owned();
+                        b"235 2.7.0 accepted\r\n"
                     } else if upper.starts_with("MAIL FROM:") {
                         mail.mail_from = line[10..].trim().to_owned();
                         b"250 OK\r\n"
@@ -382,7 +450,9 @@ async fn smtp_receiver() -> (u16, Arc<Mutex<Vec<Received>>>) {
                             mail.data.push_str(&data);
                             mail.data.push('\n');
                         }
+                        let auth = mail.auth.clone();
                         inbox.lock().unwrap().push(std::mem::take(&mut mail));
+                        mail.auth = auth;
                         b"250 queued\r\n"
                     } else if upper == "QUIT" {
                         write.write_all(b"221 bye\r\n").await.unwrap();
@@ -410,6 +480,10 @@ async fn the_smtp_sender_delivers_a_working_reset_link_over_the_protocol(backend
         &port,
         "--smtp-tls",
         "none",
+        "--smtp-username",
+        "issuer",
+        "--smtp-password",
+        "smtp-secret",
         "--email-from",
         "Issuer <no-reply@issuer.test>",
         "--app-url",
@@ -436,6 +510,10 @@ async fn the_smtp_sender_delivers_a_working_reset_link_over_the_protocol(backend
         .find(|mail| mail.data.contains("Subject: Reset your password"))
         .expect("the reset mail")
         .clone();
+    let auth = base64::engine::general_purpose::STANDARD
+        .decode(&mail.auth)
+        .expect("AUTH PLAIN is base64");
+    assert_eq!(auth, b"\0issuer\0smtp-secret", "the configured credentials");
     assert_eq!(mail.mail_from, "<no-reply@issuer.test>");
     assert_eq!(mail.rcpt_to, "<alice@example.com>");
     assert!(

@@ -202,6 +202,21 @@ async fn ending_one_session_refuses_its_tokens_and_keeps_the_others(backend: Bac
     assert_eq!(app.refresh(refresh_token(&bobs)).await.status(), 200);
 }
 
+async fn an_expired_session_cannot_be_ended_again(backend: Backend) {
+    let app = spawn_app(&backend).await;
+    let old = app.signed_in("alice@example.com").await;
+    app.clock.advance(Duration::from_secs(14 * 86_400 + 1));
+    let now = app.logged_in("alice@example.com").await;
+
+    let path = format!("/me/sessions/{}", sid(&old));
+    let response = app
+        .with_token(Method::DELETE, &path, access(&now), None)
+        .await;
+
+    assert_error(response, 404, "not_found").await;
+    assert_eq!(app.my_sessions(access(&now)).await.len(), 1);
+}
+
 async fn logout_all_ends_every_session_of_the_caller_only(backend: Backend) {
     let app = spawn_app(&backend).await;
     let first = app.signed_in("alice@example.com").await;
@@ -445,6 +460,7 @@ async fn an_hs256_issuer_verifies_its_own_tokens_with_the_secret(backend: Backen
 }
 
 backend_tests!(
+    an_expired_session_cannot_be_ended_again,
     deleting_ones_own_account_needs_the_password_and_leaves_nothing,
     a_phone_account_confirms_its_deletion_with_a_fresh_code,
     an_hs256_issuer_verifies_its_own_tokens_with_the_secret,
