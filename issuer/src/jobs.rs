@@ -56,11 +56,8 @@ pub fn spawn_pruner(
                 tracing::warn!(%error, "pruning hourly counts failed; will retry");
             }
             let now = crate::clock::unix_seconds(clock.now());
-            if let Err(error) = store.prune_email_tokens(now).await {
+            if let Err(error) = store.prune_mailed_tokens(now).await {
                 tracing::warn!(%error, "pruning mailed tokens failed; will retry");
-            }
-            if let Err(error) = store.prune_pending_registrations(now).await {
-                tracing::warn!(%error, "pruning pending sign-ups failed; will retry");
             }
             if let Some(limits) = &otp_limits
                 && let Err(error) = limits.prune().await

@@ -180,14 +180,21 @@ impl Store {
         Ok(user)
     }
 
-    /// Deletes tokens that have expired; run by the pruner.
-    pub async fn prune_email_tokens(&self, now: i64) -> Result<u64, StoreError> {
+    /// Deletes mailed tokens and pending sign-ups that have expired; run by the pruner.
+    pub async fn prune_mailed_tokens(&self, now: i64) -> Result<u64, StoreError> {
         let deleted = on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM email_tokens WHERE expires_at <= $1")
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
+            let mut deleted = 0;
+            for sql in [
+                "DELETE FROM email_tokens WHERE expires_at <= $1",
+                "DELETE FROM pending_registrations WHERE expires_at <= $1",
+            ] {
+                deleted += sqlx::query(sql)
+                    .bind(now)
+                    .execute(pool)
+                    .await?
+                    .rows_affected();
+            }
+            Ok::<_, sqlx::Error>(deleted)
         })?;
         Ok(deleted)
     }
@@ -337,17 +344,5 @@ impl Store {
             }
         })??;
         Ok(confirmed)
-    }
-
-    /// Deletes pending sign-ups that have expired; run by the pruner.
-    pub async fn prune_pending_registrations(&self, now: i64) -> Result<u64, StoreError> {
-        let deleted = on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM pending_registrations WHERE expires_at <= $1")
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        Ok(deleted)
     }
 }

@@ -16,8 +16,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 use crate::helpers::{
-    Backend, PASSWORD, TestApp, assert_error, backend_tests, refresh_token, sid, spawn_app,
-    spawn_app_with,
+    Backend, PASSWORD, TestApp, assert_error, backend_tests, spawn_app, spawn_app_with,
 };
 
 const RESET: &str = "Reset your password";
@@ -137,19 +136,8 @@ async fn a_reset_token_sets_the_password_once_and_ends_every_session(backend: Ba
     let reset = app.confirm_reset(&token, "a brand new passphrase").await;
 
     assert_eq!(reset.status(), 204);
-    for tokens in [&first, &second] {
-        assert_error(
-            app.refresh(refresh_token(tokens)).await,
-            401,
-            "invalid_grant",
-        )
-        .await;
-    }
-    let mut revoked = app.revoked_sids().await;
-    revoked.sort();
-    let mut expected = [sid(&first), sid(&second)];
-    expected.sort();
-    assert_eq!(revoked, expected);
+    app.assert_refresh_refused(&[&first, &second]).await;
+    app.assert_revoked(&[&first, &second]).await;
     assert_error(
         app.login("alice@example.com", PASSWORD).await,
         401,

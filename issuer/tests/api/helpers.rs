@@ -307,6 +307,27 @@ impl TestApp {
         connection
     }
 
+    /// Asserts that `/revoked-sessions` lists exactly the sessions of these token responses.
+    pub(crate) async fn assert_revoked(&self, sessions: &[&Value]) {
+        let mut listed = self.revoked_sids().await;
+        listed.sort();
+        let mut expected: Vec<String> = sessions.iter().map(|tokens| sid(tokens)).collect();
+        expected.sort();
+        assert_eq!(listed, expected, "the revocation list");
+    }
+
+    /// Asserts that the refresh token of each token response is refused.
+    pub(crate) async fn assert_refresh_refused(&self, sessions: &[&Value]) {
+        for tokens in sessions {
+            assert_error(
+                self.refresh(refresh_token(tokens)).await,
+                401,
+                "invalid_grant",
+            )
+            .await;
+        }
+    }
+
     /// The `sid` list served at `/revoked-sessions`.
     pub(crate) async fn revoked_sids(&self) -> Vec<String> {
         let response = self.get("/revoked-sessions").await;
