@@ -34,6 +34,9 @@ pub struct EmailArgs {
     /// `starttls`, `tls` (implicit) or `none` (only for a relay on this host).
     #[arg(long, env = "SMTP_TLS", default_value = "starttls", global = true)]
     pub smtp_tls: String,
+    /// A PEM file of CA certificates trusted for the SMTP server besides the platform's roots.
+    #[arg(long, env = "SMTP_CA_FILE", global = true)]
+    pub smtp_ca_file: Option<std::path::PathBuf>,
     /// SMTP user name.
     #[arg(long, env = "SMTP_USERNAME", global = true)]
     pub smtp_username: Option<String>,
@@ -161,12 +164,31 @@ fn parse_smtp(raw: &EmailArgs) -> Result<SmtpConfig, ConfigError> {
         (Some(_), None) => return Err(invalid("SMTP_PASSWORD", "required with SMTP_USERNAME")),
         (None, Some(_)) => return Err(invalid("SMTP_USERNAME", "required with SMTP_PASSWORD")),
     };
+    let extra_roots = match &raw.smtp_ca_file {
+        None => None,
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                invalid(
+                    "SMTP_CA_FILE",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                return Err(invalid(
+                    "SMTP_CA_FILE",
+                    format!("{} holds no PEM certificate", path.display()),
+                ));
+            }
+            Some(pem)
+        }
+    };
     Ok(SmtpConfig {
         host,
         port,
         tls,
         credentials,
         timeout: parse_ttl("SMTP_TIMEOUT", &raw.smtp_timeout)?,
+        extra_roots,
     })
 }
 
@@ -220,7 +242,7 @@ mod tests {
     #[test]
     fn unsafe_or_incomplete_mail_settings_stop_start_up_in_one_line() {
         let smtp = ["--email-provider", "smtp"];
-        let cases: [(&[&str], &str); 7] = [
+        let cases: [(&[&str], &str); 8] = [
             (
                 &smtp,
                 "invalid SMTP_HOST: required with EMAIL_PROVIDER=smtp",
@@ -266,6 +288,19 @@ mod tests {
                     "u",
                 ],
                 "invalid SMTP_PASSWORD: required with SMTP_USERNAME",
+            ),
+            (
+                &[
+                    "--email-provider",
+                    "smtp",
+                    "--smtp-host",
+                    "mail.example.com",
+                    "--email-from",
+                    "a@b.co",
+                    "--smtp-ca-file",
+                    "/nonexistent/ca.pem",
+                ],
+                "invalid SMTP_CA_FILE: cannot read /nonexistent/ca.pem: No such file or directory (os error 2)",
             ),
             (
                 &["--email-provider", "pigeon"],

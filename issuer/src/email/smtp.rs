@@ -1,11 +1,13 @@
 //! Mail over SMTP with `lettre`: STARTTLS (the default) or implicit TLS, certificates checked
-//! against the platform's roots, optional credentials, and a timeout on every step.
+//! against the platform's roots (and `SMTP_CA_FILE`'s), optional credentials, and a timeout on
+//! every step.
 
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::{EmailSender, OutgoingMail, SendError, SendFuture};
@@ -35,6 +37,9 @@ pub struct SmtpConfig {
     pub credentials: Option<(String, Secret)>,
     /// Bound on each step of the conversation (connecting, each command).
     pub timeout: Duration,
+    /// Certificates (PEM) trusted besides the platform's roots (`SMTP_CA_FILE`), for a relay
+    /// whose certificate a private CA issued.
+    pub extra_roots: Option<Vec<u8>>,
 }
 
 /// See the [module docs](self).
@@ -52,14 +57,13 @@ impl SmtpSender {
         let from: Mailbox = from
             .parse()
             .map_err(|e| format!("EMAIL_FROM '{from}' is not a mail address: {e}"))?;
-        let builder = match config.tls {
-            SmtpTls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host),
-            SmtpTls::Implicit => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host),
-            SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
-                &config.host,
-            )),
-        }
-        .map_err(|e| format!("SMTP TLS for {}: {e}", config.host))?;
+        let tls = match config.tls {
+            SmtpTls::None => Tls::None,
+            SmtpTls::StartTls => Tls::Required(tls_parameters(config)?),
+            SmtpTls::Implicit => Tls::Wrapper(tls_parameters(config)?),
+        };
+        let builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host).tls(tls);
         let builder = builder.port(config.port).timeout(Some(config.timeout));
         let builder = match &config.credentials {
             Some((user, password)) => {
@@ -72,6 +76,19 @@ impl SmtpSender {
             from,
         })
     }
+}
+
+/// TLS to `config.host`, its certificate checked against the platform's roots and
+/// `config.extra_roots`.
+fn tls_parameters(config: &SmtpConfig) -> Result<TlsParameters, String> {
+    let mut builder = TlsParameters::builder(config.host.clone());
+    if let Some(pem) = &config.extra_roots {
+        let roots = Certificate::from_pem(pem).map_err(|e| format!("SMTP_CA_FILE: {e}"))?;
+        builder = builder.add_root_certificate(roots);
+    }
+    builder
+        .build_rustls()
+        .map_err(|e| format!("SMTP TLS for {}: {e}", config.host))
 }
 
 impl EmailSender for SmtpSender {

@@ -12,8 +12,9 @@ use issuer::email::token_in;
 use reqwest::Response;
 use serde_json::{Value, json};
 use test_support::wait::wait_until;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use crate::helpers::{
     Backend, PASSWORD, TestApp, assert_error, backend_tests, spawn_app, spawn_app_with,
@@ -398,8 +399,9 @@ struct Received {
 }
 
 /// A minimal SMTP receiver on a real socket (RFC 5321: greeting, EHLO, MAIL, RCPT, DATA,
-/// QUIT; RFC 4954 AUTH PLAIN), keeping what it receives.
-async fn smtp_receiver() -> (u16, Arc<Mutex<Vec<Received>>>) {
+/// QUIT; RFC 4954 AUTH PLAIN), keeping what it receives; over TLS from the first byte when
+/// given an acceptor (implicit TLS, as on port 465).
+async fn smtp_receiver(tls: Option<TlsAcceptor>) -> (u16, Arc<Mutex<Vec<Received>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let received = Arc::new(Mutex::new(Vec::new()));
@@ -408,47 +410,14 @@ async fn smtp_receiver() -> (u16, Arc<Mutex<Vec<Received>>>) {
         loop {
             let (socket, _) = listener.accept().await.unwrap();
             let inbox = Arc::clone(&inbox);
+            let tls = tls.clone();
             tokio::spawn(async move {
-                let (read, mut write) = socket.into_split();
-                let mut lines = BufReader::new(read).lines();
-                write
-                    .write_all(b"220 receiver.test ESMTP\r\n")
-                    .await
-                    .unwrap();
-                let mut mail = Received::default();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let upper = line.to_uppercase();
-                    let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-                        b"250-receiver.test\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n"
-                    } else if upper.starts_with("AUTH PLAIN ") {
-                        mail.auth = line[11..].trim().to_owned();
-                        b"235 2.7.0 accepted\r\n"
-                    } else if upper.starts_with("MAIL FROM:") {
-                        mail.mail_from = line[10..].trim().to_owned();
-                        b"250 OK\r\n"
-                    } else if upper.starts_with("RCPT TO:") {
-                        mail.rcpt_to = line[8..].trim().to_owned();
-                        b"250 OK\r\n"
-                    } else if upper == "DATA" {
-                        write.write_all(b"354 go ahead\r\n").await.unwrap();
-                        while let Ok(Some(data)) = lines.next_line().await {
-                            if data == "." {
-                                break;
-                            }
-                            mail.data.push_str(&data);
-                            mail.data.push('\n');
-                        }
-                        let auth = mail.auth.clone();
-                        inbox.lock().unwrap().push(std::mem::take(&mut mail));
-                        mail.auth = auth;
-                        b"250 queued\r\n"
-                    } else if upper == "QUIT" {
-                        write.write_all(b"221 bye\r\n").await.unwrap();
-                        break;
-                    } else {
-                        b"250 OK\r\n"
-                    };
-                    write.write_all(reply).await.unwrap();
+                match tls {
+                    Some(acceptor) => match acceptor.accept(socket).await {
+                        Ok(stream) => converse(stream, inbox).await,
+                        Err(error) => panic!("TLS handshake failed: {error}"),
+                    },
+                    None => converse(socket, inbox).await,
                 }
             });
         }
@@ -456,8 +425,124 @@ async fn smtp_receiver() -> (u16, Arc<Mutex<Vec<Received>>>) {
     (port, received)
 }
 
+/// One SMTP conversation on `stream`.
+async fn converse<S>(stream: S, inbox: Arc<Mutex<Vec<Received>>>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (read, mut write) = tokio::io::split(stream);
+    let mut lines = BufReader::new(read).lines();
+    write
+        .write_all(b"220 receiver.test ESMTP\r\n")
+        .await
+        .unwrap();
+    let mut mail = Received::default();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let upper = line.to_uppercase();
+        let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            b"250-receiver.test\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n"
+        } else if upper.starts_with("AUTH PLAIN ") {
+            mail.auth = line[11..].trim().to_owned();
+            b"235 2.7.0 accepted\r\n"
+        } else if upper.starts_with("MAIL FROM:") {
+            mail.mail_from = line[10..].trim().to_owned();
+            b"250 OK\r\n"
+        } else if upper.starts_with("RCPT TO:") {
+            mail.rcpt_to = line[8..].trim().to_owned();
+            b"250 OK\r\n"
+        } else if upper == "DATA" {
+            write.write_all(b"354 go ahead\r\n").await.unwrap();
+            while let Ok(Some(data)) = lines.next_line().await {
+                if data == "." {
+                    break;
+                }
+                mail.data.push_str(&data);
+                mail.data.push('\n');
+            }
+            let auth = mail.auth.clone();
+            inbox.lock().unwrap().push(std::mem::take(&mut mail));
+            mail.auth = auth;
+            b"250 queued\r\n"
+        } else if upper == "QUIT" {
+            write.write_all(b"221 bye\r\n").await.unwrap();
+            break;
+        } else {
+            b"250 OK\r\n"
+        };
+        write.write_all(reply).await.unwrap();
+    }
+}
+
+/// A private CA (its certificate in PEM) and a TLS acceptor presenting a certificate it issued
+/// for 127.0.0.1.
+fn private_ca_and_acceptor() -> (String, TlsAcceptor) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    use tokio_rustls::rustls::ServerConfig;
+    use tokio_rustls::rustls::crypto::aws_lc_rs::default_provider;
+    use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_pem = ca_params.self_signed(&ca_key).unwrap().pem();
+    let ca = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &ca)
+        .unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
+    let config = ServerConfig::builder_with_provider(Arc::new(default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![server.der().clone()], key)
+        .unwrap();
+    (ca_pem, TlsAcceptor::from(Arc::new(config)))
+}
+
+#[tokio::test]
+async fn the_smtp_sender_speaks_tls_to_a_relay_whose_certificate_a_private_ca_issued() {
+    let (ca_pem, acceptor) = private_ca_and_acceptor();
+    let dir = tempfile::TempDir::new().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let (port, received) = smtp_receiver(Some(acceptor)).await;
+    let (port, ca_file) = (port.to_string(), ca_file.display().to_string());
+    let flags = [
+        "--email-provider",
+        "smtp",
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &port,
+        "--smtp-tls",
+        "tls",
+        "--smtp-ca-file",
+        &ca_file,
+        "--email-from",
+        "Issuer <no-reply@issuer.test>",
+    ];
+    let app = spawn_app_with(&Backend::Sqlite, &flags, |_| {}).await;
+
+    app.register("alice@example.com", None).await;
+
+    wait_until("the verification mail, over TLS", || {
+        std::future::ready(received.lock().unwrap().len() == 1)
+    })
+    .await;
+    let mail = received.lock().unwrap()[0].clone();
+    assert_eq!(mail.rcpt_to, "<alice@example.com>");
+    assert!(
+        mail.data.contains("Subject: Verify your e-mail address"),
+        "{}",
+        mail.data
+    );
+    assert!(token_in(&mail.data).is_some(), "{}", mail.data);
+}
+
 async fn the_smtp_sender_delivers_a_working_reset_link_over_the_protocol(backend: Backend) {
-    let (port, received) = smtp_receiver().await;
+    let (port, received) = smtp_receiver(None).await;
     let port = port.to_string();
     let flags = [
         "--email-provider",
