@@ -23,8 +23,7 @@ pub struct NewUser<'a> {
     pub email_verified_at: Option<i64>,
 }
 
-/// How a new user logs in.
-#[derive(Debug)]
+/// How a new user logs in. `Debug` shows no hash.
 pub enum NewLogin<'a> {
     /// E-mail and password.
     Password {
@@ -37,8 +36,8 @@ pub enum NewLogin<'a> {
     Phone(&'a Phone),
 }
 
-/// A stored user.
-#[derive(Debug, Clone)]
+/// A stored user. `Debug` shows no password hash.
+#[derive(Clone)]
 pub struct UserRecord {
     /// Id.
     pub id: Uuid,
@@ -54,6 +53,32 @@ pub struct UserRecord {
     pub disabled: bool,
     /// Whether the e-mail was verified (by a verification or password-reset mail).
     pub email_verified: bool,
+}
+
+impl std::fmt::Debug for NewLogin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Password { email, .. } => f
+                .debug_struct("Password")
+                .field("email", email)
+                .finish_non_exhaustive(),
+            Self::Phone(phone) => f.debug_tuple("Phone").field(phone).finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("phone", &self.phone)
+            .field("has_password", &self.password_hash.is_some())
+            .field("role", &self.role)
+            .field("disabled", &self.disabled)
+            .field("email_verified", &self.email_verified)
+            .finish()
+    }
 }
 
 /// What an account shows its owner (`GET /me`).
@@ -292,5 +317,34 @@ impl Store {
                 .await
         })?;
         Ok(row.map(UserRecord::from))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_no_password_hash() {
+        let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g";
+        let record = UserRecord {
+            id: Uuid::nil(),
+            email: Some("alice@example.com".into()),
+            phone: None,
+            password_hash: Some(hash.into()),
+            role: "user".into(),
+            disabled: false,
+            email_verified: false,
+        };
+        let email = Email::parse("alice@example.com").unwrap();
+        let login = NewLogin::Password {
+            email: &email,
+            password_hash: hash,
+        };
+
+        for shown in [format!("{record:?}"), format!("{login:?}")] {
+            assert!(!shown.contains("argon2"), "{shown}");
+            assert!(shown.contains("alice@example.com"), "{shown}");
+        }
     }
 }
