@@ -21,7 +21,7 @@ use crate::clock::{Clock, unix_seconds};
 use crate::metrics;
 use crate::storage::{
     EndReason, NewSession, PrunePolicy, RefreshTokenRecord, Rotation, RotationOutcome,
-    SessionScope, Store, StoreError, UserRecord,
+    SessionScope, SessionSummary, Store, StoreError, UserRecord,
 };
 use crate::time::seconds;
 use crate::tokens::{
@@ -277,18 +277,42 @@ impl Sessions {
             .await?
             .ok_or_else(|| refuse(Refusal::Unknown))?;
         let now = unix_seconds(now);
-        let idle = self.settings.sessions.idle_ttl.map(seconds);
         if record.ended_at.is_some() {
             Err(refuse(Refusal::Ended))
         } else if record.user_disabled {
             Err(refuse(Refusal::Disabled))
-        } else if now >= record.expires_at {
-            Err(refuse(Refusal::Expired))
-        } else if idle.is_some_and(|idle| now >= record.last_used_at.saturating_add(idle)) {
-            Err(refuse(Refusal::Idle))
+        } else if let Some(lapsed) = self.lapsed(record.expires_at, record.last_used_at, now) {
+            Err(refuse(lapsed))
         } else {
             Ok(record)
         }
+    }
+
+    /// Why a session that has not ended can refresh no more at `now` (past its absolute expiry,
+    /// or idle longer than `SESSION_IDLE_TTL`); `None` while it can.
+    fn lapsed(&self, expires_at: i64, last_used_at: i64, now: i64) -> Option<Refusal> {
+        let idle = self.settings.sessions.idle_ttl.map(seconds);
+        if now >= expires_at {
+            Some(Refusal::Expired)
+        } else if idle.is_some_and(|idle| now >= last_used_at.saturating_add(idle)) {
+            Some(Refusal::Idle)
+        } else {
+            None
+        }
+    }
+
+    /// The user's sessions that can still refresh (not ended, expired or idle), newest first:
+    /// the ones a refresh would accept now.
+    pub async fn live_sessions(&self, user_id: Uuid) -> Result<Vec<SessionSummary>, StoreError> {
+        let now = unix_seconds(self.clock.now());
+        let mut sessions = self.store.list_user_sessions(user_id).await?;
+        sessions.retain(|session| {
+            session.ended.is_none()
+                && self
+                    .lapsed(session.expires_at, session.last_used_at, now)
+                    .is_none()
+        });
+        Ok(sessions)
     }
 
     /// A used token again: the same successor within the grace window, else the session ends.

@@ -184,7 +184,9 @@ async fn sessions(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<SessionsBody>, ApiError> {
-    let sessions = live_sessions(&state, caller.user_id)
+    let sessions = state
+        .sessions
+        .live_sessions(caller.user_id)
         .await?
         .into_iter()
         .map(|session| {
@@ -193,19 +195,6 @@ async fn sessions(
         })
         .collect();
     Ok(Json(SessionsBody { sessions }))
-}
-
-/// The user's sessions that can still refresh (not ended, expired or idle), newest first.
-async fn live_sessions(state: &AppState, user_id: Uuid) -> Result<Vec<SessionSummary>, ApiError> {
-    let now = unix_seconds(state.clock.now());
-    let idle_since = state.tokens.sessions.idle_ttl.map_or(i64::MIN, |idle| {
-        now.saturating_sub(crate::time::seconds(idle))
-    });
-    let mut sessions = state.store.list_user_sessions(user_id).await?;
-    sessions.retain(|session| {
-        session.ended.is_none() && session.expires_at > now && session.last_used_at > idle_since
-    });
-    Ok(sessions)
 }
 
 /// `DELETE /me/sessions/{sid}`: ends one of the caller's sessions (the current one too); 404
@@ -217,7 +206,7 @@ async fn end_session(
 ) -> Result<StatusCode, ApiError> {
     const UNKNOWN: ApiError = ApiError::NotFound("no live session of yours has this id");
     let session = Uuid::parse_str(&sid).map_err(|_| UNKNOWN)?;
-    let live = live_sessions(&state, caller.user_id).await?;
+    let live = state.sessions.live_sessions(caller.user_id).await?;
     if !live.iter().any(|listed| listed.id == session) {
         return Err(UNKNOWN);
     }
