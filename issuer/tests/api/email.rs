@@ -501,6 +501,23 @@ fn private_ca_and_acceptor() -> (String, TlsAcceptor) {
     (ca_pem, TlsAcceptor::from(Arc::new(config)))
 }
 
+/// An issuer mailing through the SMTP receiver on 127.0.0.1:`port`, with `flags`.
+async fn smtp_app(backend: &Backend, port: u16, flags: &[&str]) -> TestApp {
+    let port = port.to_string();
+    let mut all = vec![
+        "--email-provider",
+        "smtp",
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &port,
+        "--email-from",
+        "Issuer <no-reply@issuer.test>",
+    ];
+    all.extend_from_slice(flags);
+    spawn_app_with(backend, &all, |_| {}).await
+}
+
 #[tokio::test]
 async fn the_smtp_sender_speaks_tls_to_a_relay_whose_certificate_a_private_ca_issued() {
     let (ca_pem, acceptor) = private_ca_and_acceptor();
@@ -508,22 +525,9 @@ async fn the_smtp_sender_speaks_tls_to_a_relay_whose_certificate_a_private_ca_is
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, ca_pem).unwrap();
     let (port, received) = smtp_receiver(Some(acceptor)).await;
-    let (port, ca_file) = (port.to_string(), ca_file.display().to_string());
-    let flags = [
-        "--email-provider",
-        "smtp",
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        &port,
-        "--smtp-tls",
-        "tls",
-        "--smtp-ca-file",
-        &ca_file,
-        "--email-from",
-        "Issuer <no-reply@issuer.test>",
-    ];
-    let app = spawn_app_with(&Backend::Sqlite, &flags, |_| {}).await;
+    let ca_file = ca_file.display().to_string();
+    let flags = ["--smtp-tls", "tls", "--smtp-ca-file", &ca_file];
+    let app = smtp_app(&Backend::Sqlite, port, &flags).await;
 
     app.register("alice@example.com", None).await;
 
@@ -543,26 +547,17 @@ async fn the_smtp_sender_speaks_tls_to_a_relay_whose_certificate_a_private_ca_is
 
 async fn the_smtp_sender_delivers_a_working_reset_link_over_the_protocol(backend: Backend) {
     let (port, received) = smtp_receiver(None).await;
-    let port = port.to_string();
     let flags = [
-        "--email-provider",
-        "smtp",
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        &port,
         "--smtp-tls",
         "none",
         "--smtp-username",
         "issuer",
         "--smtp-password",
         "smtp-secret",
-        "--email-from",
-        "Issuer <no-reply@issuer.test>",
         "--app-url",
         "https://app.example.com",
     ];
-    let app = spawn_app_with(&backend, &flags, |_| {}).await;
+    let app = smtp_app(&backend, port, &flags).await;
     app.register("alice@example.com", None).await;
     // The welcome (verification) mail first, then the reset.
     wait_until("the welcome mail", || {
